@@ -1,0 +1,1 @@
+//! Our CRDs in group `gateway.k8s.aws`.
