@@ -1,0 +1,394 @@
+//! What AWS load balancers can and cannot do, checked on objects of our classes.
+//!
+//! Errors where the object can never work on AWS as written; warnings where part of it is
+//! ignored. The counts follow how routes map to ALB rules: one rule per match and hostname.
+
+use serde_json::Value;
+
+use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP};
+use super::path::{child, index};
+use super::{Controllers, FieldError, Outcome, TypeMeta};
+
+/// AWS quotas, with the defaults AWS gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsLimits {
+    pub rules_per_alb: usize,
+    pub target_groups_per_alb: usize,
+    pub condition_values_per_rule: usize,
+    pub target_groups_per_action: usize,
+    pub listeners_per_lb: usize,
+    pub certificates_per_lb: usize,
+    pub max_weight: i64,
+}
+
+impl Default for AwsLimits {
+    fn default() -> Self {
+        Self {
+            rules_per_alb: 100,
+            target_groups_per_alb: 100,
+            condition_values_per_rule: 5,
+            target_groups_per_action: 5,
+            listeners_per_lb: 50,
+            certificates_per_lb: 25,
+            max_weight: 999,
+        }
+    }
+}
+
+const ALB_UNSUPPORTED_FILTERS: [&str; 5] =
+    ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "CORS", "ExternalAuth"];
+
+pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &Controllers, out: &mut Outcome) {
+    let limits = AwsLimits::default();
+    match (meta.group, meta.kind) {
+        (GATEWAY_GROUP, "GatewayClass") => check_class(object, controllers, out),
+        (GATEWAY_GROUP, "Gateway") => {
+            let class = object.pointer("/spec/gatewayClassName").and_then(Value::as_str).unwrap_or("");
+            if let Some(flavor) = catalog.flavor_of_class(class) {
+                check_gateway(object, flavor, &limits, out);
+            }
+        }
+        (GATEWAY_GROUP, kind @ ("HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute")) => {
+            let parents = catalog.route_parents(object);
+            for (i, flavor) in &parents {
+                check_route_kind(kind, *i, *flavor, out);
+            }
+            if parents.iter().any(|(_, f)| *f == Flavor::Alb) {
+                match kind {
+                    "HTTPRoute" => check_http_route(object, &limits, out),
+                    "GRPCRoute" => check_grpc_route(object, &limits, out),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_class(object: &Value, controllers: &Controllers, out: &mut Outcome) {
+    let controller = object.pointer("/spec/controllerName").and_then(Value::as_str).unwrap_or("");
+    if controller != controllers.alb && controller != controllers.nlb {
+        return;
+    }
+    if let Some(reference) = object.pointer("/spec/parametersRef") {
+        check_config_kind(reference, "spec.parametersRef", out);
+        if reference.get("namespace").is_none() {
+            out.errors.push(FieldError::new(
+                "spec.parametersRef.namespace",
+                "Required value: a LoadBalancerConfiguration is namespaced; name its namespace",
+            ));
+        }
+    }
+}
+
+fn check_config_kind(reference: &Value, field: &str, out: &mut Outcome) {
+    let group = reference.get("group").and_then(Value::as_str).unwrap_or("");
+    let kind = reference.get("kind").and_then(Value::as_str).unwrap_or("");
+    if group != AWS_GROUP || kind != "LoadBalancerConfiguration" {
+        out.errors.push(FieldError::new(
+            field,
+            format!("Unsupported value: {group}/{kind}: parameters come from a LoadBalancerConfiguration of group {AWS_GROUP}"),
+        ));
+    }
+}
+
+fn check_gateway(object: &Value, flavor: Flavor, limits: &AwsLimits, out: &mut Outcome) {
+    let listeners = object.pointer("/spec/listeners").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let mut ports = std::collections::BTreeSet::new();
+    for (i, listener) in listeners.iter().enumerate() {
+        let field = index("spec.listeners", i);
+        let protocol = listener.get("protocol").and_then(Value::as_str).unwrap_or("");
+        let (allowed, other): (&[&str], &str) = match flavor {
+            Flavor::Alb => (&["HTTP", "HTTPS"], "an NLB class for TCP, UDP and TLS"),
+            Flavor::Nlb => (&["TCP", "UDP", "TLS"], "an ALB class for HTTP and HTTPS"),
+        };
+        if !allowed.contains(&protocol) {
+            out.errors.push(FieldError::new(
+                &child(&field, "protocol"),
+                format!(
+                    "Unsupported value: {protocol:?}: an {} Gateway listens on {}; use {other}",
+                    lb_name(flavor),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if let Some(port) = listener.get("port").and_then(Value::as_i64) {
+            ports.insert(port);
+        }
+    }
+    if ports.len() > limits.listeners_per_lb {
+        out.errors.push(FieldError::new(
+            "spec.listeners",
+            format!(
+                "Too many: {} ports: an {} has at most {} listeners",
+                ports.len(),
+                lb_name(flavor),
+                limits.listeners_per_lb
+            ),
+        ));
+    }
+    if let Some(reference) = object.pointer("/spec/infrastructure/parametersRef") {
+        check_config_kind(reference, "spec.infrastructure.parametersRef", out);
+    }
+    if object.pointer("/spec/addresses").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        out.warnings.push(FieldError::new(
+            "spec.addresses",
+            format!("ignored: an {} gets its addresses from AWS", lb_name(flavor)),
+        ));
+    }
+    for (i, listener) in listeners.iter().enumerate() {
+        if listener.pointer("/tls/certificateRefs").and_then(Value::as_array).is_some_and(|c| !c.is_empty()) {
+            out.warnings.push(FieldError::new(
+                &format!("spec.listeners[{i}].tls.certificateRefs"),
+                "ignored: AWS load balancers take ACM certificates, from a LoadBalancerConfiguration or found in ACM by hostname",
+            ));
+        }
+    }
+}
+
+fn lb_name(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Alb => "ALB",
+        Flavor::Nlb => "NLB",
+    }
+}
+
+fn check_route_kind(kind: &str, parent: usize, flavor: Flavor, out: &mut Outcome) {
+    let fits = match flavor {
+        Flavor::Alb => matches!(kind, "HTTPRoute" | "GRPCRoute"),
+        Flavor::Nlb => matches!(kind, "TCPRoute" | "UDPRoute" | "TLSRoute"),
+    };
+    if !fits {
+        let takes = match flavor {
+            Flavor::Alb => "HTTPRoute and GRPCRoute",
+            Flavor::Nlb => "TCPRoute, UDPRoute and TLSRoute",
+        };
+        out.errors.push(FieldError::new(
+            &index("spec.parentRefs", parent),
+            format!("Unsupported value: {kind} on an {} Gateway, which takes only {takes}", lb_name(flavor)),
+        ));
+    }
+}
+
+fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Values an ALB `http-header` condition gets from a header match: split on unescaped commas.
+pub fn header_values(value: &str) -> usize {
+    let mut count = 1;
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            ',' if !escaped => count += 1,
+            _ => escaped = false,
+        }
+    }
+    count
+}
+
+/// Condition values one HTTPRoute match needs in an ALB rule (host-header counted apart).
+pub fn http_match_values(m: &Value) -> usize {
+    let path = match (m.pointer("/path/type").and_then(Value::as_str), m.pointer("/path/value").and_then(Value::as_str))
+    {
+        (Some("PathPrefix"), Some("/")) | (None, _) => 1,
+        (Some("PathPrefix"), _) => 2,
+        _ => 1,
+    };
+    let headers: usize =
+        array(m, "headers").iter().map(|h| h.get("value").and_then(Value::as_str).map_or(1, header_values)).sum();
+    path + headers + array(m, "queryParams").len() + usize::from(m.get("method").is_some())
+}
+
+fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
+    let spec = route.get("spec").unwrap_or(&Value::Null);
+    let hosts = usize::from(!array(spec, "hostnames").is_empty());
+    let hostnames = array(spec, "hostnames").len().max(1);
+    let mut alb_rules = 0;
+    for (i, rule) in array(spec, "rules").iter().enumerate() {
+        let field = index("spec.rules", i);
+        let matches = array(rule, "matches");
+        alb_rules += matches.len().max(1) * hostnames;
+        for (j, m) in matches.iter().enumerate() {
+            let mfield = index(&child(&field, "matches"), j);
+            let values = http_match_values(m) + hosts;
+            if values > limits.condition_values_per_rule {
+                out.errors.push(FieldError::new(
+                    &mfield,
+                    format!(
+                        "Too many: {values} condition values: an ALB rule allows {} (path, each header value, query parameter, method and the hostname each count)",
+                        limits.condition_values_per_rule
+                    ),
+                ));
+            }
+            let path_type = m.pointer("/path/type").and_then(Value::as_str);
+            let path_value = m.pointer("/path/value").and_then(Value::as_str).unwrap_or("");
+            if path_value.contains(['*', '?']) {
+                let pfield = child(&child(&mfield, "path"), "value");
+                match path_type {
+                    Some("PathPrefix") => out.errors.push(FieldError::new(
+                        &pfield,
+                        format!("Invalid value: {path_value:?}: ALB path patterns treat '*' and '?' as wildcards, so a PathPrefix cannot contain them"),
+                    )),
+                    Some("Exact") => out.warnings.push(FieldError::new(
+                        &pfield,
+                        format!("{path_value:?}: ALB treats '*' and '?' as wildcards, so this Exact match also matches other paths"),
+                    )),
+                    _ => {}
+                }
+            }
+            for (k, q) in array(m, "queryParams").iter().enumerate() {
+                if q.get("type").and_then(Value::as_str) == Some("RegularExpression") {
+                    out.warnings.push(FieldError::new(
+                        &format!("{mfield}.queryParams[{k}].type"),
+                        "ALB compares query parameters by value with '*' and '?' wildcards, not by regular expression",
+                    ));
+                }
+            }
+        }
+        check_filters(rule, &field, Flavor::Alb, out);
+        check_backends(rule, &field, limits, out);
+        for ignored in ["timeouts", "retry", "sessionPersistence"] {
+            if rule.get(ignored).is_some() {
+                out.warnings.push(FieldError::new(&child(&field, ignored), "ignored: ALB has no per-rule equivalent"));
+            }
+        }
+    }
+    if alb_rules > limits.rules_per_alb {
+        out.errors.push(FieldError::new(
+            "spec.rules",
+            format!(
+                "Too many: this route needs {alb_rules} ALB rules (one per match and hostname); an ALB holds {}",
+                limits.rules_per_alb
+            ),
+        ));
+    }
+    check_target_group_count(spec, limits, out);
+}
+
+fn check_grpc_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
+    let spec = route.get("spec").unwrap_or(&Value::Null);
+    let hosts = usize::from(!array(spec, "hostnames").is_empty());
+    for (i, rule) in array(spec, "rules").iter().enumerate() {
+        let field = index("spec.rules", i);
+        for (j, m) in array(rule, "matches").iter().enumerate() {
+            let headers: usize = array(m, "headers")
+                .iter()
+                .map(|h| h.get("value").and_then(Value::as_str).map_or(1, header_values))
+                .sum();
+            let values = 1 + headers + hosts;
+            if values > limits.condition_values_per_rule {
+                out.errors.push(FieldError::new(
+                    &index(&child(&field, "matches"), j),
+                    format!(
+                        "Too many: {values} condition values: an ALB rule allows {} (the method path, each header value and the hostname each count)",
+                        limits.condition_values_per_rule
+                    ),
+                ));
+            }
+        }
+        check_filters(rule, &field, Flavor::Alb, out);
+        check_backends(rule, &field, limits, out);
+    }
+    check_target_group_count(spec, limits, out);
+}
+
+fn check_filters(rule: &Value, field: &str, flavor: Flavor, out: &mut Outcome) {
+    for (k, filter) in array(rule, "filters").iter().enumerate() {
+        let ffield = index(&child(field, "filters"), k);
+        let kind = filter.get("type").and_then(Value::as_str).unwrap_or("");
+        if ALB_UNSUPPORTED_FILTERS.contains(&kind) {
+            out.errors.push(FieldError::new(
+                &child(&ffield, "type"),
+                format!("Unsupported value: {kind:?}: an {} rule cannot do this; supported filters are RequestRedirect, URLRewrite and ExtensionRef to a ListenerRuleConfiguration", lb_name(flavor)),
+            ));
+        }
+        if kind == "ExtensionRef" {
+            let group = filter.pointer("/extensionRef/group").and_then(Value::as_str).unwrap_or("");
+            let ext_kind = filter.pointer("/extensionRef/kind").and_then(Value::as_str).unwrap_or("");
+            if group != AWS_GROUP || ext_kind != "ListenerRuleConfiguration" {
+                out.errors.push(FieldError::new(
+                    &child(&ffield, "extensionRef"),
+                    format!("Unsupported value: {group}/{ext_kind}: extension filters must name a ListenerRuleConfiguration of group {AWS_GROUP}"),
+                ));
+            }
+        }
+    }
+}
+
+fn check_backends(rule: &Value, field: &str, limits: &AwsLimits, out: &mut Outcome) {
+    let backends = array(rule, "backendRefs");
+    if backends.len() > limits.target_groups_per_action {
+        out.errors.push(FieldError::new(
+            &child(field, "backendRefs"),
+            format!(
+                "Too many: {}: an ALB rule forwards to at most {} target groups",
+                backends.len(),
+                limits.target_groups_per_action
+            ),
+        ));
+    }
+    for (k, backend) in backends.iter().enumerate() {
+        if let Some(weight) = backend.get("weight").and_then(Value::as_i64)
+            && weight > limits.max_weight
+        {
+            out.errors.push(FieldError::new(
+                &format!("{field}.backendRefs[{k}].weight"),
+                format!("Invalid value: {weight}: ALB target group weights go up to {}", limits.max_weight),
+            ));
+        }
+    }
+}
+
+/// Distinct backends become target groups; an ALB holds a fixed number of them.
+fn check_target_group_count(spec: &Value, limits: &AwsLimits, out: &mut Outcome) {
+    let mut distinct = std::collections::BTreeSet::new();
+    for rule in array(spec, "rules") {
+        for backend in array(rule, "backendRefs") {
+            distinct.insert((
+                backend.get("namespace").map(Value::to_string),
+                backend.get("name").map(Value::to_string),
+                backend.get("port").map(Value::to_string),
+            ));
+        }
+    }
+    if distinct.len() > limits.target_groups_per_alb {
+        out.errors.push(FieldError::new(
+            "spec.rules",
+            format!(
+                "Too many: {} distinct backends: an ALB holds {} target groups",
+                distinct.len(),
+                limits.target_groups_per_alb
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn header_values_split_on_unescaped_commas_only() {
+        assert_eq!(header_values("a"), 1);
+        assert_eq!(header_values("a,b,c"), 3);
+        assert_eq!(header_values(r"a\,b"), 1);
+    }
+
+    #[test]
+    fn prefix_paths_take_two_values_except_root() {
+        assert_eq!(http_match_values(&json!({"path": {"type": "PathPrefix", "value": "/"}})), 1);
+        assert_eq!(http_match_values(&json!({"path": {"type": "PathPrefix", "value": "/api"}})), 2);
+        assert_eq!(
+            http_match_values(&json!({
+                "path": {"type": "Exact", "value": "/x"},
+                "headers": [{"name": "a", "value": "1,2"}],
+                "queryParams": [{"name": "q", "value": "v"}],
+                "method": "GET"
+            })),
+            5
+        );
+    }
+}

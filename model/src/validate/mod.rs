@@ -1,0 +1,253 @@
+//! Validation as the API server does it, then what AWS load balancers need.
+//!
+//! Order per object, as in the API server: served kind and version, ObjectMeta, null pruning and
+//! schema defaults, OpenAPI value checks (unknown fields strict or as warnings), list-type
+//! uniqueness, then every `x-kubernetes-validations` CEL rule (skipped after a type error).
+//! Albatross's own checks (AWS limits, cross-object references) run on objects that pass.
+
+mod aws;
+mod catalog;
+mod list_types;
+pub mod metadata;
+mod path;
+mod registry;
+mod structural;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use aws::AwsLimits;
+pub use catalog::{Catalog, Flavor};
+pub use registry::{Crd, CrdVersion, Registry};
+
+/// Which Gateway API CRD bundle the cluster runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Channel {
+    #[default]
+    Standard,
+    Experimental,
+}
+
+/// What to do with fields the schema does not know, like `kubectl apply --validate`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Reject (kubectl's default).
+    #[default]
+    Strict,
+    /// Accept with a warning; the API server would prune them.
+    Warn,
+}
+
+/// The admission operation being validated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Operation {
+    #[default]
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+/// The `controllerName`s that make a GatewayClass ours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Controllers {
+    pub alb: String,
+    pub nlb: String,
+}
+
+impl Default for Controllers {
+    fn default() -> Self {
+        Self { alb: "gateway.k8s.aws/alb".into(), nlb: "gateway.k8s.aws/nlb".into() }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ValidatorOptions {
+    pub channel: Channel,
+    pub field_validation: FieldValidation,
+    pub controllers: Controllers,
+}
+
+/// One problem, located by its field path (`spec.listeners[0].port`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.field, self.message) }
+    }
+}
+
+/// The verdict on one object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// False when the kind is not one we validate; such objects are allowed untouched.
+    pub handled: bool,
+    pub errors: Vec<FieldError>,
+    pub warnings: Vec<FieldError>,
+}
+
+impl Outcome {
+    pub fn allowed(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// `apiVersion` and `kind` of an object, split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeMeta<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+}
+
+impl<'a> TypeMeta<'a> {
+    pub fn of(object: &'a Value) -> Option<Self> {
+        let api_version = object.get("apiVersion")?.as_str()?;
+        let kind = object.get("kind")?.as_str()?;
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        Some(Self { group, version, kind })
+    }
+}
+
+pub struct Validator {
+    options: ValidatorOptions,
+    registry: Registry,
+}
+
+impl Validator {
+    pub fn new(options: ValidatorOptions) -> Self {
+        let registry = Registry::for_channel(options.channel);
+        Self { options, registry }
+    }
+
+    pub fn options(&self) -> &ValidatorOptions {
+        &self.options
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Whether this validator handles objects of this group and kind.
+    pub fn handles(&self, group: &str, kind: &str) -> bool {
+        self.registry.get(group, kind).is_some()
+    }
+
+    /// Validates one object as admission would. `catalog` tells which Gateways and classes are
+    /// ours, for the AWS checks; an empty catalog limits them to what the object alone shows.
+    pub fn validate(&self, object: &Value, old: Option<&Value>, operation: Operation, catalog: &Catalog) -> Outcome {
+        let mut outcome = Outcome { handled: true, ..Outcome::default() };
+        if matches!(operation, Operation::Delete | Operation::Connect) {
+            return outcome;
+        }
+        let Some(meta) = TypeMeta::of(object) else {
+            if !object.is_object() {
+                outcome.errors.push(FieldError::new("", "Invalid value: an object must be a mapping"));
+            }
+            for key in ["apiVersion", "kind"] {
+                if !object.get(key).is_some_and(Value::is_string) {
+                    outcome.errors.push(FieldError::new(key, "Required value: must be a non-empty string"));
+                }
+            }
+            return outcome;
+        };
+        let Some(crd) = self.registry.get(meta.group, meta.kind) else {
+            return Outcome::default();
+        };
+        let Some(version) = crd.version(meta.version).filter(|v| v.served) else {
+            outcome.errors.push(FieldError::new(
+                "apiVersion",
+                format!(
+                    "no matches for kind \"{}\" in version \"{}/{}\" on the {} channel (served: {})",
+                    meta.kind,
+                    meta.group,
+                    meta.version,
+                    channel_name(self.options.channel),
+                    crd.served().join(", ")
+                ),
+            ));
+            return outcome;
+        };
+        metadata::check(object.get("metadata"), crd.namespaced, &mut outcome.errors);
+
+        let defaulted = self.defaulted(version, object);
+        let mut found = structural::Findings::default();
+        structural::check(&version.schema, &defaulted, "", &mut found);
+        outcome.errors.append(&mut found.errors);
+        match self.options.field_validation {
+            FieldValidation::Strict => outcome.errors.append(&mut found.unknown),
+            FieldValidation::Warn => outcome.warnings.append(&mut found.unknown),
+        }
+        list_types::check(&version.schema, &defaulted, "", &mut outcome.errors);
+        if !found.type_error {
+            let old = old.map(|o| self.defaulted(version, o));
+            self.check_cel(version, &defaulted, old.as_ref(), &mut outcome.errors);
+        }
+        if outcome.errors.is_empty() {
+            aws::check(&meta, &defaulted, catalog, &self.options.controllers, &mut outcome);
+        }
+        dedup(&mut outcome.errors);
+        dedup(&mut outcome.warnings);
+        outcome
+    }
+
+    /// Validates a set of objects together, as `albatross validate` sees its input: each object
+    /// alone, then the references among them.
+    pub fn validate_all(&self, objects: &[&Value]) -> Vec<Outcome> {
+        let catalog = Catalog::from_objects(objects.iter().copied(), &self.options.controllers);
+        let mut outcomes: Vec<Outcome> =
+            objects.iter().map(|o| self.validate(o, None, Operation::Create, &catalog)).collect();
+        for (object, outcome) in objects.iter().zip(outcomes.iter_mut()) {
+            if outcome.handled && outcome.errors.is_empty() {
+                catalog.check_references(object, outcome);
+            }
+        }
+        outcomes
+    }
+
+    /// The object as the schema checks see it: status dropped where the status subresource owns
+    /// it, nulls pruned, schema defaults applied.
+    fn defaulted(&self, version: &CrdVersion, object: &Value) -> Value {
+        let mut object = object.clone();
+        if version.status_subresource
+            && let Some(map) = object.as_object_mut()
+        {
+            map.remove("status");
+        }
+        structural::prune_nulls(&version.schema, &mut object);
+        kube_cel::apply_defaults(&version.schema, &object)
+    }
+
+    fn check_cel(&self, version: &CrdVersion, object: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+        let Err(failures) = kube_cel::validate_compiled(version.compiled(), object, old) else { return };
+        for failure in failures.iter() {
+            let message = match failure.kind {
+                kube_cel::ErrorKind::ValidationFailure => format!("Invalid value: {}", failure.message),
+                _ => format!("Invalid value: {} (rule: {})", failure.message, failure.rule),
+            };
+            errors.push(FieldError::new(&failure.field_path, message));
+        }
+    }
+}
+
+pub fn channel_name(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Standard => "standard",
+        Channel::Experimental => "experimental",
+    }
+}
+
+fn dedup(errors: &mut Vec<FieldError>) {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert((e.field.clone(), e.message.clone())));
+}

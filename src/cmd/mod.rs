@@ -1,0 +1,86 @@
+//! The command line: one subcommand per job.
+
+mod validate;
+mod webhook;
+
+use std::process::ExitCode;
+
+use albatross_model::{Channel, Controllers, FieldValidation, ValidatorOptions};
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogArgs;
+
+#[derive(Parser, Debug)]
+#[command(name = "albatross", version, about = "Kubernetes Gateway API on AWS Application and Network Load Balancers")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate manifests offline, as the API server and the webhook would.
+    Validate(validate::ValidateArgs),
+    /// Serve the admission webhook alone.
+    Webhook(webhook::WebhookArgs),
+    /// Print the CustomResourceDefinitions of group gateway.k8s.aws as YAML.
+    Crds,
+}
+
+/// Options every validating command shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RuleArgs {
+    /// Gateway API channel whose CRDs the cluster runs.
+    #[arg(long, env = "ALBATROSS_CHANNEL", value_enum, default_value = "standard")]
+    pub channel: ChannelArg,
+    /// Fields the schema does not know: rejected (strict, like kubectl) or reported as warnings.
+    #[arg(long, env = "ALBATROSS_FIELD_VALIDATION", value_enum, default_value = "strict")]
+    pub field_validation: FieldValidationArg,
+    /// controllerName of GatewayClasses provisioned as Application Load Balancers.
+    #[arg(long, env = "ALBATROSS_ALB_CONTROLLER", default_value = "gateway.k8s.aws/alb")]
+    pub alb_controller: String,
+    /// controllerName of GatewayClasses provisioned as Network Load Balancers.
+    #[arg(long, env = "ALBATROSS_NLB_CONTROLLER", default_value = "gateway.k8s.aws/nlb")]
+    pub nlb_controller: String,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum ChannelArg {
+    Standard,
+    Experimental,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum FieldValidationArg {
+    Strict,
+    Warn,
+}
+
+impl RuleArgs {
+    pub fn options(&self) -> ValidatorOptions {
+        ValidatorOptions {
+            channel: match self.channel {
+                ChannelArg::Standard => Channel::Standard,
+                ChannelArg::Experimental => Channel::Experimental,
+            },
+            field_validation: match self.field_validation {
+                FieldValidationArg::Strict => FieldValidation::Strict,
+                FieldValidationArg::Warn => FieldValidation::Warn,
+            },
+            controllers: Controllers { alb: self.alb_controller.clone(), nlb: self.nlb_controller.clone() },
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Webhook(args) => webhook::run(args),
+        Command::Crds => {
+            print!("{}", albatross_k8s::aws::crds_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

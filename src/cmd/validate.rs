@@ -1,0 +1,222 @@
+//! `albatross validate`: files, folders and stdin in; a verdict per object out.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use albatross_model::{FieldError, Validator, manifest};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::RuleArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// Manifest files or folders (recursive: .yaml, .yml, .json); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH|-")]
+    pub paths: Vec<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "human")]
+    pub output: Output,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+/// One line of the JSON report.
+#[derive(Serialize)]
+struct ObjectReport {
+    file: String,
+    line: usize,
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
+    allowed: bool,
+    /// False for kinds Albatross does not validate (Services, Deployments, ...).
+    validated: bool,
+    errors: Vec<FieldError>,
+    warnings: Vec<FieldError>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    objects: usize,
+    rejected: usize,
+    warnings: usize,
+    skipped: usize,
+    unreadable: usize,
+}
+
+#[derive(Serialize)]
+struct Report {
+    objects: Vec<ObjectReport>,
+    summary: Summary,
+}
+
+/// The manifest files a list of paths names, folders walked in name order.
+fn collect_files(paths: &[String], unreadable: &mut Vec<(String, String)>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path == "-" {
+            files.push(PathBuf::from("-"));
+            continue;
+        }
+        let path = PathBuf::from(path);
+        if path.is_dir() {
+            walk(&path, &mut files, unreadable);
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, unreadable: &mut Vec<(String, String)>) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            unreadable.push((dir.display().to_string(), e.to_string()));
+            return;
+        }
+    };
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, files, unreadable);
+        } else if entry.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+            files.push(entry);
+        }
+    }
+}
+
+fn read(path: &Path) -> std::io::Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn text(value: &Value, pointer: &str) -> Option<String> {
+    value.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+}
+
+pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let validator = Validator::new(args.rules.options());
+    let mut unreadable = Vec::new();
+    let files = collect_files(&args.paths, &mut unreadable);
+
+    // Every document of every file, then one validation pass so references cross files.
+    let mut located: Vec<(String, manifest::Document)> = Vec::new();
+    let mut broken: Vec<ObjectReport> = Vec::new();
+    for file in &files {
+        let name = if file == Path::new("-") { "<stdin>".to_owned() } else { file.display().to_string() };
+        let content = match read(file) {
+            Ok(content) => content,
+            Err(e) => {
+                unreadable.push((name, e.to_string()));
+                continue;
+            }
+        };
+        for doc in manifest::parse(&content) {
+            match doc {
+                Ok(doc) => located.push((name.clone(), doc)),
+                Err(e) => broken.push(ObjectReport {
+                    file: name.clone(),
+                    line: e.line,
+                    api_version: None,
+                    kind: None,
+                    namespace: None,
+                    name: None,
+                    allowed: false,
+                    validated: false,
+                    errors: vec![FieldError::new("", format!("malformed document: {}", e.message))],
+                    warnings: Vec::new(),
+                }),
+            }
+        }
+    }
+    let values: Vec<&Value> = located.iter().map(|(_, d)| &d.value).collect();
+    let outcomes = validator.validate_all(&values);
+
+    let mut objects: Vec<ObjectReport> = located
+        .iter()
+        .zip(outcomes)
+        .map(|((file, doc), outcome)| {
+            let namespaced = outcome.handled && text(&doc.value, "/kind").as_deref() != Some("GatewayClass");
+            ObjectReport {
+                file: file.clone(),
+                line: doc.line,
+                api_version: text(&doc.value, "/apiVersion"),
+                kind: text(&doc.value, "/kind"),
+                namespace: text(&doc.value, "/metadata/namespace").or_else(|| namespaced.then(|| "default".to_owned())),
+                name: text(&doc.value, "/metadata/name"),
+                allowed: outcome.allowed(),
+                validated: outcome.handled,
+                errors: outcome.errors,
+                warnings: outcome.warnings,
+            }
+        })
+        .collect();
+    objects.append(&mut broken);
+    objects.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
+
+    let summary = Summary {
+        objects: objects.iter().filter(|o| o.validated).count(),
+        rejected: objects.iter().filter(|o| !o.allowed).count(),
+        warnings: objects.iter().map(|o| o.warnings.len()).sum(),
+        skipped: objects.iter().filter(|o| o.allowed && !o.validated).count(),
+        unreadable: unreadable.len() + objects.iter().filter(|o| !o.validated && !o.allowed).count(),
+    };
+    for (file, error) in &unreadable {
+        eprintln!("{file}: cannot read: {error}");
+    }
+    let code = if summary.unreadable > 0 {
+        2
+    } else if summary.rejected > 0 {
+        1
+    } else {
+        0
+    };
+    let report = Report { objects, summary };
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Human => print_human(&report),
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn print_human(report: &Report) {
+    for object in &report.objects {
+        let who = match (&object.kind, &object.namespace, &object.name) {
+            (Some(kind), Some(ns), Some(name)) => format!("{kind} {ns}/{name}: "),
+            (Some(kind), None, Some(name)) => format!("{kind} {name}: "),
+            (Some(kind), _, None) => format!("{kind}: "),
+            _ => String::new(),
+        };
+        for error in &object.errors {
+            println!("{}:{}: {who}{error}", object.file, object.line);
+        }
+        for warning in &object.warnings {
+            println!("{}:{}: warning: {who}{warning}", object.file, object.line);
+        }
+    }
+    let s = &report.summary;
+    println!(
+        "{} objects validated, {} rejected, {} warnings, {} skipped (kinds Albatross does not validate){}",
+        s.objects,
+        s.rejected,
+        s.warnings,
+        s.skipped,
+        if s.unreadable > 0 { format!(", {} unreadable", s.unreadable) } else { String::new() }
+    );
+}

@@ -1,0 +1,112 @@
+//! `albatross webhook`: the admission server alone, with its admin port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use albatross_certs::{PemFiles, ReloadingResolver};
+use albatross_model::Validator;
+use albatross_webhook::Webhook;
+use anyhow::Context;
+
+use super::RuleArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct WebhookArgs {
+    /// Address of the TLS admission endpoints.
+    #[arg(long, env = "ALBATROSS_LISTEN", default_value = "0.0.0.0:9443")]
+    pub listen: SocketAddr,
+    /// Address of /healthz, /readyz and /metrics (plain HTTP).
+    #[arg(long, env = "ALBATROSS_ADMIN_LISTEN", default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// PEM certificate chain; re-read when it changes.
+    #[arg(long, env = "ALBATROSS_TLS_CERT", requires = "tls_key", conflicts_with = "self_signed")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key; re-read when it changes.
+    #[arg(long, env = "ALBATROSS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Write (or reuse) a CA and serving pair in this folder and serve with it.
+    #[arg(long, env = "ALBATROSS_SELF_SIGNED", required_unless_present = "tls_cert")]
+    pub self_signed: Option<PathBuf>,
+    /// DNS names of the self-signed serving certificate.
+    #[arg(long = "dns-name", env = "ALBATROSS_DNS_NAMES", value_delimiter = ',', default_value = "localhost")]
+    pub dns_names: Vec<String>,
+    /// Seconds open connections get to finish at shutdown.
+    #[arg(long, env = "ALBATROSS_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: WebhookArgs) -> anyhow::Result<()> {
+    let files = match (&args.tls_cert, &args.tls_key, &args.self_signed) {
+        (Some(cert), Some(key), _) => PemFiles { cert: cert.clone(), key: key.clone() },
+        (_, _, Some(dir)) => {
+            let generated = albatross_certs::self_signed(dir, &args.dns_names, 365)?;
+            tracing::info!(ca = %generated.ca.display(), "self-signed serving certificate ready");
+            generated.serving
+        }
+        _ => anyhow::bail!("give --tls-cert and --tls-key, or --self-signed DIR"),
+    };
+    let resolver = Arc::new(ReloadingResolver::new(files).context("loading the serving certificate")?);
+    let tls = Arc::new(albatross_certs::server_config(resolver)?);
+
+    let webhook = Arc::new(Webhook::new(Validator::new(args.rules.options())));
+    let admin = tokio::net::TcpListener::bind(args.admin_listen)
+        .await
+        .with_context(|| format!("binding the admin port {}", args.admin_listen))?;
+    let admin_app = albatross_webhook::admin_router(webhook.clone());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(admin, admin_app).await {
+            tracing::error!(%error, "admin server stopped");
+        }
+    });
+
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    let readiness = webhook.readiness.clone();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining connections");
+        readiness.set(false);
+        shutdown.graceful_shutdown(Some(grace));
+    });
+    let ready = handle.clone();
+    let readiness = webhook.readiness.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = ready.listening().await {
+            tracing::info!(%addr, "admission webhook listening");
+            readiness.set(true);
+        }
+    });
+    let app = albatross_webhook::router(webhook);
+    albatross_webhook::serve_tls(app, args.listen, tls, handle)
+        .await
+        .with_context(|| format!("serving on {}", args.listen))
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,160 @@
+//! Reading an AdmissionReview and writing its response.
+
+use albatross_model::{Catalog, FieldError, Operation, Outcome, Validator};
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// Which webhook path a review came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+/// The answer to one review: HTTP status and body, plus labels for metrics.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub kind: &'static str,
+    pub operation: &'static str,
+    pub verdict: &'static str,
+}
+
+const KINDS: [&str; 14] = [
+    "GatewayClass",
+    "Gateway",
+    "HTTPRoute",
+    "GRPCRoute",
+    "TCPRoute",
+    "UDPRoute",
+    "TLSRoute",
+    "ReferenceGrant",
+    "ListenerSet",
+    "BackendTLSPolicy",
+    "LoadBalancerConfiguration",
+    "TargetGroupConfiguration",
+    "ListenerRuleConfiguration",
+    "other",
+];
+
+fn kind_label(kind: &str) -> &'static str {
+    KINDS.iter().find(|k| **k == kind).copied().unwrap_or("other")
+}
+
+fn operation(op: &str) -> Option<(Operation, &'static str)> {
+    Some(match op {
+        "CREATE" => (Operation::Create, "CREATE"),
+        "UPDATE" => (Operation::Update, "UPDATE"),
+        "DELETE" => (Operation::Delete, "DELETE"),
+        "CONNECT" => (Operation::Connect, "CONNECT"),
+        _ => return None,
+    })
+}
+
+fn bad_request(reason: String) -> Answer {
+    Answer { status: 400, body: json!({ "error": reason }), kind: "other", operation: "other", verdict: "invalid" }
+}
+
+/// Answers one AdmissionReview body.
+pub fn review(validator: &Validator, catalog: &Catalog, endpoint: Endpoint, body: &[u8]) -> Answer {
+    let review: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("body is not JSON: {e}")),
+    };
+    if review.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
+        return bad_request("body is not an AdmissionReview (kind must be AdmissionReview)".into());
+    }
+    let api_version = review.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if api_version != "admission.k8s.io/v1" {
+        return bad_request(format!(
+            "unsupported AdmissionReview apiVersion {api_version:?}; expected admission.k8s.io/v1"
+        ));
+    }
+    let Some(request) = review.get("request").filter(|r| r.is_object()) else {
+        return bad_request("AdmissionReview has no request".into());
+    };
+    let Some(uid) = request.get("uid").and_then(Value::as_str) else {
+        return bad_request("AdmissionReview request has no uid".into());
+    };
+    let op_text = request.get("operation").and_then(Value::as_str).unwrap_or("");
+    let Some((op, op_label)) = operation(op_text) else {
+        return bad_request(format!("AdmissionReview request has an unknown operation {op_text:?}"));
+    };
+    let request_kind = request.pointer("/kind/kind").and_then(Value::as_str).unwrap_or("");
+    let kind = kind_label(request_kind);
+    let answer = |response: Value, verdict: &'static str| Answer {
+        status: 200,
+        body: json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response }),
+        kind,
+        operation: op_label,
+        verdict,
+    };
+    let allowed = json!({ "uid": uid, "allowed": true });
+    if matches!(op, Operation::Delete | Operation::Connect) {
+        return answer(allowed, "allowed");
+    }
+    let Some(object) = request.get("object").filter(|o| o.is_object()) else {
+        return bad_request(format!("AdmissionReview request for {op_label} has no object"));
+    };
+    let object = with_type_meta(object, request);
+    let old = request.get("oldObject").filter(|o| o.is_object()).map(|o| with_type_meta(o, request));
+
+    match endpoint {
+        Endpoint::Validate => {
+            let outcome = validator.validate(&object, old.as_ref(), op, catalog);
+            if !outcome.handled {
+                return answer(allowed, "ignored");
+            }
+            let mut response = json!({ "uid": uid, "allowed": outcome.allowed() });
+            if !outcome.warnings.is_empty() {
+                response["warnings"] = json!(outcome.warnings.iter().map(ToString::to_string).collect::<Vec<_>>());
+            }
+            if outcome.allowed() {
+                return answer(response, "allowed");
+            }
+            response["status"] = json!({
+                "code": 422,
+                "reason": "Invalid",
+                "message": denial_message(request_kind, &object, &outcome),
+            });
+            answer(response, "denied")
+        }
+        Endpoint::Mutate => {
+            let patch = validator.defaults(&object);
+            if patch.is_empty() {
+                return answer(allowed, "allowed");
+            }
+            let mut response = allowed;
+            let bytes = serde_json::to_vec(&patch).unwrap_or_default();
+            response["patchType"] = json!("JSONPatch");
+            response["patch"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+            answer(response, "patched")
+        }
+    }
+}
+
+/// Objects in a review normally carry apiVersion and kind; fill them from the request if not.
+fn with_type_meta(object: &Value, request: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        if !map.contains_key("apiVersion") {
+            let group = request.pointer("/kind/group").and_then(Value::as_str).unwrap_or("");
+            let version = request.pointer("/kind/version").and_then(Value::as_str).unwrap_or("");
+            let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+            map.insert("apiVersion".into(), json!(api_version));
+        }
+        if !map.contains_key("kind")
+            && let Some(kind) = request.pointer("/kind/kind")
+        {
+            map.insert("kind".into(), kind.clone());
+        }
+    }
+    object
+}
+
+fn denial_message(kind: &str, object: &Value, outcome: &Outcome) -> String {
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let problems: Vec<String> = outcome.errors.iter().map(FieldError::to_string).collect();
+    format!("{kind} {name:?} is invalid: [{}]", problems.join(", "))
+}
