@@ -3,7 +3,7 @@
 //! Order per object, as in the API server: served kind and version, ObjectMeta, null pruning and
 //! schema defaults, OpenAPI value checks (unknown fields strict or as warnings), list-type
 //! uniqueness, then every `x-kubernetes-validations` CEL rule (skipped after a type error).
-//! Albatross's own checks (AWS limits, cross-object references) run on objects that pass.
+//! Albatross's own checks (AWS limits, cross-object references) run unless a value had the wrong type.
 
 mod aws;
 mod catalog;
@@ -193,7 +193,7 @@ impl Validator {
             let old = old.map(|o| self.defaulted(version, o));
             self.check_cel(version, &defaulted, old.as_ref(), &mut outcome.errors);
         }
-        if outcome.errors.is_empty() {
+        if !found.type_error {
             aws::check(&meta, &defaulted, catalog, &self.options.controllers, &mut outcome);
         }
         dedup(&mut outcome.errors);
@@ -208,7 +208,7 @@ impl Validator {
         let mut outcomes: Vec<Outcome> =
             objects.iter().map(|o| self.validate(o, None, Operation::Create, &catalog)).collect();
         for (object, outcome) in objects.iter().zip(outcomes.iter_mut()) {
-            if outcome.handled && outcome.errors.is_empty() {
+            if outcome.handled {
                 catalog.check_references(object, outcome);
             }
         }

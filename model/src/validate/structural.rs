@@ -221,7 +221,8 @@ fn check_object(
     let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
     for (key, child_value) in map {
         let child_path = child(path, key);
-        if path.is_empty() && key == "metadata" {
+        // The API server owns these at the root, whatever the schema lists.
+        if path.is_empty() && matches!(key.as_str(), "metadata" | "apiVersion" | "kind") {
             continue;
         }
         if let Some(child_schema) = props.and_then(|p| p.get(key)) {
