@@ -28,6 +28,8 @@ impl Validator {
         let defaulted = kube_cel::apply_defaults(&version.schema, &spec_only);
         let mut ops = Vec::new();
         diff_added(&spec_only, &defaulted, &mut String::new(), &mut ops);
+        // Status belongs to the status subresource and its writers, never to admission patches.
+        ops.retain(|op| op.path != "/status" && !op.path.starts_with("/status/"));
         ops
     }
 }
