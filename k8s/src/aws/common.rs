@@ -24,7 +24,7 @@ impl Attribute {
     }
 }
 
-/// An ELBv2 key: a lowercase RFC 1123 subdomain naming an object in the same namespace.
+/// A Kubernetes object name: a lowercase RFC 1123 subdomain.
 pub(crate) const OBJECT_NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
 /// A lowercase RFC 1123 label (namespaces).
@@ -150,7 +150,7 @@ pub(crate) fn quote_yaml11_booleans(yaml: &str) -> String {
         } else {
             out.push_str(line);
         }
-        if ["|", "|-", "|+", ">", ">-", ">+"].iter().any(|m| scalar == *m) {
+        if ["|", "|-", "|+", ">", ">-", ">+"].contains(&scalar) {
             block_indent = Some(indent);
         }
         out.push('\n');

@@ -31,13 +31,13 @@ use super::common::{HTTPS_URL_PATTERN, OBJECT_NAME_PATTERN, tags_schema};
 #[x_kube(
     validation = Rule::new("!has(self.actions) || size(self.actions) > 0").message("At least one action must be specified if actions field is present"),
     validation = Rule::new(
-        "!has(self.actions) || self.actions.all(a, a.type == 'authenticate-oidc' || a.type == 'authenticate-cognito' || a.type == 'jwt-validation' || a.type == 'fixed-response' || a.type == 'forward' || a.type == 'redirect')"
+        "!has(self.actions) || self.actions.all(a, !has(a.type) || a.type == 'authenticate-oidc' || a.type == 'authenticate-cognito' || a.type == 'jwt-validation' || a.type == 'fixed-response' || a.type == 'forward' || a.type == 'redirect')"
     ).message("Only forward, redirect, authenticate-oidc, authenticate-cognito, jwt-validation, and fixed-response action types are supported"),
     validation = Rule::new(
-        "!has(self.actions) || size(self.actions.filter(a, a.type == 'authenticate-oidc' || a.type == 'authenticate-cognito' || a.type == 'jwt-validation')) <= 1"
+        "!has(self.actions) || size(self.actions.filter(a, has(a.type) && (a.type == 'authenticate-oidc' || a.type == 'authenticate-cognito' || a.type == 'jwt-validation'))) <= 1"
     ).message("At most one pre-routing action (authenticate-oidc, authenticate-cognito, or jwt-validation) can be specified"),
     validation = Rule::new(
-        "!has(self.actions) || size(self.actions.filter(a, a.type == 'fixed-response' || a.type == 'forward' || a.type == 'redirect')) <= 1"
+        "!has(self.actions) || size(self.actions.filter(a, has(a.type) && (a.type == 'fixed-response' || a.type == 'forward' || a.type == 'redirect'))) <= 1"
     ).message("At most one routing action (fixed-response or forward or redirect) can be specified"),
 )]
 pub struct ListenerRuleConfigurationSpec {
@@ -63,12 +63,12 @@ pub struct ListenerRuleConfigurationSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("has(self.type) && self.type == 'forward' ? has(self.forwardConfig) : !has(self.forwardConfig)").message("forwardConfig must be specified only when type is 'forward'"),
-    validation = Rule::new("has(self.type) && self.type == 'redirect' ? has(self.redirectConfig) : !has(self.redirectConfig)").message("redirectConfig must be specified only when type is 'redirect'"),
-    validation = Rule::new("has(self.type) && self.type == 'fixed-response' ? has(self.fixedResponseConfig) : !has(self.fixedResponseConfig)").message("fixedResponseConfig must be specified only when type is 'fixed-response'"),
-    validation = Rule::new("has(self.type) && self.type == 'authenticate-cognito' ? has(self.authenticateCognitoConfig) : !has(self.authenticateCognitoConfig)").message("authenticateCognitoConfig must be specified only when type is 'authenticate-cognito'"),
-    validation = Rule::new("has(self.type) && self.type == 'authenticate-oidc' ? has(self.authenticateOIDCConfig) : !has(self.authenticateOIDCConfig)").message("authenticateOIDCConfig must be specified only when type is 'authenticate-oidc'"),
-    validation = Rule::new("has(self.type) && self.type == 'jwt-validation' ? has(self.jwtValidationConfig) : !has(self.jwtValidationConfig)").message("jwtValidationConfig must be specified only when type is 'jwt-validation'"),
+    validation = Rule::new("!has(self.type) || (self.type == 'forward' ? has(self.forwardConfig) : !has(self.forwardConfig))").message("forwardConfig must be specified only when type is 'forward'"),
+    validation = Rule::new("!has(self.type) || (self.type == 'redirect' ? has(self.redirectConfig) : !has(self.redirectConfig))").message("redirectConfig must be specified only when type is 'redirect'"),
+    validation = Rule::new("!has(self.type) || (self.type == 'fixed-response' ? has(self.fixedResponseConfig) : !has(self.fixedResponseConfig))").message("fixedResponseConfig must be specified only when type is 'fixed-response'"),
+    validation = Rule::new("!has(self.type) || (self.type == 'authenticate-cognito' ? has(self.authenticateCognitoConfig) : !has(self.authenticateCognitoConfig))").message("authenticateCognitoConfig must be specified only when type is 'authenticate-cognito'"),
+    validation = Rule::new("!has(self.type) || (self.type == 'authenticate-oidc' ? has(self.authenticateOIDCConfig) : !has(self.authenticateOIDCConfig))").message("authenticateOIDCConfig must be specified only when type is 'authenticate-oidc'"),
+    validation = Rule::new("!has(self.type) || (self.type == 'jwt-validation' ? has(self.jwtValidationConfig) : !has(self.jwtValidationConfig))").message("jwtValidationConfig must be specified only when type is 'jwt-validation'"),
 )]
 pub struct Action {
     /// Type of the action.
@@ -314,7 +314,7 @@ pub enum JwtAdditionalClaimFormat {
 /// A claim, beyond the standard ones, that a JWT must carry.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[x_kube(
-    validation = Rule::new("self.format != 'space-separated-values' || self.values.all(v, !v.contains(' '))").message("values of a space-separated-values claim cannot contain spaces").field_path(".values")
+    validation = Rule::new("!has(self.format) || self.format != 'space-separated-values' || !has(self.values) || self.values.all(v, !v.contains(' '))").message("values of a space-separated-values claim cannot contain spaces").field_path(".values")
 )]
 pub struct JwtValidationActionAdditionalClaim {
     /// Format of the claim's value.

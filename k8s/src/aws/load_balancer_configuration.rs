@@ -39,10 +39,10 @@ use super::common::{Attribute, ELB_NAME_PATTERN, OBJECT_NAME_PATTERN, subnet_sel
         "!has(self.loadBalancerSubnets) || !has(self.ipAddressType) || self.ipAddressType != 'ipv4' || !self.loadBalancerSubnets.exists(s, has(s.ipv6Allocation) || has(s.sourceNatIPv6Prefix))"
     ).message("ipv6Allocation and sourceNatIPv6Prefix require a dualstack ipAddressType").field_path(".loadBalancerSubnets"),
     validation = Rule::new(
-        "!has(self.disableSecurityGroup) || !self.disableSecurityGroup || !(has(self.securityGroups) || has(self.securityGroupPrefixes) || has(self.sourceRanges))"
+        "!has(self.disableSecurityGroup) || !self.disableSecurityGroup || ((!has(self.securityGroups) || size(self.securityGroups) == 0) && (!has(self.securityGroupPrefixes) || size(self.securityGroupPrefixes) == 0) && (!has(self.sourceRanges) || size(self.sourceRanges) == 0))"
     ).message("disableSecurityGroup cannot be combined with securityGroups, securityGroupPrefixes or sourceRanges").field_path(".disableSecurityGroup"),
     validation = Rule::new(
-        "!has(self.securityGroups) || !(has(self.securityGroupPrefixes) || has(self.sourceRanges))"
+        "!has(self.securityGroups) || size(self.securityGroups) == 0 || ((!has(self.securityGroupPrefixes) || size(self.securityGroupPrefixes) == 0) && (!has(self.sourceRanges) || size(self.sourceRanges) == 0))"
     ).message("securityGroupPrefixes and sourceRanges configure the managed security group, which securityGroups replaces; set the rules on your own security groups instead").field_path(".securityGroups"),
 )]
 pub struct LoadBalancerConfigurationSpec {
@@ -88,7 +88,7 @@ pub struct LoadBalancerConfigurationSpec {
     /// Subnets of the load balancer, one per Availability Zone. Takes precedence over
     /// loadBalancerSubnetsSelector. A per-subnet allocation must be set on every subnet or on none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 32))]
+    #[schemars(length(max = 32))]
     #[x_kube(
         merge_strategy = ListMerge::Map(vec!["identifier".into()]),
         validation = Rule::new("self.all(s, has(s.eipAllocation)) || self.all(s, !has(s.eipAllocation))").message("eipAllocation must be set on every subnet or on none"),
@@ -113,9 +113,10 @@ pub struct LoadBalancerConfigurationSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_security_group: Option<bool>,
 
-    /// Security groups (IDs or names) of the load balancer, instead of the managed one.
+    /// Security groups (IDs or names) of the load balancer, instead of the managed one (an
+    /// empty list means the managed one, as when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 5), inner(length(min = 1, max = 255)))]
+    #[schemars(length(max = 5), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub security_groups: Option<Vec<String>>,
 
@@ -260,7 +261,7 @@ pub struct SubnetConfiguration {
         "!has(self.alpnPolicy) || self.alpnPolicy == 'None' || self.protocolPort.startsWith('TLS:')"
     ).message("alpnPolicy applies only to TLS listeners").field_path(".alpnPolicy"),
     validation = Rule::new(
-        "!has(self.mutualAuthentication) || self.mutualAuthentication.mode == 'off' || self.protocolPort.startsWith('HTTPS:')"
+        "!has(self.mutualAuthentication) || !has(self.mutualAuthentication.mode) || self.mutualAuthentication.mode == 'off' || self.protocolPort.startsWith('HTTPS:')"
     ).message("mutualAuthentication applies only to HTTPS listeners").field_path(".mutualAuthentication"),
     validation = Rule::new(
         "!has(self.quicEnabled) || !self.quicEnabled || self.protocolPort.startsWith('UDP:') || self.protocolPort.startsWith('TCP_UDP:')"
@@ -270,7 +271,7 @@ pub struct ListenerConfiguration {
     /// The listener this applies to, as PROTOCOL:PORT (`HTTP:80`, `HTTPS:443`, `TLS:8443`,
     /// `TCP:5432`, `UDP:53`, `TCP_UDP:53`), compared with the listener's effective protocol and
     /// port.
-    #[schemars(pattern(
+    #[schemars(length(max = 16), pattern(
         r"^(HTTP|HTTPS|TLS|TCP|UDP|TCP_UDP):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$"
     ))]
     pub protocol_port: String,
@@ -339,10 +340,10 @@ pub enum AlpnPolicy {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!(self.mode == 'verify' && !has(self.trustStore))").message("trustStore is required when mutualAuthentication mode is 'verify'"),
-    validation = Rule::new("!(self.mode != 'verify' && has(self.trustStore))").message("Mutual Authentication mode 'off' or 'passthrough' does not support 'trustStore'"),
-    validation = Rule::new("!(self.mode != 'verify' && has(self.ignoreClientCertificateExpiry))").message("Mutual Authentication mode 'off' or 'passthrough' does not support 'ignoreClientCertificateExpiry'"),
-    validation = Rule::new("!(self.mode != 'verify' && has(self.advertiseTrustStoreCaNames))").message("Mutual Authentication mode 'off' or 'passthrough' does not support 'advertiseTrustStoreCaNames'"),
+    validation = Rule::new("!(has(self.mode) && self.mode == 'verify' && !has(self.trustStore))").message("trustStore is required when mutualAuthentication mode is 'verify'"),
+    validation = Rule::new("!(has(self.mode) && self.mode != 'verify' && has(self.trustStore))").message("Mutual Authentication mode 'off' or 'passthrough' does not support 'trustStore'"),
+    validation = Rule::new("!(has(self.mode) && self.mode != 'verify' && has(self.ignoreClientCertificateExpiry))").message("Mutual Authentication mode 'off' or 'passthrough' does not support 'ignoreClientCertificateExpiry'"),
+    validation = Rule::new("!(has(self.mode) && self.mode != 'verify' && has(self.advertiseTrustStoreCaNames))").message("Mutual Authentication mode 'off' or 'passthrough' does not support 'advertiseTrustStoreCaNames'"),
 )]
 pub struct MutualAuthentication {
     /// Whether the names of the trust store's CA certificates are advertised to clients.

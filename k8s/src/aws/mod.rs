@@ -100,8 +100,27 @@ fn serve_both_versions(mut crd: CustomResourceDefinition) -> CustomResourceDefin
     crd
 }
 
+/// The schema as published: tidied (see `common::tidy_schema`), with `apiVersion`, `kind` and
+/// `metadata` declared at the root as controller-gen declares them.
 fn tidied(schema: &JSONSchemaProps) -> JSONSchemaProps {
     let mut value = serde_json::to_value(schema).expect("a schema serializes to JSON");
     common::tidy_schema(&mut value);
+    if let Some(properties) = value.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
+        properties.insert(
+            "apiVersion".to_owned(),
+            serde_json::json!({
+                "description": "APIVersion defines the versioned schema of this representation of an object.",
+                "type": "string"
+            }),
+        );
+        properties.insert(
+            "kind".to_owned(),
+            serde_json::json!({
+                "description": "Kind is a string value representing the REST resource this object represents.",
+                "type": "string"
+            }),
+        );
+        properties.insert("metadata".to_owned(), serde_json::json!({ "type": "object" }));
+    }
     serde_json::from_value(value).expect("a tidied schema is still a schema")
 }
