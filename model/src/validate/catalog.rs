@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::path::{child, index};
-use super::{Controllers, FieldError, Outcome, TypeMeta};
+use super::{Controllers, TypeMeta};
 
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 pub const AWS_GROUP: &str = "gateway.k8s.aws";
@@ -20,10 +19,20 @@ pub enum Flavor {
 }
 
 #[derive(Clone, Debug)]
-struct GatewayEntry {
-    class: String,
+pub(super) struct GatewayEntry {
+    pub(super) class: String,
     /// (name, port) of each listener.
-    listeners: Vec<(String, i64)>,
+    pub(super) listeners: Vec<(String, i64)>,
+}
+
+/// A TargetGroupConfiguration, as far as references to it matter.
+#[derive(Clone, Debug)]
+pub(super) struct TargetGroupConfig {
+    pub(super) name: String,
+    /// `(kind, name)` of its `targetReference`.
+    pub(super) target: Option<(String, String)>,
+    /// Every protocol it sets, default and per route.
+    pub(super) protocols: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -31,9 +40,13 @@ pub struct Catalog {
     controllers: Controllers,
     /// `None` where the input defines the same name twice differently: references to it are
     /// ambiguous and not checked.
-    classes: BTreeMap<String, Option<String>>,
-    gateways: BTreeMap<(String, String), Option<GatewayEntry>>,
-    configs: BTreeSet<(String, String)>,
+    pub(super) classes: BTreeMap<String, Option<String>>,
+    pub(super) gateways: BTreeMap<(String, String), Option<GatewayEntry>>,
+    pub(super) configs: BTreeSet<(String, String)>,
+    /// TargetGroupConfigurations by namespace, in name order.
+    pub(super) target_group_configs: BTreeMap<String, Vec<TargetGroupConfig>>,
+    /// ListenerRuleConfigurations by (namespace, name): whether one has a `redirect` action.
+    pub(super) rule_configs: BTreeMap<(String, String), bool>,
 }
 
 /// Namespace of an object, `default` when unset (as kubectl fills it).
@@ -97,6 +110,31 @@ impl Catalog {
             (AWS_GROUP, "LoadBalancerConfiguration") => {
                 self.configs.insert(key);
             }
+            (AWS_GROUP, "TargetGroupConfiguration") => {
+                let target = object.pointer("/spec/targetReference").map(|r| {
+                    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("Service").to_owned();
+                    (kind, r.get("name").and_then(Value::as_str).unwrap_or("").to_owned())
+                });
+                let mut protocols: Vec<String> = Vec::new();
+                let mut props = vec![object.pointer("/spec/defaultConfiguration")];
+                if let Some(routes) = object.pointer("/spec/routeConfigurations").and_then(Value::as_array) {
+                    props.extend(routes.iter().map(|r| r.get("targetGroupProps")));
+                }
+                for p in props.into_iter().flatten() {
+                    if let Some(protocol) = p.get("protocol").and_then(Value::as_str) {
+                        protocols.push(protocol.to_owned());
+                    }
+                }
+                let list = self.target_group_configs.entry(key.0).or_default();
+                list.push(TargetGroupConfig { name: key.1, target, protocols });
+                list.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            (AWS_GROUP, "ListenerRuleConfiguration") => {
+                let redirect = object.pointer("/spec/actions").and_then(Value::as_array).is_some_and(|actions| {
+                    actions.iter().any(|a| a.get("type").and_then(Value::as_str) == Some("redirect"))
+                });
+                self.rule_configs.insert(key, redirect);
+            }
             _ => {}
         }
     }
@@ -124,77 +162,10 @@ impl Catalog {
     pub fn route_parents(&self, route: &Value) -> Vec<(usize, Flavor)> {
         parent_gateways(route).filter_map(|(i, ns, name, _)| Some((i, self.flavor_of_gateway(&ns, &name)?))).collect()
     }
-
-    /// Cross-object checks among the objects of one input: route parents and configuration refs.
-    pub fn check_references(&self, object: &Value, outcome: &mut Outcome) {
-        let Some(meta) = TypeMeta::of(object) else { return };
-        match (meta.group, meta.kind) {
-            (GATEWAY_GROUP, kind) if ROUTE_KINDS.contains(&kind) => self.check_parents(object, outcome),
-            (GATEWAY_GROUP, "Gateway") => {
-                if let Some(reference) = object.pointer("/spec/infrastructure/parametersRef") {
-                    self.check_config_ref(
-                        reference,
-                        namespace_of(object),
-                        "spec.infrastructure.parametersRef",
-                        outcome,
-                    );
-                }
-            }
-            (GATEWAY_GROUP, "GatewayClass") => {
-                if let Some(reference) = object.pointer("/spec/parametersRef") {
-                    let ns = reference.get("namespace").and_then(Value::as_str).unwrap_or("default");
-                    self.check_config_ref(reference, ns, "spec.parametersRef", outcome);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn check_parents(&self, route: &Value, outcome: &mut Outcome) {
-        for (i, ns, name, reference) in parent_gateways(route) {
-            let Some(Some(gateway)) = self.gateways.get(&(ns.clone(), name.clone())) else { continue };
-            let field = index("spec.parentRefs", i);
-            let names: Vec<&str> = gateway.listeners.iter().map(|(n, _)| n.as_str()).collect();
-            if let Some(section) = reference.get("sectionName").and_then(Value::as_str)
-                && !names.contains(&section)
-            {
-                outcome.errors.push(FieldError::new(
-                    &child(&field, "sectionName"),
-                    format!(
-                        "Gateway {ns}/{name} has no listener named {section:?} (its listeners: {})",
-                        names.join(", ")
-                    ),
-                ));
-            }
-            if let Some(port) = reference.get("port").and_then(Value::as_i64)
-                && !gateway.listeners.iter().any(|(_, p)| *p == port)
-            {
-                outcome.errors.push(FieldError::new(
-                    &child(&field, "port"),
-                    format!("Gateway {ns}/{name} has no listener on port {port}"),
-                ));
-            }
-        }
-    }
-
-    fn check_config_ref(&self, reference: &Value, namespace: &str, field: &str, outcome: &mut Outcome) {
-        let group = reference.get("group").and_then(Value::as_str).unwrap_or("");
-        let kind = reference.get("kind").and_then(Value::as_str).unwrap_or("");
-        let name = reference.get("name").and_then(Value::as_str).unwrap_or("");
-        if group == AWS_GROUP
-            && kind == "LoadBalancerConfiguration"
-            && !self.configs.contains(&(namespace.to_owned(), name.to_owned()))
-        {
-            outcome.warnings.push(FieldError::new(
-                field,
-                format!("LoadBalancerConfiguration {namespace}/{name} is not among the validated objects; it must exist in the cluster"),
-            ));
-        }
-    }
 }
 
 /// `(index, namespace, name, ref)` of each parentRef that names a Gateway.
-fn parent_gateways(route: &Value) -> impl Iterator<Item = (usize, String, String, &Value)> {
+pub(super) fn parent_gateways(route: &Value) -> impl Iterator<Item = (usize, String, String, &Value)> {
     let route_ns = namespace_of(route).to_owned();
     route.pointer("/spec/parentRefs").and_then(Value::as_array).into_iter().flatten().enumerate().filter_map(
         move |(i, r)| {

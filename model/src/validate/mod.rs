@@ -10,6 +10,7 @@ mod catalog;
 mod list_types;
 pub mod metadata;
 mod path;
+mod references;
 mod registry;
 mod structural;
 
