@@ -5,3 +5,4 @@
 
 pub mod aws;
 pub mod gateway_api;
+pub mod route;

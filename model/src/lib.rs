@@ -6,6 +6,7 @@
 
 pub mod defaults;
 pub mod manifest;
+pub mod plan;
 pub mod validate;
 
 pub use validate::{

@@ -1,5 +1,7 @@
 //! The command line: one subcommand per job.
 
+mod input;
+mod plan;
 mod validate;
 mod webhook;
 
@@ -23,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate manifests offline, as the API server and the webhook would.
     Validate(validate::ValidateArgs),
+    /// Plan the AWS load balancers of every Gateway of our classes, offline.
+    Plan(plan::PlanArgs),
     /// Serve the admission webhook alone.
     Webhook(webhook::WebhookArgs),
     /// Print the CustomResourceDefinitions of group gateway.k8s.aws as YAML.
@@ -77,6 +81,7 @@ impl RuleArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Crds => {
             print!("{}", albatross_k8s::aws::crds_yaml());

@@ -1,7 +1,6 @@
 //! `albatross validate`: files, folders and stdin in; a verdict per object out.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use albatross_model::{FieldError, Validator, manifest};
@@ -9,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::RuleArgs;
+use super::input::{collect_files, read};
 
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
@@ -58,52 +58,6 @@ struct Summary {
 struct Report {
     objects: Vec<ObjectReport>,
     summary: Summary,
-}
-
-/// The manifest files a list of paths names, folders walked in name order.
-fn collect_files(paths: &[String], unreadable: &mut Vec<(String, String)>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path == "-" {
-            files.push(PathBuf::from("-"));
-            continue;
-        }
-        let path = PathBuf::from(path);
-        if path.is_dir() {
-            walk(&path, &mut files, unreadable);
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, unreadable: &mut Vec<(String, String)>) {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            unreadable.push((dir.display().to_string(), e.to_string()));
-            return;
-        }
-    };
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            walk(&entry, files, unreadable);
-        } else if entry.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
-            files.push(entry);
-        }
-    }
-}
-
-fn read(path: &Path) -> std::io::Result<String> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path)
-    }
 }
 
 fn text(value: &Value, pointer: &str) -> Option<String> {

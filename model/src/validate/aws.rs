@@ -65,6 +65,19 @@ pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &C
     }
 }
 
+/// What a route of `kind` needs that the load balancer cannot do: the same checks validation
+/// runs, for the plan to refuse the route alone.
+pub fn route_support(kind: &str, route: &Value, flavor: Flavor) -> Vec<FieldError> {
+    let limits = AwsLimits::default();
+    let mut out = Outcome::default();
+    match (flavor, kind) {
+        (Flavor::Alb, "HTTPRoute") => check_http_route(route, &limits, &mut out),
+        (Flavor::Alb, "GRPCRoute") => check_grpc_route(route, &limits, &mut out),
+        _ => {}
+    }
+    out.errors
+}
+
 fn check_class(object: &Value, controllers: &Controllers, out: &mut Outcome) {
     let controller = object.pointer("/spec/controllerName").and_then(Value::as_str).unwrap_or("");
     if controller != controllers.alb && controller != controllers.nlb {

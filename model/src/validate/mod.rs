@@ -5,7 +5,7 @@
 //! uniqueness, then every `x-kubernetes-validations` CEL rule (skipped after a type error).
 //! Albatross's own checks (AWS limits, cross-object references) run unless a value had the wrong type.
 
-mod aws;
+pub(crate) mod aws;
 mod catalog;
 mod list_types;
 pub mod metadata;
@@ -214,6 +214,20 @@ impl Validator {
             }
         }
         outcomes
+    }
+
+    /// The object with the schema defaults the API server would store; unchanged for kinds we do
+    /// not handle.
+    pub fn with_defaults(&self, object: &Value) -> Value {
+        let version = TypeMeta::of(object).and_then(|m| self.registry.get(m.group, m.kind)?.version(m.version));
+        match version {
+            Some(version) => {
+                let mut object = object.clone();
+                structural::prune_nulls(&version.schema, &mut object);
+                kube_cel::apply_defaults(&version.schema, &object)
+            }
+            None => object.clone(),
+        }
     }
 
     /// The object as the schema checks see it: status dropped where the status subresource owns

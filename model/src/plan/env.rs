@@ -1,0 +1,50 @@
+//! What was resolved from AWS (or given offline) before a build: the build reads nothing else.
+
+use serde::Deserialize;
+
+use crate::validate::{AwsLimits, Controllers};
+
+/// An ACM certificate, in the shape of ACM's `DescribeCertificate`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AcmCertificate {
+    pub certificate_arn: String,
+    pub domain_name: String,
+    #[serde(default)]
+    pub subject_alternative_names: Vec<String>,
+    pub status: String,
+    /// RFC 3339; absent means no expiry known.
+    #[serde(default)]
+    pub not_after: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Env {
+    pub cluster_name: String,
+    pub controllers: Controllers,
+    pub limits: AwsLimits,
+    pub certificates: Vec<AcmCertificate>,
+    /// Discovered subnets, used when the configuration names none.
+    pub subnets: Vec<String>,
+    /// RFC 3339 time certificates must still be valid at.
+    pub now: String,
+    pub default_scheme: String,
+    pub default_target_type: String,
+    pub default_ssl_policy: String,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self {
+            cluster_name: "albatross".into(),
+            controllers: Controllers::default(),
+            limits: AwsLimits::default(),
+            certificates: Vec::new(),
+            subnets: Vec::new(),
+            now: "1970-01-01T00:00:00Z".into(),
+            default_scheme: "internal".into(),
+            default_target_type: "ip".into(),
+            default_ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `build(snapshot, env) -> Build { stacks, statuses }`: the AWS resources each Gateway of our
+//! classes needs and the status every GatewayClass, Gateway and route gets. Pure: the same code
+//! backs `albatross plan` and the reconciler.
+
+mod alb;
+mod attach;
+mod env;
+mod gateway;
+mod hostname;
+mod listeners;
+mod naming;
+mod precedence;
+mod snapshot;
+mod status;
+mod target_group;
+pub mod types;
+
+pub use env::{AcmCertificate, Env};
+pub use precedence::{RuleKey, compare};
+pub use snapshot::{Meta, Object, Skipped, Snapshot};
+pub use status::StatusEntry;
+pub use types::Stack;
+
+use serde::Serialize;
+
+use crate::validate::Flavor;
+
+/// The plan and the statuses of one build.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Build {
+    pub stacks: Vec<Stack>,
+    pub statuses: Vec<StatusEntry>,
+}
+
+pub fn build(snapshot: &Snapshot, env: &Env) -> Build {
+    let mut stacks = Vec::new();
+    let mut statuses = Vec::new();
+    let mut route_parents = status::RouteParents::default();
+    for (name, class) in &snapshot.classes {
+        let Some(flavor) = flavor_of(env, &class.spec.controller_name) else { continue };
+        let accepted = gateway::check_class(snapshot, class);
+        statuses.push(status::gateway_class(class, &accepted));
+        for (key, gw) in snapshot.gateways.iter().filter(|(_, g)| g.spec.gateway_class_name == *name) {
+            let outcome = gateway::build(snapshot, env, key, gw, class, flavor, accepted.as_ref().err());
+            statuses.push(outcome.status);
+            route_parents.extend(outcome.routes);
+            stacks.extend(outcome.stack);
+        }
+    }
+    statuses.extend(route_parents.into_statuses(snapshot, env));
+    stacks.sort_by(|a, b| a.gateway.cmp(&b.gateway));
+    statuses.sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
+    Build { stacks, statuses }
+}
+
+fn flavor_of(env: &Env, controller: &str) -> Option<Flavor> {
+    if controller == env.controllers.alb {
+        Some(Flavor::Alb)
+    } else if controller == env.controllers.nlb {
+        Some(Flavor::Nlb)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,275 @@
+//! The plan in the ELBv2 API's own shapes and field names, as `aws elbv2 describe-*` prints them.
+//! Actions name target groups by their stack `Id` where the API puts `TargetGroupArn`.
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attribute {
+    pub key: String,
+    pub value: String,
+}
+
+/// One Gateway's AWS resources.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Stack {
+    /// `namespace/name` of the Gateway.
+    pub gateway: String,
+    pub load_balancer: LoadBalancerPlan,
+    pub listeners: Vec<ListenerPlan>,
+    pub target_groups: Vec<TargetGroupPlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoadBalancerPlan {
+    pub load_balancer_name: String,
+    /// `application` or `network`.
+    pub r#type: String,
+    pub scheme: String,
+    pub ip_address_type: String,
+    /// Subnet IDs or names from the configuration or the environment; empty when they are
+    /// discovered at apply time.
+    pub subnets: Vec<String>,
+    /// Security groups from the configuration; empty means a managed group per load balancer.
+    pub security_groups: Vec<String>,
+    pub attributes: Vec<Attribute>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListenerPlan {
+    pub port: i32,
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<Certificate>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn_policy: Vec<String>,
+    pub default_actions: Vec<Action>,
+    pub rules: Vec<RulePlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Certificate {
+    pub certificate_arn: String,
+    pub is_default: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RulePlan {
+    /// Stable identity: the same route rule, match and hostname give the same id whatever else
+    /// changes.
+    pub id: String,
+    pub priority: u32,
+    pub conditions: Vec<Condition>,
+    pub actions: Vec<Action>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<Transform>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Condition {
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_header_config: Option<Values>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_pattern_config: Option<Values>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_config: Option<HttpHeaderConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_string_config: Option<QueryStringConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_request_method_config: Option<Values>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip_config: Option<Values>,
+}
+
+impl Condition {
+    /// How many of the rule's 5 condition values this condition uses.
+    pub fn value_count(&self) -> usize {
+        let values = |v: &Option<Values>| v.as_ref().map_or(0, |v| v.values.len() + v.regex_values.len());
+        values(&self.host_header_config)
+            + values(&self.path_pattern_config)
+            + values(&self.http_request_method_config)
+            + values(&self.source_ip_config)
+            + self.http_header_config.as_ref().map_or(0, |h| h.values.len() + h.regex_values.len())
+            + self.query_string_config.as_ref().map_or(0, |q| q.values.len())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Values {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regex_values: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HttpHeaderConfig {
+    pub http_header_name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regex_values: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryStringConfig {
+    pub values: Vec<KeyValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyValue {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Action {
+    pub r#type: String,
+    pub order: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_config: Option<ForwardConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_config: Option<RedirectConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_response_config: Option<FixedResponseConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticate_oidc_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticate_cognito_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_validation_config: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ForwardConfig {
+    pub target_groups: Vec<WeightedTargetGroup>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group_stickiness_config: Option<StickinessConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WeightedTargetGroup {
+    /// The target group's stack `Id` (an ARN once it exists).
+    pub target_group_arn: String,
+    pub weight: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StickinessConfig {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct RedirectConfig {
+    pub protocol: String,
+    pub port: String,
+    pub host: String,
+    pub path: String,
+    pub query: String,
+    pub status_code: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FixedResponseConfig {
+    pub status_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_body: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Transform {
+    pub r#type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_rewrite_config: Option<RewriteConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_header_rewrite_config: Option<RewriteConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RewriteConfig {
+    pub rewrites: Vec<Rewrite>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Rewrite {
+    pub regex: String,
+    pub replace: String,
+}
+
+/// The Kubernetes backend a target group serves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Backend {
+    pub namespace: String,
+    pub name: String,
+    pub port: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetGroupPlan {
+    pub id: String,
+    pub target_group_name: String,
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    pub port: i32,
+    pub target_type: String,
+    pub health_check_protocol: String,
+    pub health_check_port: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_path: Option<String>,
+    pub health_check_interval_seconds: i32,
+    pub health_check_timeout_seconds: i32,
+    pub healthy_threshold_count: i32,
+    pub unhealthy_threshold_count: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<Matcher>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+    pub tags: Vec<Tag>,
+    pub backend: Backend,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Matcher {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_code: Option<String>,
+}
