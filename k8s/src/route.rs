@@ -211,7 +211,7 @@ impl AnyRoute {
             kind,
             api_version: value.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned(),
             key,
-            generation: meta.get("generation").and_then(Value::as_i64),
+            generation: meta.get("generation").and_then(Value::as_i64).or(Some(1)),
             created: meta.get("creationTimestamp").and_then(Value::as_str).unwrap_or("").to_owned(),
             hostnames: Vec::new(),
             parent_refs: Vec::new(),

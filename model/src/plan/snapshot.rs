@@ -30,7 +30,8 @@ impl Meta {
                 text("namespace").unwrap_or_else(|| "default".into()),
                 text("name").unwrap_or_default(),
             ),
-            generation: m.get("generation").and_then(Value::as_i64),
+            // Objects read from files have no generation yet; the API server starts them at 1.
+            generation: m.get("generation").and_then(Value::as_i64).or(Some(1)),
             uid: text("uid"),
             created: text("creationTimestamp").unwrap_or_default(),
         }
