@@ -1,0 +1,85 @@
+//! `albatross plan` as a user runs it: formats, certificates, exit codes.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn albatross(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_albatross")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
+}
+
+fn certificates() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "- CertificateArn: arn:aws:acm:us-west-2:111122223333:certificate/sample\n  DomainName: sample.com\n  Status: ISSUED\n  NotAfter: \"2030-01-01T00:00:00Z\"\n",
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn the_announcement_example_plans_an_alb_with_both_listeners() {
+    let certs = certificates();
+    let out =
+        albatross(&["plan", "examples/blue-orange", "-o", "json", "--certificates", certs.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stack = &plan["stacks"][0];
+    assert_eq!(stack["Gateway"], "example-ns/my-alb-gateway");
+    assert_eq!(stack["LoadBalancer"]["Type"], "application");
+    assert_eq!(stack["LoadBalancer"]["LoadBalancerName"], "my-example-gateway-alb");
+    let ports: Vec<i64> = stack["Listeners"].as_array().unwrap().iter().map(|l| l["Port"].as_i64().unwrap()).collect();
+    assert_eq!(ports, [80, 443]);
+    assert_eq!(
+        stack["Listeners"][1]["Certificates"][0]["CertificateArn"],
+        "arn:aws:acm:us-west-2:111122223333:certificate/sample"
+    );
+    assert_eq!(stack["TargetGroups"].as_array().unwrap().len(), 2);
+    let kinds: Vec<&str> = plan["statuses"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Gateway", "GatewayClass", "HTTPRoute", "HTTPRoute"]);
+}
+
+#[test]
+fn without_a_certificate_only_the_https_listener_fails() {
+    let out = albatross(&["plan", "examples/blue-orange", "-o", "json", "--now", "2026-01-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ports: Vec<i64> =
+        plan["stacks"][0]["Listeners"].as_array().unwrap().iter().map(|l| l["Port"].as_i64().unwrap()).collect();
+    assert_eq!(ports, [80]);
+    let gateway = plan["statuses"].as_array().unwrap().iter().find(|s| s["kind"] == "Gateway").unwrap();
+    let https = &gateway["status"]["listeners"][1];
+    assert_eq!(https["name"], "https");
+    let resolved = https["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "ResolvedRefs").unwrap();
+    assert_eq!(resolved["reason"], "InvalidCertificateRef");
+    assert!(resolved["message"].as_str().unwrap().contains("sample.com"));
+}
+
+#[test]
+fn table_and_mermaid_render_listeners_rules_and_services() {
+    let certs = certificates();
+    let path = certs.path().to_str().unwrap();
+    let table = albatross(&["plan", "examples/blue-orange", "-o", "table", "--certificates", path]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("HTTPS:443"), "{text}");
+    assert!(text.contains("-> Service example-ns/service-blue:80"), "{text}");
+    let mermaid = albatross(&["plan", "examples/blue-orange", "-o", "mermaid", "--certificates", path]);
+    let text = String::from_utf8_lossy(&mermaid.stdout);
+    assert!(text.starts_with("flowchart LR"), "{text}");
+    assert!(text.contains("Service example-ns/service-orange:80"), "{text}");
+}
+
+#[test]
+fn rejected_objects_make_exit_code_1_and_the_rest_is_still_planned() {
+    let out = albatross(&["plan", "examples/mistakes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rejected, not planned"));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["statuses"].as_array().unwrap().iter().any(|s| s["kind"] == "GatewayClass"));
+}
+
+#[test]
+fn unreadable_input_is_exit_code_2() {
+    assert_eq!(albatross(&["plan", "no/such/file.yaml"]).status.code(), Some(2));
+}
