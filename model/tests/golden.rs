@@ -11,7 +11,8 @@ use serde_json::Value;
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     dirs
 }
@@ -25,12 +26,7 @@ pub fn plan_objects(objects: &[Value], certificates: Vec<AcmCertificate>) -> Bui
         objects.iter().zip(outcomes).filter(|(_, o)| o.allowed()).map(|(v, _)| validator.with_defaults(v)).collect();
     let (snapshot, skipped) = Snapshot::from_objects(accepted.iter());
     assert!(skipped.is_empty(), "objects not read: {skipped:?}");
-    let env = Env {
-        cluster_name: "golden".into(),
-        certificates,
-        now: "2026-11-27T00:00:00Z".into(),
-        ..Env::default()
-    };
+    let env = Env { cluster_name: "golden".into(), certificates, now: "2026-11-27T00:00:00Z".into(), ..Env::default() };
     plan::build(&snapshot, &env)
 }
 

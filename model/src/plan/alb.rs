@@ -1,21 +1,30 @@
-//! ALB listeners and rules: routes become conditions, actions and transforms, in precedence order.
+//! ALB listeners and rules: routes become conditions (here), actions and transforms (`actions`),
+//! in precedence order, within the ALB's quotas.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use albatross_k8s::gateway_api::v1::grpcroutes::GrpcRouteRulesMatches;
-use albatross_k8s::gateway_api::v1::httproutes::{
-    HttpRouteRulesFiltersRequestRedirect, HttpRouteRulesFiltersUrlRewrite, HttpRouteRulesMatches,
-};
-use albatross_k8s::route::{AnyRoute, RouteFilter, RouteMatch, RouteRule};
+use albatross_k8s::gateway_api::v1::httproutes::HttpRouteRulesMatches;
+use albatross_k8s::route::{AnyRoute, ObjectKey, RouteMatch, RouteRule};
 use serde_json::Value;
 
-use super::precedence::RuleKey;
+use super::actions::{self, RuleActions};
+use super::attach::{self, Attachment, Failure};
+use super::config::{self, AWS_GROUP};
+use super::env::Env;
+use super::gateway::Planned;
+use super::limits;
+use super::listeners::ListenerState;
+use super::precedence::{self, RuleKey};
+use super::snapshot::Snapshot;
+use super::target_group::{self, TargetGroupInput};
 use super::types::{
-    Action, Condition, FixedResponseConfig, ForwardConfig, HttpHeaderConfig, KeyValue, QueryStringConfig,
-    RedirectConfig, Rewrite, RewriteConfig, StickinessConfig, Transform, Values, WeightedTargetGroup,
+    Condition, HttpHeaderConfig, KeyValue, ListenerPlan, QueryStringConfig, RulePlan, TargetGroupPlan, Transform,
+    Values,
 };
+use crate::validate::Flavor;
 
-fn enum_text<T: serde::Serialize>(v: &T) -> String {
+pub fn enum_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
@@ -38,6 +47,18 @@ fn split_values(value: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// ALB query-string values treat `*` and `?` as wildcards unless escaped; Gateway API matches
+/// them literally.
+fn literal_query(value: &str) -> String {
+    value.chars().fold(String::new(), |mut out, c| {
+        if c == '*' || c == '?' {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 fn path_condition(values: Vec<String>, regex: Vec<String>) -> Condition {
@@ -96,7 +117,7 @@ fn http_match(m: &HttpRouteRulesMatches) -> (u8, usize, bool, usize, usize, Vec<
         conditions.push(Condition {
             field: "query-string".into(),
             query_string_config: Some(QueryStringConfig {
-                values: vec![KeyValue { key: Some(q.name.clone()), value: q.value.clone() }],
+                values: vec![KeyValue { key: Some(literal_query(&q.name)), value: literal_query(&q.value) }],
             }),
             ..Condition::default()
         });
@@ -142,7 +163,7 @@ pub struct Candidate {
     pub id: String,
     pub key: RuleKey,
     pub conditions: Vec<Condition>,
-    pub actions: Vec<Action>,
+    pub actions: Vec<super::types::Action>,
     pub transforms: Vec<Transform>,
 }
 
@@ -197,243 +218,263 @@ pub fn conditions(route: &AnyRoute, rule: &RouteRule, match_index: usize, hostna
     (key, conditions)
 }
 
-fn redirect_action(
-    r: &HttpRouteRulesFiltersRequestRedirect,
-    query: Option<String>,
-    listener_protocol: &str,
-) -> (Action, Vec<Transform>) {
-    let scheme = r.scheme.as_ref().map(enum_text).map(|s| s.to_uppercase());
-    let port = match (r.port, scheme.as_deref()) {
-        (Some(p), _) => p.to_string(),
-        (None, Some("HTTPS")) if listener_protocol != "HTTPS" => "443".into(),
-        (None, Some("HTTP")) if listener_protocol != "HTTP" => "80".into(),
-        _ => "#{port}".into(),
-    };
-    let mut transforms = Vec::new();
-    let path = match &r.path {
-        Some(p) if p.replace_full_path.is_some() => p.replace_full_path.clone().unwrap_or_default(),
-        Some(p) => {
-            // ALB redirects cannot rewrite a prefix; a URL rewrite transform does it first.
-            if let Some(prefix) = &p.replace_prefix_match {
-                transforms.push(Transform {
-                    r#type: "url-rewrite".into(),
-                    url_rewrite_config: Some(RewriteConfig {
-                        rewrites: vec![Rewrite {
-                            regex: "^/[^/]*(/.*)?$".into(),
-                            replace: format!("{}$1", prefix.trim_end_matches('/')),
-                        }],
-                    }),
-                    host_header_rewrite_config: None,
-                });
-            }
-            "/#{path}".into()
-        }
-        None => "/#{path}".into(),
-    };
-    let code = match r.status_code.unwrap_or(302) {
-        301 => "HTTP_301",
-        _ => "HTTP_302",
-    };
-    let action = Action {
-        r#type: "redirect".into(),
-        order: 0,
-        redirect_config: Some(RedirectConfig {
-            protocol: scheme.unwrap_or_else(|| "#{protocol}".into()),
-            port,
-            host: r.hostname.clone().unwrap_or_else(|| "#{host}".into()),
-            path,
-            query: query.unwrap_or_else(|| "#{query}".into()),
-            status_code: code.into(),
-        }),
-        ..Action::default()
-    };
-    (action, transforms)
+/// The rules and target groups one attachment adds, or why ALB cannot serve it.
+#[derive(Default)]
+struct RouteRules {
+    candidates: Vec<(i32, Candidate)>,
+    groups: Vec<TargetGroupPlan>,
+    /// Why the route is not accepted: ALB cannot do what it asks.
+    refused: Option<Failure>,
+    /// A backend that resolved to a Service but cannot become a target group.
+    unresolved: Option<Failure>,
 }
 
-fn rewrite_transforms(u: &HttpRouteRulesFiltersUrlRewrite, prefix_matched: Option<&str>) -> Vec<Transform> {
-    let mut out = Vec::new();
-    if let Some(host) = &u.hostname {
-        out.push(Transform {
-            r#type: "host-header-rewrite".into(),
-            url_rewrite_config: None,
-            host_header_rewrite_config: Some(RewriteConfig {
-                rewrites: vec![Rewrite { regex: ".*".into(), replace: host.clone() }],
-            }),
-        });
+/// The ListenerRuleConfiguration a rule names, if any; `Err` when it cannot be used.
+fn rule_config<'a>(snapshot: &'a Snapshot, namespace: &str, rule: &RouteRule) -> Result<Option<&'a Value>, String> {
+    let names: Vec<String> = rule
+        .filters
+        .iter()
+        .filter_map(|f| f.extension_ref())
+        .filter(|(g, k, _)| g == AWS_GROUP && k == "ListenerRuleConfiguration")
+        .map(|(_, _, name)| name)
+        .collect();
+    let Some(name) = names.first() else { return Ok(None) };
+    if names.len() > 1 {
+        return Err("a rule takes one ListenerRuleConfiguration".into());
     }
-    if let Some(path) = &u.path {
-        let rewrite = if let Some(full) = &path.replace_full_path {
-            Some(Rewrite { regex: "^([^?]*)".into(), replace: full.clone() })
-        } else {
-            path.replace_prefix_match.as_ref().map(|new| {
-                let old = regex_escape(prefix_matched.unwrap_or("/").trim_end_matches('/'));
-                Rewrite { regex: format!("^{old}(/.*)?$"), replace: format!("{}$1", new.trim_end_matches('/')) }
-            })
-        };
-        if let Some(rewrite) = rewrite {
-            out.push(Transform {
-                r#type: "url-rewrite".into(),
-                url_rewrite_config: Some(RewriteConfig { rewrites: vec![rewrite] }),
-                host_header_rewrite_config: None,
-            });
+    // Never skipped: it may hold authentication, and skipping it would serve the rule without.
+    let config = snapshot
+        .rule_configs
+        .get(&ObjectKey::new(namespace, name.clone()))
+        .ok_or_else(|| format!("ListenerRuleConfiguration {namespace}/{name} not found"))?;
+    Ok(config.raw.get("spec"))
+}
+
+fn route_rules(
+    snapshot: &Snapshot,
+    env: &Env,
+    key: &ObjectKey,
+    states: &[ListenerState],
+    a: &Attachment,
+    default_tgc: Option<&ObjectKey>,
+) -> RouteRules {
+    let route = &snapshot.routes[a.route];
+    let mut out = RouteRules::default();
+    for (li, hosts) in &a.listeners {
+        let state = &states[*li];
+        let protocol = state.spec.protocol.as_str();
+        for (ri, rule) in route.spec.rules.iter().enumerate() {
+            let mut targets = Vec::new();
+            for backend in &rule.backend_refs {
+                let Ok(resolved) = attach::resolve(snapshot, &route.spec, backend) else { continue };
+                let props = target_group::props(snapshot, default_tgc, &resolved.service, &route.spec);
+                let input = TargetGroupInput {
+                    gateway: key,
+                    flavor: Flavor::Alb,
+                    route: &route.spec,
+                    backend: &resolved,
+                    listener_protocol: protocol,
+                    props: &props,
+                };
+                match target_group::plan(env, &input) {
+                    Ok(tg) => {
+                        targets.push((tg.id.clone(), resolved.weight));
+                        out.groups.push(tg);
+                    }
+                    Err(message) => {
+                        out.unresolved.get_or_insert(("UnsupportedValue", message));
+                    }
+                }
+            }
+            let config = match rule_config(snapshot, &route.meta.key.namespace, rule) {
+                Ok(c) => c,
+                Err(message) => {
+                    out.refused = Some(("IncompatibleFilters", format!("spec.rules[{ri}]: {message}")));
+                    return out;
+                }
+            };
+            let hostnames: Vec<&str> =
+                if hosts.is_empty() { vec![""] } else { hosts.iter().map(String::as_str).collect() };
+            for mi in 0..rule.matches.len().max(1) {
+                for host in &hostnames {
+                    let (mut rule_key, mut conditions) = conditions(&route.spec, rule, mi, host);
+                    rule_key.rule = ri;
+                    let parts = actions::actions(&RuleActions {
+                        rule,
+                        match_index: mi,
+                        config,
+                        namespace: &route.meta.key.namespace,
+                        listener_protocol: protocol,
+                        listener_port: state.spec.port,
+                        targets: targets.clone(),
+                    })
+                    .and_then(|parts| {
+                        conditions.extend(parts.conditions.iter().cloned());
+                        limits::check_conditions(&conditions, &env.limits).map(|()| parts)
+                    });
+                    let parts = match parts {
+                        Ok(parts) => parts,
+                        Err(message) => {
+                            out.refused =
+                                Some(("UnsupportedValue", format!("spec.rules[{ri}].matches[{mi}]: {message}")));
+                            return out;
+                        }
+                    };
+                    let id = rule_id(&route.spec, ri, rule, mi, host);
+                    let candidate = Candidate {
+                        id,
+                        key: rule_key,
+                        conditions,
+                        actions: parts.actions,
+                        transforms: parts.transforms,
+                    };
+                    out.candidates.push((state.spec.port, candidate));
+                }
+            }
         }
     }
     out
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars().fold(String::new(), |mut out, c| {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
-}
-
-pub fn fixed_response(code: &str, content_type: &str, body: Option<&str>) -> Action {
-    Action {
-        r#type: "fixed-response".into(),
-        order: 0,
-        fixed_response_config: Some(FixedResponseConfig {
-            status_code: code.into(),
-            content_type: Some(content_type.into()),
-            message_body: body.map(str::to_owned),
-        }),
-        ..Action::default()
-    }
-}
-
-/// What a rule does: from its filters, its ListenerRuleConfiguration and its backends.
-pub struct RuleActions<'a> {
-    pub rule: &'a RouteRule,
-    pub match_index: usize,
-    /// The ListenerRuleConfiguration's spec, if the rule names one.
-    pub config: Option<&'a Value>,
-    pub listener_protocol: &'a str,
-    /// `(target group id, weight)` of the backends that resolved.
-    pub targets: Vec<(String, i32)>,
-}
-
-pub fn actions(input: &RuleActions) -> (Vec<Action>, Vec<Transform>, Vec<Condition>) {
-    let mut pre = Vec::new();
-    let mut last: Option<Action> = None;
-    let mut transforms = Vec::new();
-    let mut extra_conditions = Vec::new();
-    let mut stickiness = None;
-    let mut redirect_query = None;
-    if let Some(config) = input.config {
-        for a in config.get("actions").and_then(Value::as_array).into_iter().flatten() {
-            let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
-            let body = |k: &str| a.get(k).cloned();
-            match kind {
-                // Authentication needs TLS to the client; ALB refuses it on HTTP listeners.
-                "authenticate-oidc" | "authenticate-cognito" | "jwt-validation"
-                    if input.listener_protocol == "HTTPS" =>
-                {
-                    pre.push(Action {
-                        r#type: kind.into(),
-                        authenticate_oidc_config: (kind == "authenticate-oidc")
-                            .then(|| body("authenticateOidcConfig"))
-                            .flatten(),
-                        authenticate_cognito_config: (kind == "authenticate-cognito")
-                            .then(|| body("authenticateCognitoConfig"))
-                            .flatten(),
-                        jwt_validation_config: (kind == "jwt-validation")
-                            .then(|| body("jwtValidationConfig"))
-                            .flatten(),
-                        ..Action::default()
-                    });
-                }
-                "fixed-response" => {
-                    let c = a.get("fixedResponseConfig").cloned().unwrap_or(Value::Null);
-                    let code = c
-                        .get("statusCode")
-                        .map(|v| v.as_i64().map_or_else(|| v.as_str().unwrap_or("").to_owned(), |n| n.to_string()))
-                        .unwrap_or_default();
-                    last = Some(fixed_response(
-                        &code,
-                        c.get("contentType").and_then(Value::as_str).unwrap_or("text/plain"),
-                        c.get("messageBody").and_then(Value::as_str),
-                    ));
-                }
-                "forward" => {
-                    if let Some(s) = a.pointer("/forwardConfig/targetGroupStickinessConfig") {
-                        stickiness = Some(StickinessConfig {
-                            enabled: s.get("enabled").and_then(Value::as_bool).unwrap_or(false),
-                            duration_seconds: s.get("durationSeconds").and_then(Value::as_i64).map(|n| n as i32),
-                        });
-                    }
-                }
-                "redirect" => {
-                    redirect_query = a.pointer("/redirectConfig/query").and_then(Value::as_str).map(str::to_owned)
-                }
-                _ => {}
-            }
-        }
-        for c in config.get("conditions").and_then(Value::as_array).into_iter().flatten() {
-            let applies = c
-                .get("matchIndexes")
-                .and_then(Value::as_array)
-                .is_none_or(|ix| ix.iter().any(|i| i.as_u64() == Some(input.match_index as u64)));
-            if c.get("field").and_then(Value::as_str) == Some("source-ip") && applies {
-                let values = c
-                    .pointer("/sourceIPConfig/values")
-                    .and_then(Value::as_array)
-                    .map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                    .unwrap_or_default();
-                extra_conditions.push(Condition {
-                    field: "source-ip".into(),
-                    source_ip_config: Some(Values { values, regex_values: Vec::new() }),
-                    ..Condition::default()
-                });
-            }
-        }
-    }
-    let prefix = match input.rule.matches.get(input.match_index) {
-        Some(RouteMatch::Http(m)) => m.path.as_ref().and_then(|p| p.value.clone()),
-        _ => None,
-    };
-    for filter in &input.rule.filters {
-        if let RouteFilter::Http(f) = filter {
-            if let Some(r) = &f.request_redirect {
-                let (action, t) = redirect_action(r, redirect_query.clone(), input.listener_protocol);
-                transforms.extend(t);
-                last = Some(action);
-            }
-            if let Some(u) = &f.url_rewrite {
-                transforms.extend(rewrite_transforms(u, prefix.as_deref()));
-            }
-        }
-    }
-    let last = last.unwrap_or_else(|| {
-        if input.targets.is_empty() || input.targets.iter().all(|(_, w)| *w == 0) {
-            // Gateway API: a rule whose backends are all invalid or weightless answers 500.
-            fixed_response("500", "text/plain", None)
-        } else {
-            let mut weights: BTreeMap<String, i32> = BTreeMap::new();
-            for (id, w) in &input.targets {
-                *weights.entry(id.clone()).or_default() += w;
-            }
-            Action {
-                r#type: "forward".into(),
-                forward_config: Some(ForwardConfig {
-                    target_groups: weights
-                        .into_iter()
-                        .map(|(id, weight)| WeightedTargetGroup { target_group_arn: id, weight })
-                        .collect(),
-                    target_group_stickiness_config: stickiness,
-                }),
-                ..Action::default()
-            }
-        }
+#[allow(clippy::too_many_arguments)]
+pub fn plan(
+    snapshot: &Snapshot,
+    env: &Env,
+    key: &ObjectKey,
+    config: &Value,
+    states: &[ListenerState],
+    attachments: &mut [Attachment],
+    default_tgc: Option<&ObjectKey>,
+    unresolved: &mut BTreeMap<usize, Failure>,
+) -> Planned {
+    let mut per_port: BTreeMap<i32, Vec<Candidate>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, TargetGroupPlan> = BTreeMap::new();
+    let mut rule_count = 0;
+    // Oldest routes keep their place when a quota is reached: deterministic and stable.
+    let mut order: Vec<usize> = (0..attachments.len()).collect();
+    order.sort_by(|x, y| {
+        let (a, b) = (&snapshot.routes[attachments[*x].route], &snapshot.routes[attachments[*y].route]);
+        (&a.spec.created, a.spec.kind, &a.meta.key, attachments[*x].parent_index).cmp(&(
+            &b.spec.created,
+            b.spec.kind,
+            &b.meta.key,
+            attachments[*y].parent_index,
+        ))
     });
-    let mut actions = pre;
-    actions.push(last);
-    for (i, a) in actions.iter_mut().enumerate() {
-        a.order = i as u32 + 1;
+    for i in order {
+        if attachments[i].accepted.is_err() {
+            continue;
+        }
+        let rules = route_rules(snapshot, env, key, states, &attachments[i], default_tgc);
+        if let Some(refused) = rules.refused {
+            attachments[i].accepted = Err(refused);
+            continue;
+        }
+        if let (Some(failure), Ok(())) = (rules.unresolved, &attachments[i].resolved) {
+            attachments[i].resolved = Err(failure);
+        }
+        let (candidates, tgs) = (rules.candidates, rules.groups);
+        let new_rules = candidates
+            .iter()
+            .filter(|(port, c)| !per_port.get(port).is_some_and(|l| l.iter().any(|x| x.id == c.id)))
+            .count();
+        let new_groups: BTreeSet<&str> =
+            tgs.iter().map(|t| t.id.as_str()).filter(|id| !groups.contains_key(*id)).collect();
+        if rule_count + new_rules > env.limits.rules_per_alb {
+            attachments[i].accepted = Err((
+                "UnsupportedValue",
+                format!(
+                    "the ALB would exceed its quota of {} rules: this route needs {new_rules} and {rule_count} are in use",
+                    env.limits.rules_per_alb
+                ),
+            ));
+            continue;
+        }
+        if groups.len() + new_groups.len() > env.limits.target_groups_per_alb {
+            attachments[i].accepted = Err((
+                "UnsupportedValue",
+                format!(
+                    "the ALB would exceed its quota of {} target groups: this route needs {} more",
+                    env.limits.target_groups_per_alb,
+                    new_groups.len()
+                ),
+            ));
+            continue;
+        }
+        rule_count += new_rules;
+        for (port, c) in candidates {
+            let list = per_port.entry(port).or_default();
+            if !list.iter().any(|x| x.id == c.id) {
+                list.push(c);
+            }
+        }
+        for tg in tgs {
+            groups.entry(tg.id.clone()).or_insert(tg);
+        }
     }
-    (actions, transforms, extra_conditions)
+
+    let mut listeners = Vec::new();
+    let ports: BTreeSet<i32> = states.iter().filter(|s| s.usable()).map(|s| s.spec.port).collect();
+    for port in ports {
+        let on_port: Vec<&ListenerState> = states.iter().filter(|s| s.usable() && s.spec.port == port).collect();
+        let protocol = on_port[0].spec.protocol.clone();
+        let lc = config::listener_config(config, &protocol, port);
+        let mut plan = ListenerPlan {
+            port,
+            protocol: protocol.clone(),
+            ssl_policy: None,
+            certificates: Vec::new(),
+            alpn_policy: Vec::new(),
+            default_actions: vec![actions::fixed_response("404", "text/plain", None)],
+            rules: Vec::new(),
+        };
+        plan.default_actions[0].order = 1;
+        let mut candidates = per_port.remove(&port).unwrap_or_default();
+        if protocol == "HTTPS" {
+            let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();
+            for c in &candidates {
+                if !c.key.hostname.is_empty() {
+                    hosts.insert(c.key.hostname.clone());
+                }
+            }
+            match config::certificates(env, lc, &hosts) {
+                Ok(certs) => {
+                    plan.certificates = certs;
+                    plan.ssl_policy = Some(config::ssl_policy(env, lc));
+                }
+                Err(failure) => {
+                    // Only this listener fails; the rest of the Gateway is still planned.
+                    for s in &on_port {
+                        unresolved.insert(s.index, failure.clone());
+                    }
+                    continue;
+                }
+            }
+        }
+        candidates.sort_by(|a, b| precedence::compare(&a.key, &b.key));
+        plan.rules = candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| RulePlan {
+                id: c.id,
+                priority: (i as u32 + 1) * 10,
+                conditions: c.conditions,
+                actions: c.actions,
+                transforms: c.transforms,
+            })
+            .collect();
+        listeners.push(plan);
+    }
+    // Target groups no planned listener uses are dropped (a failed HTTPS listener's, say).
+    let used: BTreeSet<String> = listeners
+        .iter()
+        .flat_map(|l| l.rules.iter())
+        .flat_map(|r| r.actions.iter())
+        .filter_map(|a| a.forward_config.as_ref())
+        .flat_map(|f| f.target_groups.iter().map(|t| t.target_group_arn.clone()))
+        .collect();
+    groups.retain(|id, _| used.contains(id));
+    Planned { listeners, target_groups: groups }
 }
 
 #[cfg(test)]
@@ -444,5 +485,11 @@ mod tests {
     fn header_values_split_on_unescaped_commas() {
         assert_eq!(split_values("a,b"), ["a", "b"]);
         assert_eq!(split_values(r"a\,b"), ["a,b"]);
+    }
+
+    #[test]
+    fn query_values_match_wildcard_characters_literally() {
+        assert_eq!(literal_query("a*b?c"), r"a\*b\?c");
+        assert_eq!(limits::wildcards(&literal_query("a*b?c")), 0);
     }
 }

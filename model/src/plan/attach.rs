@@ -59,12 +59,13 @@ pub fn attach(snapshot: &Snapshot, gateway: &ObjectKey, states: &mut [ListenerSt
                 continue;
             }
             let labels = snapshot.namespace_labels(&r.key.namespace);
-            let mut hostname_miss = false;
+            let (mut hostname_miss, mut namespace_miss) = (false, false);
             for state in named.iter().filter(|s| s.usable()) {
                 if !state.supported.contains(&r.kind) {
                     continue;
                 }
                 if !namespace_allowed(&state.spec, &gateway.namespace, &r.key.namespace, &labels) {
+                    namespace_miss = true;
                     continue;
                 }
                 let hosts = match r.kind {
@@ -77,13 +78,19 @@ pub fn attach(snapshot: &Snapshot, gateway: &ObjectKey, states: &mut [ListenerSt
                 }
             }
             if attachment.listeners.is_empty() {
+                let kind = r.kind.as_str();
                 attachment.accepted = Err(if hostname_miss {
                     ("NoMatchingListenerHostname", "no hostname of the route matches a listener hostname".to_owned())
-                } else {
+                } else if namespace_miss {
                     (
                         "NotAllowedByListeners",
-                        format!("no listener allows {} from namespace {}", r.kind.as_str(), r.key.namespace),
+                        format!(
+                            "no listener takes routes from namespace {} (allowedRoutes.namespaces)",
+                            r.key.namespace
+                        ),
                     )
+                } else {
+                    ("NotAllowedByListeners", format!("no listener takes {kind} (allowedRoutes.kinds, protocol)"))
                 });
             } else {
                 attachment.resolved = resolve_all(snapshot, route).map(|_| ());
@@ -92,6 +99,48 @@ pub fn attach(snapshot: &Snapshot, gateway: &ObjectKey, states: &mut [ListenerSt
         }
     }
     out
+}
+
+/// Whether two routes' hostnames on a listener overlap; no hostnames means any host.
+fn hosts_overlap(a: &[String], b: &[String]) -> bool {
+    a.is_empty() || b.is_empty() || a.iter().any(|x| b.iter().any(|y| hostname::intersect(Some(x), y).is_some()))
+}
+
+/// Gateway API: an HTTPRoute and a GRPCRoute must not share a hostname on a listener; the older
+/// route (then `namespace/name`) keeps it and the other loses that listener. On ALB this also
+/// keeps a catch-all of one kind from taking the other kind's requests.
+pub fn settle_kind_conflicts(snapshot: &Snapshot, attachments: &mut [Attachment]) {
+    let mut order: Vec<usize> = (0..attachments.len())
+        .filter(|i| attachments[*i].accepted.is_ok())
+        .filter(|i| matches!(snapshot.routes[attachments[*i].route].spec.kind, RouteKind::Http | RouteKind::Grpc))
+        .collect();
+    order.sort_by_key(|i| {
+        let route = &snapshot.routes[attachments[*i].route];
+        (route.spec.created.clone(), route.meta.key.clone(), attachments[*i].parent_index)
+    });
+    // (listener, kind, hostnames, route) of what was kept so far.
+    let mut kept: Vec<(usize, RouteKind, Vec<String>, ObjectKey)> = Vec::new();
+    for i in order {
+        let route = &snapshot.routes[attachments[i].route];
+        let kind = route.spec.kind;
+        let mut winner = None;
+        attachments[i].listeners.retain(|(li, hosts)| {
+            let clash = kept.iter().find(|(l, k, h, _)| l == li && *k != kind && hosts_overlap(h, hosts));
+            if let Some((_, k, _, key)) = clash {
+                winner.get_or_insert_with(|| format!("{} {key}", k.as_str()));
+            }
+            clash.is_none()
+        });
+        kept.extend(attachments[i].listeners.iter().map(|(li, h)| (*li, kind, h.clone(), route.meta.key.clone())));
+        if let (true, Some(winner)) = (attachments[i].listeners.is_empty(), winner) {
+            attachments[i].accepted = Err((
+                "NotAllowedByListeners",
+                format!(
+                    "{winner} is older and shares a hostname with this route on the listener; HTTPRoutes and GRPCRoutes cannot share one"
+                ),
+            ));
+        }
+    }
 }
 
 /// Resolves every backend of a route; the first failure is the route's ResolvedRefs.
@@ -150,4 +199,21 @@ pub fn resolve(snapshot: &Snapshot, route: &AnyRoute, backend: &BackendRef) -> R
         weight: backend.weight,
         service_type: service.spec.type_.clone().unwrap_or_else(|| "ClusterIP".into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn route_hostnames_overlap_through_wildcards_and_catch_alls() {
+        assert!(hosts_overlap(&hosts(&[]), &hosts(&["a.io"])));
+        assert!(hosts_overlap(&hosts(&["*.a.io"]), &hosts(&["x.a.io"])));
+        assert!(hosts_overlap(&hosts(&["x.a.io"]), &hosts(&["*.a.io"])));
+        assert!(!hosts_overlap(&hosts(&["x.a.io"]), &hosts(&["y.a.io"])));
+    }
 }

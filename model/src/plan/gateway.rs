@@ -1,27 +1,21 @@
 //! One Gateway: configuration, listeners, attached routes, then its ALB or NLB stack and status.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use albatross_k8s::gateway_api::v1::gatewayclasses::GatewayClassSpec;
 use albatross_k8s::gateway_api::v1::gateways::GatewaySpec;
-use albatross_k8s::route::{ObjectKey, RouteFilter};
+use albatross_k8s::route::ObjectKey;
 use serde_json::{Value, json};
 
-use super::alb::{self, Candidate, RuleActions};
-use super::attach::{self, Attachment, Failure};
+use super::attach::{self, Failure};
+use super::config;
 use super::env::Env;
-use super::hostname;
 use super::listeners::{self, ListenerState};
-use super::naming;
-use super::precedence;
 use super::snapshot::{Object, Snapshot};
 use super::status::{RouteParent, StatusEntry, condition, condition_with};
-use super::target_group::{self, TargetGroupInput};
-use super::types::{Attribute, Certificate, ListenerPlan, LoadBalancerPlan, RulePlan, Stack, TargetGroupPlan};
+use super::types::{Attribute, ListenerPlan, LoadBalancerPlan, Stack, TargetGroupPlan};
+use super::{alb, naming, nlb};
 use crate::validate::Flavor;
-
-const AWS_GROUP: &str = "gateway.k8s.aws";
-const LBC_KIND: &str = "LoadBalancerConfiguration";
 
 pub struct GatewayOutcome {
     pub stack: Option<Stack>,
@@ -29,234 +23,10 @@ pub struct GatewayOutcome {
     pub routes: Vec<RouteParent>,
 }
 
-pub fn check_class(snapshot: &Snapshot, class: &Object<GatewayClassSpec>) -> Result<(), Failure> {
-    let Some(r) = &class.spec.parameters_ref else { return Ok(()) };
-    if r.group != AWS_GROUP || r.kind != LBC_KIND {
-        return Err(("InvalidParameters", format!("parametersRef must name a {LBC_KIND} of group {AWS_GROUP}")));
-    }
-    let Some(ns) = &r.namespace else {
-        return Err(("InvalidParameters", format!("parametersRef must give the namespace of {LBC_KIND} {}", r.name)));
-    };
-    if !snapshot.lb_configs.contains_key(&ObjectKey::new(ns.clone(), r.name.clone())) {
-        return Err(("InvalidParameters", format!("{LBC_KIND} {ns}/{} not found", r.name)));
-    }
-    Ok(())
-}
-
-/// The effective LoadBalancerConfiguration spec: the class's and the Gateway's, merged the way
-/// the class's `mergingMode` says (the class wins by default).
-fn merged_config(
-    snapshot: &Snapshot,
-    key: &ObjectKey,
-    gw: &GatewaySpec,
-    class: &GatewayClassSpec,
-) -> Result<Value, Failure> {
-    let class_config = class
-        .parameters_ref
-        .as_ref()
-        .and_then(|r| snapshot.lb_configs.get(&ObjectKey::new(r.namespace.clone().unwrap_or_default(), r.name.clone())))
-        .map(|c| c.raw.get("spec").cloned().unwrap_or(Value::Null));
-    let gateway_config = match gw.infrastructure.as_ref().and_then(|i| i.parameters_ref.as_ref()) {
-        Some(r) if r.group == AWS_GROUP && r.kind == LBC_KIND => {
-            let k = ObjectKey::new(key.namespace.clone(), r.name.clone());
-            let c = snapshot
-                .lb_configs
-                .get(&k)
-                .ok_or_else(|| ("InvalidParameters", format!("{LBC_KIND} {k} not found")))?;
-            Some(c.raw.get("spec").cloned().unwrap_or(Value::Null))
-        }
-        Some(r) => {
-            return Err((
-                "InvalidParameters",
-                format!("infrastructure.parametersRef {}/{} is not a {LBC_KIND}", r.group, r.kind),
-            ));
-        }
-        None => None,
-    };
-    Ok(match (class_config, gateway_config) {
-        (None, None) => json!({}),
-        (Some(c), None) => c,
-        (None, Some(g)) => g,
-        (Some(c), Some(g)) => {
-            let gateway_wins = c.get("mergingMode").and_then(Value::as_str) == Some("prefer-gateway");
-            let (low, high) = if gateway_wins { (c, g) } else { (g, c) };
-            merge_configs(&low, &high)
-        }
-    })
-}
-
-fn merge_configs(low: &Value, high: &Value) -> Value {
-    let mut out = low.as_object().cloned().unwrap_or_default();
-    for (k, v) in high.as_object().into_iter().flatten() {
-        let merged = match (k.as_str(), out.get(k)) {
-            ("tags", Some(Value::Object(old))) => {
-                let mut m = old.clone();
-                m.extend(v.as_object().cloned().unwrap_or_default());
-                Value::Object(m)
-            }
-            (key @ ("loadBalancerAttributes" | "listenerConfigurations"), Some(Value::Array(old))) => {
-                let field = if key == "listenerConfigurations" { "protocolPort" } else { "key" };
-                let mut by: BTreeMap<String, Value> = BTreeMap::new();
-                for item in old.iter().chain(v.as_array().into_iter().flatten()) {
-                    by.insert(item.get(field).and_then(Value::as_str).unwrap_or("").to_lowercase(), item.clone());
-                }
-                Value::Array(by.into_values().collect())
-            }
-            _ => v.clone(),
-        };
-        out.insert(k.clone(), merged);
-    }
-    Value::Object(out)
-}
-
-fn text_list(v: &Value, key: &str) -> Vec<String> {
-    v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
-}
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
-        .unwrap_or_default()
-}
-
-/// The LoadBalancerConfiguration's listener configuration for `PROTOCOL:port`.
-fn listener_config<'a>(config: &'a Value, protocol: &str, port: i32) -> Option<&'a Value> {
-    let wanted = format!("{protocol}:{port}").to_lowercase();
-    config
-        .get("listenerConfigurations")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|l| l.get("protocolPort").and_then(Value::as_str).is_some_and(|p| p.to_lowercase() == wanted))
-}
-
-/// Certificates of a TLS listener: configured ARNs, else ACM certificates found by hostname.
-fn certificates(env: &Env, config: Option<&Value>, hosts: &BTreeSet<String>) -> Result<Vec<Certificate>, Failure> {
-    if let Some(c) = config {
-        let mut arns: Vec<String> =
-            c.get("defaultCertificate").and_then(Value::as_str).map(str::to_owned).into_iter().collect();
-        arns.extend(text_list(c, "certificates"));
-        arns.dedup();
-        if !arns.is_empty() {
-            return Ok(arns
-                .into_iter()
-                .enumerate()
-                .map(|(i, arn)| Certificate { certificate_arn: arn, is_default: i == 0 })
-                .collect());
-        }
-    }
-    if hosts.is_empty() {
-        return Err((
-            "InvalidCertificateRef",
-            "no certificate: give the listener a hostname or set certificates in a LoadBalancerConfiguration".into(),
-        ));
-    }
-    let mut chosen: Vec<String> = Vec::new();
-    for host in hosts {
-        let usable = env
-            .certificates
-            .iter()
-            .filter(|c| c.status == "ISSUED" && c.not_after.as_deref().is_none_or(|t| t > env.now.as_str()));
-        let mut matches: Vec<_> = usable
-            .filter_map(|c| {
-                let names = std::iter::once(&c.domain_name).chain(c.subject_alternative_names.iter());
-                let mut exact = false;
-                let mut any = false;
-                for n in names {
-                    if n.eq_ignore_ascii_case(host) {
-                        exact = true;
-                    }
-                    if hostname::certificate_covers(n, host) {
-                        any = true;
-                    }
-                }
-                any.then_some((!exact, std::cmp::Reverse(c.not_after.clone()), c.certificate_arn.clone()))
-            })
-            .collect();
-        // Exact names beat wildcards, then the longest-lived, then the ARN: deterministic.
-        matches.sort();
-        let Some((_, _, arn)) = matches.into_iter().next() else {
-            return Err(("InvalidCertificateRef", format!("no ISSUED, unexpired ACM certificate covers {host}")));
-        };
-        if !chosen.contains(&arn) {
-            chosen.push(arn);
-        }
-    }
-    Ok(chosen
-        .into_iter()
-        .enumerate()
-        .map(|(i, arn)| Certificate { certificate_arn: arn, is_default: i == 0 })
-        .collect())
-}
-
-struct Planned {
-    listeners: Vec<ListenerPlan>,
-    target_groups: BTreeMap<String, TargetGroupPlan>,
-}
-
-/// The candidate rules and target groups one attachment adds on an ALB.
-fn alb_candidates(
-    snapshot: &Snapshot,
-    env: &Env,
-    key: &ObjectKey,
-    states: &[ListenerState],
-    a: &Attachment,
-    default_tgc: Option<&ObjectKey>,
-) -> (Vec<(i32, Candidate)>, Vec<TargetGroupPlan>) {
-    let route = &snapshot.routes[a.route];
-    let mut out = Vec::new();
-    let mut groups = Vec::new();
-    for (li, hosts) in &a.listeners {
-        let state = &states[*li];
-        let protocol = state.spec.protocol.as_str();
-        for (ri, rule) in route.spec.rules.iter().enumerate() {
-            let mut targets = Vec::new();
-            for backend in &rule.backend_refs {
-                let Ok(resolved) = attach::resolve(snapshot, &route.spec, backend) else { continue };
-                let props = target_group::props(snapshot, default_tgc, &resolved.service, &route.spec);
-                let input = TargetGroupInput {
-                    gateway: key,
-                    flavor: Flavor::Alb,
-                    route: &route.spec,
-                    backend: &resolved,
-                    listener_protocol: protocol,
-                    props: &props,
-                };
-                if let Ok(tg) = target_group::plan(env, &input) {
-                    targets.push((tg.id.clone(), resolved.weight));
-                    groups.push(tg);
-                }
-            }
-            let config = rule.filters.iter().find_map(|f| match f {
-                RouteFilter::Http(_) | RouteFilter::Grpc(_) => {
-                    f.extension_ref().filter(|(g, k, _)| g == AWS_GROUP && k == "ListenerRuleConfiguration")
-                }
-            });
-            let config = config
-                .and_then(|(_, _, name)| {
-                    snapshot.rule_configs.get(&ObjectKey::new(route.meta.key.namespace.clone(), name))
-                })
-                .and_then(|c| c.raw.get("spec"));
-            let hostnames: Vec<&str> =
-                if hosts.is_empty() { vec![""] } else { hosts.iter().map(String::as_str).collect() };
-            for mi in 0..rule.matches.len().max(1) {
-                for host in &hostnames {
-                    let (mut rule_key, mut conditions) = alb::conditions(&route.spec, rule, mi, host);
-                    rule_key.rule = ri;
-                    let (actions, transforms, extra) = alb::actions(&RuleActions {
-                        rule,
-                        match_index: mi,
-                        config,
-                        listener_protocol: protocol,
-                        targets: targets.clone(),
-                    });
-                    conditions.extend(extra);
-                    let id = alb::rule_id(&route.spec, ri, rule, mi, host);
-                    out.push((state.spec.port, Candidate { id, key: rule_key, conditions, actions, transforms }));
-                }
-            }
-        }
-    }
-    (out, groups)
+/// What one load balancer's planner gives: listeners (with rules) and target groups by id.
+pub struct Planned {
+    pub listeners: Vec<ListenerPlan>,
+    pub target_groups: BTreeMap<String, TargetGroupPlan>,
 }
 
 pub fn build(
@@ -277,7 +47,7 @@ pub fn build(
         Some((_, message)) => {
             Err(("InvalidParameters", format!("GatewayClass {} is not accepted: {message}", class.meta.key.name)))
         }
-        None => merged_config(snapshot, key, &gw.spec, &class.spec),
+        None => config::merged(snapshot, key, &gw.spec, &class.spec),
     };
     let mut attachments = attach::attach(snapshot, key, &mut states);
 
@@ -290,6 +60,7 @@ pub fn build(
             a.accepted = Err(("UnsupportedValue", message));
         }
     }
+    attach::settle_kind_conflicts(snapshot, &mut attachments);
 
     let mut stack = None;
     let mut unresolved_listeners: BTreeMap<usize, Failure> = BTreeMap::new();
@@ -299,7 +70,7 @@ pub fn build(
             .and_then(Value::as_str)
             .map(|n| ObjectKey::new(key.namespace.clone(), n));
         let planned = match flavor {
-            Flavor::Alb => plan_alb(
+            Flavor::Alb => alb::plan(
                 snapshot,
                 env,
                 key,
@@ -309,13 +80,13 @@ pub fn build(
                 default_tgc.as_ref(),
                 &mut unresolved_listeners,
             ),
-            Flavor::Nlb => plan_nlb(
+            Flavor::Nlb => nlb::plan(
                 snapshot,
                 env,
                 key,
                 config,
                 &states,
-                &attachments,
+                &mut attachments,
                 default_tgc.as_ref(),
                 &mut unresolved_listeners,
             ),
@@ -347,258 +118,6 @@ pub fn build(
         })
         .collect();
     GatewayOutcome { status: gateway_status(gw, &states, &config), stack, routes }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn plan_alb(
-    snapshot: &Snapshot,
-    env: &Env,
-    key: &ObjectKey,
-    config: &Value,
-    states: &[ListenerState],
-    attachments: &mut [Attachment],
-    default_tgc: Option<&ObjectKey>,
-    unresolved: &mut BTreeMap<usize, Failure>,
-) -> Planned {
-    let mut per_port: BTreeMap<i32, Vec<Candidate>> = BTreeMap::new();
-    let mut groups: BTreeMap<String, TargetGroupPlan> = BTreeMap::new();
-    let mut rule_count = 0;
-    // Oldest routes keep their place when a quota is reached: deterministic and stable.
-    let mut order: Vec<usize> = (0..attachments.len()).collect();
-    order.sort_by(|x, y| {
-        let (a, b) = (&snapshot.routes[attachments[*x].route], &snapshot.routes[attachments[*y].route]);
-        (&a.spec.created, a.spec.kind, &a.meta.key, attachments[*x].parent_index).cmp(&(
-            &b.spec.created,
-            b.spec.kind,
-            &b.meta.key,
-            attachments[*y].parent_index,
-        ))
-    });
-    for i in order {
-        if attachments[i].accepted.is_err() {
-            continue;
-        }
-        let (candidates, tgs) = alb_candidates(snapshot, env, key, states, &attachments[i], default_tgc);
-        let new_rules = candidates
-            .iter()
-            .filter(|(port, c)| !per_port.get(port).is_some_and(|l| l.iter().any(|x| x.id == c.id)))
-            .count();
-        let new_groups: BTreeSet<&str> =
-            tgs.iter().map(|t| t.id.as_str()).filter(|id| !groups.contains_key(*id)).collect();
-        if rule_count + new_rules > env.limits.rules_per_alb {
-            attachments[i].accepted = Err((
-                "UnsupportedValue",
-                format!(
-                    "the ALB would exceed its quota of {} rules: this route needs {new_rules} and {rule_count} are in use",
-                    env.limits.rules_per_alb
-                ),
-            ));
-            continue;
-        }
-        if groups.len() + new_groups.len() > env.limits.target_groups_per_alb {
-            attachments[i].accepted = Err((
-                "UnsupportedValue",
-                format!(
-                    "the ALB would exceed its quota of {} target groups: this route needs {} more",
-                    env.limits.target_groups_per_alb,
-                    new_groups.len()
-                ),
-            ));
-            continue;
-        }
-        rule_count += new_rules;
-        for (port, c) in candidates {
-            let list = per_port.entry(port).or_default();
-            if !list.iter().any(|x| x.id == c.id) {
-                list.push(c);
-            }
-        }
-        for tg in tgs {
-            groups.entry(tg.id.clone()).or_insert(tg);
-        }
-    }
-
-    let mut listeners = Vec::new();
-    let ports: BTreeSet<i32> = states.iter().filter(|s| s.usable()).map(|s| s.spec.port).collect();
-    for port in ports {
-        let on_port: Vec<&ListenerState> = states.iter().filter(|s| s.usable() && s.spec.port == port).collect();
-        let protocol = on_port[0].spec.protocol.clone();
-        let lc = listener_config(config, &protocol, port);
-        let mut plan = ListenerPlan {
-            port,
-            protocol: protocol.clone(),
-            ssl_policy: None,
-            certificates: Vec::new(),
-            alpn_policy: Vec::new(),
-            default_actions: vec![alb::fixed_response("404", "text/plain", None)],
-            rules: Vec::new(),
-        };
-        plan.default_actions[0].order = 1;
-        let mut candidates = per_port.remove(&port).unwrap_or_default();
-        if protocol == "HTTPS" {
-            let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();
-            for c in &candidates {
-                if !c.key.hostname.is_empty() {
-                    hosts.insert(c.key.hostname.clone());
-                }
-            }
-            match certificates(env, lc, &hosts) {
-                Ok(certs) => {
-                    plan.certificates = certs;
-                    plan.ssl_policy = Some(
-                        lc.and_then(|c| c.get("sslPolicy"))
-                            .and_then(Value::as_str)
-                            .map_or_else(|| env.default_ssl_policy.clone(), str::to_owned),
-                    );
-                }
-                Err(failure) => {
-                    // Only this listener fails; the rest of the Gateway is still planned.
-                    for s in &on_port {
-                        unresolved.insert(s.index, failure.clone());
-                    }
-                    continue;
-                }
-            }
-        }
-        candidates.sort_by(|a, b| precedence::compare(&a.key, &b.key));
-        plan.rules = candidates
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| RulePlan {
-                id: c.id,
-                priority: (i as u32 + 1) * 10,
-                conditions: c.conditions,
-                actions: c.actions,
-                transforms: c.transforms,
-            })
-            .collect();
-        listeners.push(plan);
-    }
-    // Target groups no planned listener uses are dropped (a failed HTTPS listener's, say).
-    let used: BTreeSet<String> = listeners
-        .iter()
-        .flat_map(|l| l.rules.iter())
-        .flat_map(|r| r.actions.iter())
-        .filter_map(|a| a.forward_config.as_ref())
-        .flat_map(|f| f.target_groups.iter().map(|t| t.target_group_arn.clone()))
-        .collect();
-    groups.retain(|id, _| used.contains(id));
-    Planned { listeners, target_groups: groups }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn plan_nlb(
-    snapshot: &Snapshot,
-    env: &Env,
-    key: &ObjectKey,
-    config: &Value,
-    states: &[ListenerState],
-    attachments: &[Attachment],
-    default_tgc: Option<&ObjectKey>,
-    unresolved: &mut BTreeMap<usize, Failure>,
-) -> Planned {
-    let mut listeners = Vec::new();
-    let mut groups = BTreeMap::new();
-    let ports: BTreeSet<i32> = states.iter().filter(|s| s.usable()).map(|s| s.spec.port).collect();
-    for port in ports {
-        let on_port: Vec<&ListenerState> = states.iter().filter(|s| s.usable() && s.spec.port == port).collect();
-        let protocols: BTreeSet<&str> = on_port
-            .iter()
-            .map(|s| match (s.spec.protocol.as_str(), s.tls_mode()) {
-                ("TLS", "Passthrough") => "TCP",
-                (p, _) => p,
-            })
-            .collect();
-        let protocol = if protocols.contains("TCP") && protocols.contains("UDP") {
-            "TCP_UDP".to_owned()
-        } else {
-            protocols.iter().next().copied().unwrap_or("TCP").to_owned()
-        };
-        // NLB listeners do not route: the oldest attached route serves the port.
-        let indexes: BTreeSet<usize> = on_port.iter().map(|s| s.index).collect();
-        let mut routes: Vec<&Attachment> = attachments
-            .iter()
-            .filter(|a| a.accepted.is_ok() && a.listeners.iter().any(|(li, _)| indexes.contains(li)))
-            .collect();
-        routes.sort_by(|a, b| {
-            let (x, y) = (&snapshot.routes[a.route], &snapshot.routes[b.route]);
-            (&x.spec.created, &x.meta.key).cmp(&(&y.spec.created, &y.meta.key))
-        });
-        let mut targets: Vec<(String, i32)> = Vec::new();
-        if let Some(a) = routes.first() {
-            let route = &snapshot.routes[a.route];
-            for backend in route.spec.rules.iter().flat_map(|r| r.backend_refs.iter()) {
-                let Ok(resolved) = attach::resolve(snapshot, &route.spec, backend) else { continue };
-                let props = target_group::props(snapshot, default_tgc, &resolved.service, &route.spec);
-                let input = TargetGroupInput {
-                    gateway: key,
-                    flavor: Flavor::Nlb,
-                    route: &route.spec,
-                    backend: &resolved,
-                    listener_protocol: &protocol,
-                    props: &props,
-                };
-                if let Ok(tg) = target_group::plan(env, &input) {
-                    targets.push((tg.id.clone(), resolved.weight));
-                    groups.entry(tg.id.clone()).or_insert(tg);
-                }
-            }
-        }
-        if targets.iter().all(|(_, w)| *w == 0) {
-            // Nothing to forward to: NLB listeners have no fixed response, so the port stays closed.
-            continue;
-        }
-        let lc = listener_config(config, &protocol, port);
-        let mut plan = ListenerPlan {
-            port,
-            protocol: protocol.clone(),
-            ssl_policy: None,
-            certificates: Vec::new(),
-            alpn_policy: Vec::new(),
-            default_actions: Vec::new(),
-            rules: Vec::new(),
-        };
-        if protocol == "TLS" {
-            let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();
-            if let Some(a) = routes.first() {
-                hosts.extend(snapshot.routes[a.route].spec.hostnames.iter().cloned());
-            }
-            match certificates(env, lc, &hosts) {
-                Ok(certs) => {
-                    plan.certificates = certs;
-                    plan.ssl_policy = Some(
-                        lc.and_then(|c| c.get("sslPolicy"))
-                            .and_then(Value::as_str)
-                            .map_or_else(|| env.default_ssl_policy.clone(), str::to_owned),
-                    );
-                    if let Some(alpn) = lc.and_then(|c| c.get("alpnPolicy")).and_then(Value::as_str) {
-                        plan.alpn_policy = vec![alpn.to_owned()];
-                    }
-                }
-                Err(failure) => {
-                    for s in &on_port {
-                        unresolved.insert(s.index, failure.clone());
-                    }
-                    continue;
-                }
-            }
-        }
-        let (actions, _, _) = alb::actions(&RuleActions {
-            rule: &albatross_k8s::route::RouteRule {
-                name: None,
-                matches: Vec::new(),
-                filters: Vec::new(),
-                backend_refs: Vec::new(),
-            },
-            match_index: 0,
-            config: None,
-            listener_protocol: &protocol,
-            targets,
-        });
-        plan.default_actions = actions;
-        listeners.push(plan);
-    }
-    Planned { listeners, target_groups: groups }
 }
 
 fn load_balancer(
@@ -639,14 +158,14 @@ fn load_balancer(
         scheme,
         ip_address_type: config.get("ipAddressType").and_then(Value::as_str).unwrap_or("ipv4").to_owned(),
         subnets,
-        security_groups: text_list(config, "securityGroups"),
+        security_groups: config::text_list(config, "securityGroups"),
         attributes,
         tags: naming::tags(
             &env.cluster_name,
             flavor == Flavor::Alb,
             &key.to_string(),
             "LoadBalancer",
-            &string_map(config.get("tags")),
+            &config::string_map(config.get("tags")),
         ),
     }
 }
@@ -679,9 +198,14 @@ fn gateway_status(gw: &Object<GatewaySpec>, states: &[ListenerState], config: &R
                 .map(|k| json!({ "group": albatross_k8s::route::GATEWAY_GROUP, "kind": k.as_str() }))
                 .collect();
             let accepted_ok = s.rejected.as_ref().map_or(Ok("Accepted"), Err);
+            // Gateway API's reasons for a listener not programmed are Invalid and Pending.
             let programmed = match (&s.rejected, &s.conflicted, &s.unresolved) {
-                (Some(f), _, _) | (None, Some(f), _) => condition("Programmed", Err(f), generation),
-                (None, None, Some(f)) if f.0 == "InvalidCertificateRef" => condition("Programmed", Err(f), generation),
+                (Some(f), _, _) | (None, Some(f), _) => {
+                    condition_with("Programmed", "False", "Invalid", &f.1, generation)
+                }
+                (None, None, Some(f)) if f.0 == "InvalidCertificateRef" => {
+                    condition_with("Programmed", "False", "Invalid", &f.1, generation)
+                }
                 _ => condition_with(
                     "Programmed",
                     "False",

@@ -2,13 +2,17 @@
 //! classes needs and the status every GatewayClass, Gateway and route gets. Pure: the same code
 //! backs `albatross plan` and the reconciler.
 
+mod actions;
 mod alb;
 mod attach;
+mod config;
 mod env;
 mod gateway;
 mod hostname;
+mod limits;
 mod listeners;
 mod naming;
+mod nlb;
 mod precedence;
 mod snapshot;
 mod status;
@@ -38,7 +42,7 @@ pub fn build(snapshot: &Snapshot, env: &Env) -> Build {
     let mut route_parents = status::RouteParents::default();
     for (name, class) in &snapshot.classes {
         let Some(flavor) = flavor_of(env, &class.spec.controller_name) else { continue };
-        let accepted = gateway::check_class(snapshot, class);
+        let accepted = config::check_class(snapshot, class);
         statuses.push(status::gateway_class(class, &accepted));
         for (key, gw) in snapshot.gateways.iter().filter(|(_, g)| g.spec.gateway_class_name == *name) {
             let outcome = gateway::build(snapshot, env, key, gw, class, flavor, accepted.as_ref().err());
@@ -62,3 +66,6 @@ fn flavor_of(env: &Env, controller: &str) -> Option<Flavor> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn specific_hosts_and_paths_come_before_catch_alls() {
-        let mut keys = vec![
+        let mut keys = [
             key("", 2, 1, "catch-all"),
             key("*.example.com", 2, 4, "wild"),
             key("a.example.com", 2, 1, "host"),

@@ -89,8 +89,11 @@ pub struct TargetGroupInput<'a> {
     pub props: &'a Value,
 }
 
-pub fn id(route: &AnyRoute, backend: &ResolvedBackend) -> String {
-    format!(
+/// `<route>:<kind>:<service>:<port>`, plus `:<protocol or version>` when the listener forces one
+/// other than the backend's own (HTTP/1.1 behind plain HTTP, TCP_UDP), so that the target groups
+/// of one backend behind different listeners stay distinct.
+pub fn id(route: &AnyRoute, backend: &ResolvedBackend, forced: Option<&str>) -> String {
+    let base = format!(
         "{}/{}:{}:{}/{}:{}",
         route.key.namespace,
         route.key.name,
@@ -98,7 +101,11 @@ pub fn id(route: &AnyRoute, backend: &ResolvedBackend) -> String {
         backend.service.namespace,
         backend.service.name,
         backend.port.port
-    )
+    );
+    match forced {
+        Some(variant) => format!("{base}:{variant}"),
+        None => base,
+    }
 }
 
 pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, String> {
@@ -119,12 +126,11 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Stri
             None => input.backend.port.port,
         },
     };
-    let (protocol, version) = match input.flavor {
+    // What the backend asks for, then what the listener allows.
+    let (protocol, version, forced) = match input.flavor {
         Flavor::Alb => {
             let protocol = text(p, "protocol").filter(|x| x == "HTTP" || x == "HTTPS").unwrap_or_else(|| "HTTP".into());
-            let version = if input.listener_protocol != "HTTPS" {
-                "HTTP1".to_owned()
-            } else if let Some(v) = text(p, "protocolVersion") {
+            let own = if let Some(v) = text(p, "protocolVersion") {
                 v
             } else if input.route.kind == RouteKind::Grpc {
                 "GRPC".into()
@@ -133,22 +139,23 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Stri
             } else {
                 "HTTP1".into()
             };
-            (protocol, Some(version))
+            // ALB speaks HTTP/2 to clients over TLS only.
+            let version = if input.listener_protocol == "HTTPS" { own.clone() } else { "HTTP1".to_owned() };
+            let forced = (version != own).then(|| version.clone());
+            (protocol, Some(version), forced)
         }
         Flavor::Nlb => {
-            let protocol = if input.listener_protocol == "TCP_UDP" {
-                "TCP_UDP".to_owned()
-            } else if let Some(x) = text(p, "protocol") {
-                x
-            } else {
+            let own = text(p, "protocol").unwrap_or_else(|| {
                 match (input.route.kind, input.listener_protocol) {
                     (RouteKind::Udp, _) => "UDP".into(),
                     // Passthrough TLS reaches targets as plain TCP; only a TLS listener re-encrypts.
                     (RouteKind::Tls, "TLS") => "TLS".into(),
                     _ => "TCP".into(),
                 }
-            };
-            (protocol, None)
+            });
+            let protocol = if input.listener_protocol == "TCP_UDP" { "TCP_UDP".to_owned() } else { own.clone() };
+            let forced = (protocol != own).then(|| protocol.clone());
+            (protocol, None, forced)
         }
     };
     let hc = p.get("healthCheckConfig").cloned().unwrap_or(Value::Null);
@@ -167,7 +174,7 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Stri
             (None, None) => Matcher { http_code: Some("200-399".into()), grpc_code: None },
         }
     });
-    let id = id(input.route, input.backend);
+    let id = id(input.route, input.backend, forced.as_deref());
     let name = text(p, "targetGroupName").unwrap_or_else(|| {
         let port_text = port.to_string();
         naming::resource_name(
@@ -223,4 +230,62 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Stri
             port: input.backend.port.port,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ServicePort;
+    use serde_json::json;
+
+    use super::*;
+
+    fn route() -> AnyRoute {
+        AnyRoute::from_value(&json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "ns"}, "spec": {}
+        }))
+        .unwrap()
+    }
+
+    fn backend(app_protocol: Option<&str>) -> ResolvedBackend {
+        ResolvedBackend {
+            service: ObjectKey::new("ns", "svc"),
+            port: ServicePort { port: 80, app_protocol: app_protocol.map(str::to_owned), ..ServicePort::default() },
+            weight: 1,
+            service_type: "ClusterIP".into(),
+        }
+    }
+
+    fn planned(listener: &str, backend: &ResolvedBackend, props: Value) -> Result<TargetGroupPlan, String> {
+        let (route, gateway) = (route(), ObjectKey::new("ns", "gw"));
+        let input = TargetGroupInput {
+            gateway: &gateway,
+            flavor: Flavor::Alb,
+            route: &route,
+            backend,
+            listener_protocol: listener,
+            props: &props,
+        };
+        plan(&Env::default(), &input)
+    }
+
+    #[test]
+    fn a_backend_behind_http_and_https_gets_two_target_groups_when_versions_differ() {
+        let h2c = backend(Some("kubernetes.io/h2c"));
+        let https = planned("HTTPS", &h2c, json!({})).unwrap();
+        let http = planned("HTTP", &h2c, json!({})).unwrap();
+        assert_eq!((https.id.as_str(), https.protocol_version.as_deref()), ("ns/r:HTTPRoute:ns/svc:80", Some("HTTP2")));
+        assert_eq!(
+            (http.id.as_str(), http.protocol_version.as_deref()),
+            ("ns/r:HTTPRoute:ns/svc:80:HTTP1", Some("HTTP1"))
+        );
+        // Plain HTTP/1.1 backends are the same target group behind either listener.
+        assert_eq!(planned("HTTP", &backend(None), json!({})).unwrap().id, "ns/r:HTTPRoute:ns/svc:80");
+    }
+
+    #[test]
+    fn instance_targets_need_a_node_port() {
+        let err = planned("HTTP", &backend(None), json!({"targetType": "instance"})).unwrap_err();
+        assert!(err.contains("NodePort"), "{err}");
+    }
 }

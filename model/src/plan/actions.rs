@@ -1,0 +1,440 @@
+//! What an ALB rule does: its actions and transforms, from the route rule's filters, its
+//! ListenerRuleConfiguration and its backends.
+
+use std::collections::BTreeMap;
+
+use albatross_k8s::gateway_api::v1::httproutes::{
+    HttpRouteRulesFiltersRequestRedirect, HttpRouteRulesFiltersUrlRewrite,
+};
+use albatross_k8s::route::{RouteFilter, RouteMatch, RouteRule};
+use serde_json::{Map, Value};
+
+use super::alb::enum_text;
+use super::types::{
+    Action, Condition, FixedResponseConfig, ForwardConfig, RedirectConfig, Rewrite, RewriteConfig, StickinessConfig,
+    Transform, Values, WeightedTargetGroup,
+};
+
+/// What a rule does, given its filters, ListenerRuleConfiguration and backends.
+pub struct RuleActions<'a> {
+    pub rule: &'a RouteRule,
+    pub match_index: usize,
+    /// The ListenerRuleConfiguration's spec, if the rule names one.
+    pub config: Option<&'a Value>,
+    /// Namespace of the route (and of the configuration's Secrets).
+    pub namespace: &'a str,
+    pub listener_protocol: &'a str,
+    pub listener_port: i32,
+    /// `(target group id, weight)` of the backends that resolved.
+    pub targets: Vec<(String, i32)>,
+}
+
+/// A rule's actions and transforms, and the conditions its configuration adds.
+#[derive(Debug, Default)]
+pub struct RuleParts {
+    pub actions: Vec<Action>,
+    pub transforms: Vec<Transform>,
+    pub conditions: Vec<Condition>,
+}
+
+pub fn fixed_response(code: &str, content_type: &str, body: Option<&str>) -> Action {
+    Action {
+        r#type: "fixed-response".into(),
+        order: 0,
+        fixed_response_config: Some(FixedResponseConfig {
+            status_code: code.into(),
+            content_type: Some(content_type.into()),
+            message_body: body.map(str::to_owned),
+        }),
+        ..Action::default()
+    }
+}
+
+/// A forward to weighted target groups, or a 500 when none can take traffic (as Gateway API
+/// asks for a rule whose backends are all invalid or weightless).
+pub fn forward(targets: &[(String, i32)], stickiness: Option<StickinessConfig>) -> Action {
+    if targets.iter().all(|(_, w)| *w == 0) {
+        return fixed_response("500", "text/plain", None);
+    }
+    let mut weights: BTreeMap<String, i32> = BTreeMap::new();
+    for (id, w) in targets {
+        *weights.entry(id.clone()).or_default() += w;
+    }
+    Action {
+        r#type: "forward".into(),
+        forward_config: Some(ForwardConfig {
+            target_groups: weights
+                .into_iter()
+                .map(|(id, weight)| WeightedTargetGroup { target_group_arn: id, weight })
+                .collect(),
+            target_group_stickiness_config: stickiness,
+        }),
+        ..Action::default()
+    }
+}
+
+fn url_rewrite(rewrite: Rewrite) -> Transform {
+    Transform {
+        r#type: "url-rewrite".into(),
+        url_rewrite_config: Some(RewriteConfig { rewrites: vec![rewrite] }),
+        host_header_rewrite_config: None,
+    }
+}
+
+/// Replaces the matched path prefix; the rest of the path and any query string stay as they are.
+fn prefix_rewrite(matched: &str, replacement: &str) -> Rewrite {
+    let old = regex_escape(matched.trim_end_matches('/'));
+    match replacement.trim_end_matches('/') {
+        // "/old" and "/old/x" become "/" and "/x", never an empty path.
+        "" => Rewrite { regex: format!("^{old}/?"), replace: "/".into() },
+        new => Rewrite { regex: format!("^{old}"), replace: new.to_owned() },
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+struct Redirect<'a> {
+    filter: &'a HttpRouteRulesFiltersRequestRedirect,
+    query: Option<String>,
+    listener_protocol: &'a str,
+    listener_port: i32,
+    matched_prefix: &'a str,
+}
+
+fn redirect_action(r: &Redirect) -> Result<(Action, Vec<Transform>), String> {
+    let f = r.filter;
+    let scheme = f.scheme.as_ref().map(enum_text).map(|s| s.to_uppercase());
+    if r.listener_protocol == "HTTPS" && scheme.as_deref() == Some("HTTP") {
+        return Err("requestRedirect.scheme http: ALB cannot redirect from HTTPS to HTTP".into());
+    }
+    let code = match f.status_code.unwrap_or(302) {
+        301 => "HTTP_301",
+        302 => "HTTP_302",
+        other => return Err(format!("requestRedirect.statusCode {other}: ALB redirects with 301 or 302 only")),
+    };
+    // Gateway API: a new scheme brings its well-known port; without one the listener's is kept.
+    let mut port = match (f.port, scheme.as_deref()) {
+        (Some(p), _) => p.to_string(),
+        (None, Some("HTTPS")) => "443".into(),
+        (None, Some("HTTP")) => "80".into(),
+        _ => "#{port}".into(),
+    };
+    let mut transforms = Vec::new();
+    let path = match &f.path {
+        Some(p) if p.replace_full_path.is_some() => p.replace_full_path.clone().unwrap_or_default(),
+        Some(p) => {
+            // ALB redirects cannot rewrite part of a path: a URL rewrite transform does it first.
+            if let Some(prefix) = &p.replace_prefix_match {
+                transforms.push(url_rewrite(prefix_rewrite(r.matched_prefix, prefix)));
+            }
+            "/#{path}".into()
+        }
+        None => "/#{path}".into(),
+    };
+    let protocol = scheme.unwrap_or_else(|| "#{protocol}".into());
+    let host = f.hostname.clone().unwrap_or_else(|| "#{host}".into());
+    // ALB refuses a redirect that keeps protocol, host, port and path as they are.
+    if protocol == "#{protocol}" && host == "#{host}" && port == "#{port}" && path == "/#{path}" {
+        if transforms.is_empty() {
+            return Err("requestRedirect changes neither scheme, hostname, port nor path: the redirect would loop, and ALB refuses it".into());
+        }
+        // The path changes through the transform; naming the listener's port (the port Gateway
+        // API asks for) makes the redirect acceptable to ALB.
+        port = r.listener_port.to_string();
+    }
+    let action = Action {
+        r#type: "redirect".into(),
+        redirect_config: Some(RedirectConfig {
+            protocol,
+            port,
+            host,
+            path,
+            query: r.query.clone().unwrap_or_else(|| "#{query}".into()),
+            status_code: code.into(),
+        }),
+        ..Action::default()
+    };
+    Ok((action, transforms))
+}
+
+fn rewrite_transforms(u: &HttpRouteRulesFiltersUrlRewrite, matched_prefix: &str) -> Vec<Transform> {
+    let mut out = Vec::new();
+    if let Some(host) = &u.hostname {
+        out.push(Transform {
+            r#type: "host-header-rewrite".into(),
+            url_rewrite_config: None,
+            host_header_rewrite_config: Some(RewriteConfig {
+                rewrites: vec![Rewrite { regex: ".*".into(), replace: host.clone() }],
+            }),
+        });
+    }
+    if let Some(path) = &u.path {
+        let rewrite = match (&path.replace_full_path, &path.replace_prefix_match) {
+            (Some(full), _) => Some(Rewrite { regex: "^([^?]*)".into(), replace: full.clone() }),
+            (None, Some(new)) => Some(prefix_rewrite(matched_prefix, new)),
+            (None, None) => None,
+        };
+        out.extend(rewrite.map(url_rewrite));
+    }
+    out
+}
+
+/// `camelCase` keys of our CRDs as ELBv2's `PascalCase`.
+fn pascal(key: &str) -> String {
+    let mut chars = key.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// An authentication action's config in ELBv2's shape. The OIDC client id and secret are read
+/// from the named Secret when the plan is applied; the plan names them, never holds them.
+fn auth_config(config: &Value, namespace: &str) -> Value {
+    let mut out = Map::new();
+    for (key, value) in config.as_object().into_iter().flatten() {
+        match key.as_str() {
+            "secret" => {
+                let name = value.get("name").and_then(Value::as_str).unwrap_or("");
+                out.insert("ClientId".into(), Value::String(format!("secret:{namespace}/{name}#clientID")));
+                if config.get("useExistingClientSecret").and_then(Value::as_bool) != Some(true) {
+                    out.insert("ClientSecret".into(), Value::String(format!("secret:{namespace}/{name}#clientSecret")));
+                }
+            }
+            "additionalClaims" => {
+                let claims = value.as_array().into_iter().flatten().map(|claim| {
+                    let fields = claim.as_object().into_iter().flatten().map(|(k, v)| (pascal(k), v.clone()));
+                    Value::Object(fields.collect())
+                });
+                out.insert("AdditionalClaims".into(), Value::Array(claims.collect()));
+            }
+            _ => {
+                out.insert(pascal(key), value.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn source_ip(config: &Value, match_index: usize) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for c in config.get("conditions").and_then(Value::as_array).into_iter().flatten() {
+        let applies = c
+            .get("matchIndexes")
+            .and_then(Value::as_array)
+            .is_none_or(|ix| ix.iter().any(|i| i.as_u64() == Some(match_index as u64)));
+        if c.get("field").and_then(Value::as_str) == Some("source-ip") && applies {
+            let values = c
+                .pointer("/sourceIPConfig/values")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            out.push(Condition {
+                field: "source-ip".into(),
+                source_ip_config: Some(Values { values, regex_values: Vec::new() }),
+                ..Condition::default()
+            });
+        }
+    }
+    out
+}
+
+/// The rule's actions; `Err` names what ALB cannot do.
+pub fn actions(input: &RuleActions) -> Result<RuleParts, String> {
+    let mut parts = RuleParts::default();
+    let mut pre = Vec::new();
+    let mut last: Option<Action> = None;
+    let mut stickiness = None;
+    let mut redirect_query = None;
+    if let Some(config) = input.config {
+        for a in config.get("actions").and_then(Value::as_array).into_iter().flatten() {
+            let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
+            let auth = |key: &str| a.get(key).map(|c| auth_config(c, input.namespace));
+            match kind {
+                // ALB authenticates on HTTPS listeners only; on plain HTTP the action is left out.
+                "authenticate-oidc" | "authenticate-cognito" | "jwt-validation"
+                    if input.listener_protocol == "HTTPS" =>
+                {
+                    pre.push(Action {
+                        r#type: kind.into(),
+                        authenticate_oidc_config: (kind == "authenticate-oidc")
+                            .then(|| auth("authenticateOIDCConfig"))
+                            .flatten(),
+                        authenticate_cognito_config: (kind == "authenticate-cognito")
+                            .then(|| auth("authenticateCognitoConfig"))
+                            .flatten(),
+                        jwt_validation_config: (kind == "jwt-validation")
+                            .then(|| auth("jwtValidationConfig"))
+                            .flatten(),
+                        ..Action::default()
+                    });
+                }
+                "fixed-response" => {
+                    let c = a.get("fixedResponseConfig").cloned().unwrap_or(Value::Null);
+                    let code = c
+                        .get("statusCode")
+                        .map(|v| v.as_i64().map_or_else(|| v.as_str().unwrap_or("").to_owned(), |n| n.to_string()))
+                        .unwrap_or_default();
+                    last = Some(fixed_response(
+                        &code,
+                        c.get("contentType").and_then(Value::as_str).unwrap_or("text/plain"),
+                        c.get("messageBody").and_then(Value::as_str),
+                    ));
+                }
+                "forward" => {
+                    if let Some(s) = a.pointer("/forwardConfig/targetGroupStickinessConfig") {
+                        stickiness = Some(StickinessConfig {
+                            enabled: s.get("enabled").and_then(Value::as_bool).unwrap_or(false),
+                            duration_seconds: s.get("durationSeconds").and_then(Value::as_i64).map(|n| n as i32),
+                        });
+                    }
+                }
+                "redirect" => {
+                    redirect_query = a.pointer("/redirectConfig/query").and_then(Value::as_str).map(str::to_owned)
+                }
+                _ => {}
+            }
+        }
+        parts.conditions = source_ip(config, input.match_index);
+    }
+    let matched_prefix = match input.rule.matches.get(input.match_index) {
+        Some(RouteMatch::Http(m)) => m.path.as_ref().and_then(|p| p.value.clone()),
+        _ => None,
+    };
+    let matched_prefix = matched_prefix.as_deref().unwrap_or("/");
+    for filter in &input.rule.filters {
+        if let RouteFilter::Http(f) = filter {
+            if let Some(filter) = &f.request_redirect {
+                let (action, t) = redirect_action(&Redirect {
+                    filter,
+                    query: redirect_query.clone(),
+                    listener_protocol: input.listener_protocol,
+                    listener_port: input.listener_port,
+                    matched_prefix,
+                })?;
+                parts.transforms.extend(t);
+                last = Some(action);
+            }
+            if let Some(u) = &f.url_rewrite {
+                parts.transforms.extend(rewrite_transforms(u, matched_prefix));
+            }
+        }
+    }
+    parts.actions = pre;
+    parts.actions.push(last.unwrap_or_else(|| forward(&input.targets, stickiness)));
+    for (i, a) in parts.actions.iter_mut().enumerate() {
+        a.order = i as u32 + 1;
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rewritten(r: &Rewrite, url: &str) -> String {
+        // The regexes here are a literal prefix with an optional "/": enough to check by hand.
+        let (literal, slash) = match r.regex.strip_suffix("/?") {
+            Some(l) => (l, true),
+            None => (r.regex.as_str(), false),
+        };
+        let literal = literal.trim_start_matches('^').replace('\\', "");
+        let Some(mut rest) = url.strip_prefix(&literal) else { return url.to_owned() };
+        if slash {
+            rest = rest.strip_prefix('/').unwrap_or(rest);
+        }
+        format!("{}{rest}", r.replace)
+    }
+
+    #[test]
+    fn prefix_rewrites_replace_only_the_matched_prefix() {
+        let r = prefix_rewrite("/v1/api", "/v2");
+        assert_eq!(r.regex, "^/v1/api");
+        for (from, to) in [("/v1/api", "/v2"), ("/v1/api/x", "/v2/x"), ("/v1/api/", "/v2/"), ("/v1/api?q=1", "/v2?q=1")]
+        {
+            assert_eq!(rewritten(&r, from), to);
+        }
+        assert_eq!(prefix_rewrite("/a.b/", "/c/").regex, r"^/a\.b");
+    }
+
+    #[test]
+    fn prefix_rewrites_to_root_never_leave_an_empty_path() {
+        let r = prefix_rewrite("/legacy", "/");
+        for (from, to) in [("/legacy", "/"), ("/legacy/x", "/x"), ("/legacy/", "/"), ("/legacy?q", "/?q")] {
+            assert_eq!(rewritten(&r, from), to);
+        }
+    }
+
+    fn redirect(filter: Value, listener: &str) -> Result<(Action, Vec<Transform>), String> {
+        let filter: HttpRouteRulesFiltersRequestRedirect = serde_json::from_value(filter).unwrap();
+        let port = if listener == "HTTPS" { 8443 } else { 80 };
+        redirect_action(&Redirect {
+            filter: &filter,
+            query: None,
+            listener_protocol: listener,
+            listener_port: port,
+            matched_prefix: "/old",
+        })
+    }
+
+    fn config(a: &(Action, Vec<Transform>)) -> &RedirectConfig {
+        a.0.redirect_config.as_ref().unwrap()
+    }
+
+    #[test]
+    fn redirect_ports_follow_the_scheme() {
+        // A scheme brings its well-known port, even on a listener of that scheme on another port.
+        assert_eq!(config(&redirect(json!({"scheme": "https"}), "HTTPS").unwrap()).port, "443");
+        assert_eq!(config(&redirect(json!({"scheme": "https"}), "HTTP").unwrap()).port, "443");
+        assert_eq!(config(&redirect(json!({"hostname": "x.io"}), "HTTP").unwrap()).port, "#{port}");
+        assert_eq!(config(&redirect(json!({"hostname": "x.io", "port": 8080}), "HTTP").unwrap()).port, "8080");
+    }
+
+    #[test]
+    fn redirects_alb_refuses_are_errors() {
+        assert!(redirect(json!({"statusCode": 307, "hostname": "x.io"}), "HTTP").unwrap_err().contains("307"));
+        assert!(redirect(json!({"scheme": "http"}), "HTTPS").unwrap_err().contains("HTTPS to HTTP"));
+        assert!(redirect(json!({"statusCode": 301}), "HTTP").unwrap_err().contains("loop"));
+    }
+
+    #[test]
+    fn prefix_only_redirects_name_the_listener_port() {
+        let r =
+            redirect(json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/new"}}), "HTTP").unwrap();
+        assert_eq!(config(&r).port, "80");
+        assert_eq!(config(&r).path, "/#{path}");
+        assert_eq!(
+            r.1[0].url_rewrite_config.as_ref().unwrap().rewrites[0],
+            Rewrite { regex: "^/old".into(), replace: "/new".into() }
+        );
+    }
+
+    #[test]
+    fn auth_configs_take_elbv2_names_and_never_secret_values() {
+        let oidc = auth_config(
+            &json!({"issuer": "https://i", "secret": {"name": "s"}, "authenticationRequestExtraParams": {"a_b": "1"}}),
+            "ns",
+        );
+        assert_eq!(
+            oidc,
+            json!({"Issuer": "https://i", "ClientId": "secret:ns/s#clientID", "ClientSecret": "secret:ns/s#clientSecret",
+                   "AuthenticationRequestExtraParams": {"a_b": "1"}})
+        );
+        let existing = auth_config(&json!({"secret": {"name": "s"}, "useExistingClientSecret": true}), "ns");
+        assert!(existing.get("ClientSecret").is_none());
+        let jwt = auth_config(
+            &json!({"jwksEndpoint": "https://j", "additionalClaims": [{"format": "single-string", "name": "n", "values": ["v"]}]}),
+            "ns",
+        );
+        assert_eq!(
+            jwt,
+            json!({"JwksEndpoint": "https://j", "AdditionalClaims": [{"Format": "single-string", "Name": "n", "Values": ["v"]}]})
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Builds from objects validation would refuse (the webhook fails open for shared Gateway API
+//! kinds, and objects may predate it): the plan must still fail them alone. The golden cases
+//! plan validated objects only, so these paths are checked here.
+
+use serde_json::Value;
+
+use super::{Build, Env, Snapshot, build};
+
+const CLASS: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: alb}
+spec: {controllerName: gateway.k8s.aws/alb}
+";
+
+const GATEWAY: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: alb
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+";
+
+const SERVICE: &str = "
+apiVersion: v1
+kind: Service
+metadata: {name: store, namespace: shop}
+spec:
+  ports: [{port: 80, targetPort: 8080}]
+";
+
+fn plan(docs: &[&str]) -> Build {
+    let text = docs.join("\n---\n");
+    let objects: Vec<Value> = crate::manifest::parse(&text).into_iter().map(|d| d.unwrap().value).collect();
+    let (snapshot, skipped) = Snapshot::from_objects(objects.iter());
+    assert!(skipped.is_empty(), "{skipped:?}");
+    build(&snapshot, &Env::default())
+}
+
+fn status<'a>(build: &'a Build, kind: &str, name: &str) -> &'a Value {
+    &build.statuses.iter().find(|s| s.kind == kind && s.name == name).unwrap_or_else(|| panic!("{kind} {name}")).status
+}
+
+fn condition<'a>(conditions: &'a Value, kind: &str) -> (&'a str, &'a str) {
+    let c = conditions.as_array().unwrap().iter().find(|c| c["type"] == kind).unwrap();
+    (c["status"].as_str().unwrap(), c["reason"].as_str().unwrap())
+}
+
+fn route(name: &str, rule: &str) -> String {
+    format!(
+        "
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  parentRefs: [{{name: web}}]
+  rules:
+  - {rule}
+"
+    )
+}
+
+#[test]
+fn a_class_whose_parameters_have_no_namespace_is_not_accepted() {
+    let class = CLASS.replace(
+        "spec: {controllerName: gateway.k8s.aws/alb}",
+        "spec:\n  controllerName: gateway.k8s.aws/alb\n  parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: lbc}",
+    );
+    let build = plan(&[&class, GATEWAY]);
+    assert_eq!(
+        condition(&status(&build, "GatewayClass", "alb")["conditions"], "Accepted"),
+        ("False", "InvalidParameters")
+    );
+    assert_eq!(condition(&status(&build, "Gateway", "web")["conditions"], "Accepted"), ("False", "InvalidParameters"));
+    assert!(build.stacks.is_empty());
+}
+
+#[test]
+fn a_class_whose_parameters_do_not_exist_is_not_accepted() {
+    let class = CLASS.replace(
+        "spec: {controllerName: gateway.k8s.aws/alb}",
+        "spec:\n  controllerName: gateway.k8s.aws/alb\n  parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: lbc, namespace: platform}",
+    );
+    let build = plan(&[&class, GATEWAY]);
+    let accepted = &status(&build, "GatewayClass", "alb")["conditions"][0];
+    assert_eq!((accepted["status"].as_str(), accepted["reason"].as_str()), (Some("False"), Some("InvalidParameters")));
+    assert!(accepted["message"].as_str().unwrap().contains("platform/lbc not found"));
+    assert!(build.stacks.is_empty());
+}
+
+#[test]
+fn an_unsupported_listener_protocol_fails_that_listener_alone() {
+    let gateway = format!("{GATEWAY}  - {{name: raw, protocol: TCP, port: 5432}}\n");
+    let build = plan(&[CLASS, &gateway, SERVICE, &route("store", "backendRefs: [{name: store, port: 80}]")]);
+    let gw = status(&build, "Gateway", "web");
+    assert_eq!(condition(&gw["conditions"], "Accepted"), ("True", "ListenersNotValid"));
+    assert_eq!(condition(&gw["listeners"][1]["conditions"], "Accepted"), ("False", "UnsupportedProtocol"));
+    assert_eq!(condition(&gw["listeners"][0]["conditions"], "Accepted"), ("True", "Accepted"));
+    let ports: Vec<i32> = build.stacks[0].listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, [80]);
+}
+
+#[test]
+fn a_route_with_a_filter_alb_cannot_apply_is_refused_alone() {
+    let bad = route(
+        "bad",
+        "filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n    backendRefs: [{name: store, port: 80}]",
+    );
+    let good = route("good", "backendRefs: [{name: store, port: 80}]");
+    let build = plan(&[CLASS, GATEWAY, SERVICE, &bad, &good]);
+    let bad_parent = &status(&build, "HTTPRoute", "bad")["parents"][0];
+    assert_eq!(condition(&bad_parent["conditions"], "Accepted"), ("False", "UnsupportedValue"));
+    let good_parent = &status(&build, "HTTPRoute", "good")["parents"][0];
+    assert_eq!(condition(&good_parent["conditions"], "Accepted"), ("True", "Accepted"));
+    let rules: Vec<&str> = build.stacks[0].listeners[0].rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(rules, ["HTTPRoute/shop/good/0/0/*"]);
+}
