@@ -41,8 +41,11 @@ pub fn parse(text: &str) -> Vec<Result<Document, ParseError>> {
 }
 
 fn parse_one(chunk: &str) -> Result<Value, (Option<usize>, String)> {
+    // Through YAML's own value first: it refuses duplicate keys, as kubectl does, where a JSON
+    // map would silently keep the last one.
     let de = serde_norway::Deserializer::from_str(chunk);
-    Value::deserialize(de).map_err(|e| (e.location().map(|l| l.line()), e.to_string()))
+    let yaml = serde_norway::Value::deserialize(de).map_err(|e| (e.location().map(|l| l.line()), e.to_string()))?;
+    serde_json::to_value(yaml).map_err(|e| (None, e.to_string()))
 }
 
 fn expand(value: Value, line: usize, out: &mut Vec<Result<Document, ParseError>>) {
@@ -149,6 +152,13 @@ mod tests {
         let docs = parse(r#"{"apiVersion": "v1", "kind": "A"}"#);
         assert_eq!(docs.len(), 1);
         assert!(docs[0].is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error() {
+        let docs = parse("apiVersion: v1\nkind: A\nkind: B\n");
+        let err = docs[0].as_ref().unwrap_err();
+        assert!(err.message.contains("duplicate"), "{}", err.message);
     }
 
     #[test]

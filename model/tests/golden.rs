@@ -1,7 +1,10 @@
 //! Golden plans: each folder under `golden/` holds `input.yaml` (and optionally
 //! `certificates.yaml`, ACM certificates in DescribeCertificate's shape), and the expected
 //! `expected.plan.json` (stacks) and `expected.status.yaml` (statuses). `ALBATROSS_BLESS=1`
-//! rewrites the expectations; review the diff before committing it.
+//! rewrites the expectations; review the diff before committing it. Every object of a case must
+//! pass validation, except in a folder holding an `unvalidated` marker file: there the objects
+//! are planned as if they had reached the cluster without the webhook (failurePolicy Ignore),
+//! which is how the plan's own refusals are tested.
 
 use std::path::{Path, PathBuf};
 
@@ -17,27 +20,38 @@ fn cases() -> Vec<PathBuf> {
     dirs
 }
 
-/// Plans a case's objects: the ones validation accepts, defaulted, in the given order.
-pub fn plan_objects(objects: &[Value], certificates: Vec<AcmCertificate>) -> Build {
+/// Plans a case's objects, defaulted as the API server stores them, in the given order.
+pub fn plan_objects(objects: &[Value], certificates: Vec<AcmCertificate>, validated: bool) -> Build {
     let validator = Validator::new(ValidatorOptions::default());
-    let refs: Vec<&Value> = objects.iter().collect();
-    let outcomes = validator.validate_all(&refs);
-    let accepted: Vec<Value> =
-        objects.iter().zip(outcomes).filter(|(_, o)| o.allowed()).map(|(v, _)| validator.with_defaults(v)).collect();
+    if validated {
+        let refs: Vec<&Value> = objects.iter().collect();
+        let rejected: Vec<String> = validator
+            .validate_all(&refs)
+            .into_iter()
+            .zip(objects)
+            .filter(|(o, _)| !o.allowed())
+            .map(|(o, v)| format!("{}: {:?}", v["metadata"]["name"], o.errors))
+            .collect();
+        assert!(
+            rejected.is_empty(),
+            "objects fail validation (add an `unvalidated` marker if intended): {rejected:#?}"
+        );
+    }
+    let accepted: Vec<Value> = objects.iter().map(|v| validator.with_defaults(v)).collect();
     let (snapshot, skipped) = Snapshot::from_objects(accepted.iter());
     assert!(skipped.is_empty(), "objects not read: {skipped:?}");
     let env = Env { cluster_name: "golden".into(), certificates, now: "2026-11-27T00:00:00Z".into(), ..Env::default() };
     plan::build(&snapshot, &env)
 }
 
-fn load(dir: &Path) -> (Vec<Value>, Vec<AcmCertificate>) {
+fn load(dir: &Path) -> (Vec<Value>, Vec<AcmCertificate>, bool) {
     let text = std::fs::read_to_string(dir.join("input.yaml")).unwrap();
     let objects = manifest::parse(&text).into_iter().map(|d| d.unwrap().value).collect();
     let certificates = match std::fs::read_to_string(dir.join("certificates.yaml")) {
         Ok(text) => serde_norway::from_str(&text).unwrap(),
         Err(_) => Vec::new(),
     };
-    (objects, certificates)
+    (objects, certificates, !dir.join("unvalidated").exists())
 }
 
 #[test]
@@ -47,8 +61,8 @@ fn golden_plans_and_statuses_match() {
     assert!(!cases.is_empty());
     let mut failures = Vec::new();
     for dir in &cases {
-        let (objects, certificates) = load(dir);
-        let build = plan_objects(&objects, certificates);
+        let (objects, certificates, validated) = load(dir);
+        let build = plan_objects(&objects, certificates, validated);
         let plan = serde_json::to_string_pretty(&serde_json::json!({ "stacks": build.stacks })).unwrap() + "\n";
         let status = serde_norway::to_string(&build.statuses).unwrap();
         for (file, actual) in [("expected.plan.json", &plan), ("expected.status.yaml", &status)] {
@@ -69,10 +83,10 @@ fn golden_plans_and_statuses_match() {
 #[test]
 fn plans_do_not_depend_on_input_order() {
     for dir in cases() {
-        let (mut objects, certificates) = load(&dir);
-        let forward = plan_objects(&objects, certificates.clone());
+        let (mut objects, certificates, validated) = load(&dir);
+        let forward = plan_objects(&objects, certificates.clone(), validated);
         objects.reverse();
-        let backward = plan_objects(&objects, certificates);
+        let backward = plan_objects(&objects, certificates, validated);
         assert_eq!(forward, backward, "{}", dir.display());
     }
 }
