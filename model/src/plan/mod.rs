@@ -3,13 +3,13 @@
 //! backs `albatross plan` and the reconciler.
 
 mod actions;
-mod alb;
+pub(crate) mod alb;
 mod attach;
 mod config;
 mod env;
 mod gateway;
 mod hostname;
-mod limits;
+pub(crate) mod limits;
 mod listeners;
 mod naming;
 mod nlb;

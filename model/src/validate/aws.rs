@@ -187,37 +187,26 @@ fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
     value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
-/// Values an ALB `http-header` condition gets from a header match: split on unescaped commas.
-pub fn header_values(value: &str) -> usize {
-    let mut count = 1;
-    let mut escaped = false;
-    for c in value.chars() {
-        match c {
-            '\\' if !escaped => escaped = true,
-            ',' if !escaped => count += 1,
-            _ => escaped = false,
+/// Condition limits of every match, checked on the very conditions the plan would build.
+fn check_match_conditions(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
+    let Ok(view) = albatross_k8s::route::AnyRoute::from_value(route) else { return };
+    // Each generated rule carries one hostname value; which one does not change the count.
+    let host = view.hostnames.first().cloned().unwrap_or_default();
+    for (i, rule) in view.rules.iter().enumerate() {
+        for j in 0..rule.matches.len() {
+            let (_, conditions) = crate::plan::alb::conditions(&view, rule, j, &host);
+            if let Err(message) = crate::plan::limits::check_conditions(&conditions, limits) {
+                out.errors
+                    .push(FieldError::new(&format!("spec.rules[{i}].matches[{j}]"), format!("Too many: {message}")));
+            }
         }
     }
-    count
-}
-
-/// Condition values one HTTPRoute match needs in an ALB rule (host-header counted apart).
-pub fn http_match_values(m: &Value) -> usize {
-    let path = match (m.pointer("/path/type").and_then(Value::as_str), m.pointer("/path/value").and_then(Value::as_str))
-    {
-        (Some("PathPrefix"), Some("/")) | (None, _) => 1,
-        (Some("PathPrefix"), _) => 2,
-        _ => 1,
-    };
-    let headers: usize =
-        array(m, "headers").iter().map(|h| h.get("value").and_then(Value::as_str).map_or(1, header_values)).sum();
-    path + headers + array(m, "queryParams").len() + usize::from(m.get("method").is_some())
 }
 
 fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
     let spec = route.get("spec").unwrap_or(&Value::Null);
-    let hosts = usize::from(!array(spec, "hostnames").is_empty());
     let hostnames = array(spec, "hostnames").len().max(1);
+    check_match_conditions(route, limits, out);
     let mut alb_rules = 0;
     for (i, rule) in array(spec, "rules").iter().enumerate() {
         let field = index("spec.rules", i);
@@ -225,16 +214,6 @@ fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
         alb_rules += matches.len().max(1) * hostnames;
         for (j, m) in matches.iter().enumerate() {
             let mfield = index(&child(&field, "matches"), j);
-            let values = http_match_values(m) + hosts;
-            if values > limits.condition_values_per_rule {
-                out.errors.push(FieldError::new(
-                    &mfield,
-                    format!(
-                        "Too many: {values} condition values: an ALB rule allows {} (path, each header value, query parameter, method and the hostname each count)",
-                        limits.condition_values_per_rule
-                    ),
-                ));
-            }
             let path_type = m.pointer("/path/type").and_then(Value::as_str);
             let path_value = m.pointer("/path/value").and_then(Value::as_str).unwrap_or("");
             if path_value.contains(['*', '?']) {
@@ -282,25 +261,9 @@ fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
 
 fn check_grpc_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
     let spec = route.get("spec").unwrap_or(&Value::Null);
-    let hosts = usize::from(!array(spec, "hostnames").is_empty());
+    check_match_conditions(route, limits, out);
     for (i, rule) in array(spec, "rules").iter().enumerate() {
         let field = index("spec.rules", i);
-        for (j, m) in array(rule, "matches").iter().enumerate() {
-            let headers: usize = array(m, "headers")
-                .iter()
-                .map(|h| h.get("value").and_then(Value::as_str).map_or(1, header_values))
-                .sum();
-            let values = 1 + headers + hosts;
-            if values > limits.condition_values_per_rule {
-                out.errors.push(FieldError::new(
-                    &index(&child(&field, "matches"), j),
-                    format!(
-                        "Too many: {values} condition values: an ALB rule allows {} (the method path, each header value and the hostname each count)",
-                        limits.condition_values_per_rule
-                    ),
-                ));
-            }
-        }
         check_filters(rule, &field, Flavor::Alb, out);
         check_backends(rule, &field, limits, out);
     }
@@ -315,6 +278,16 @@ fn check_filters(rule: &Value, field: &str, flavor: Flavor, out: &mut Outcome) {
             out.errors.push(FieldError::new(
                 &child(&ffield, "type"),
                 format!("Unsupported value: {kind:?}: an {} rule cannot do this; supported filters are RequestRedirect, URLRewrite and ExtensionRef to a ListenerRuleConfiguration", lb_name(flavor)),
+            ));
+        }
+        if kind == "RequestRedirect"
+            && let Some(code) = filter.pointer("/requestRedirect/statusCode").and_then(Value::as_i64)
+            && code != 301
+            && code != 302
+        {
+            out.errors.push(FieldError::new(
+                &format!("{ffield}.requestRedirect.statusCode"),
+                format!("Unsupported value: {code}: ALB redirects with 301 or 302 only"),
             ));
         }
         if kind == "ExtensionRef" {
@@ -384,24 +357,29 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn header_values_split_on_unescaped_commas_only() {
-        assert_eq!(header_values("a"), 1);
-        assert_eq!(header_values("a,b,c"), 3);
-        assert_eq!(header_values(r"a\,b"), 1);
+    fn a_match_over_five_condition_values_is_refused_with_the_plan_s_own_conditions() {
+        let route = json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "ns"},
+            "spec": {"hostnames": ["a.io"], "rules": [{"matches": [{
+                "path": {"type": "PathPrefix", "value": "/api"},
+                "headers": [{"type": "Exact", "name": "x", "value": "1,2,3"}]
+            }]}]}
+        });
+        let errors = route_support("HTTPRoute", &route, Flavor::Alb);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "spec.rules[0].matches[0]");
+        assert!(errors[0].message.contains("6 condition values"), "{}", errors[0].message);
     }
 
     #[test]
-    fn prefix_paths_take_two_values_except_root() {
-        assert_eq!(http_match_values(&json!({"path": {"type": "PathPrefix", "value": "/"}})), 1);
-        assert_eq!(http_match_values(&json!({"path": {"type": "PathPrefix", "value": "/api"}})), 2);
-        assert_eq!(
-            http_match_values(&json!({
-                "path": {"type": "Exact", "value": "/x"},
-                "headers": [{"name": "a", "value": "1,2"}],
-                "queryParams": [{"name": "q", "value": "v"}],
-                "method": "GET"
-            })),
-            5
-        );
+    fn redirects_other_than_301_and_302_are_refused() {
+        let route = json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "ns"},
+            "spec": {"rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 307}}]}]}
+        });
+        let errors = route_support("HTTPRoute", &route, Flavor::Alb);
+        assert!(errors.iter().any(|e| e.field == "spec.rules[0].filters[0].requestRedirect.statusCode"), "{errors:?}");
     }
 }
