@@ -30,7 +30,7 @@ pub fn plan_objects(objects: &[Value], certificates: Vec<AcmCertificate>, valida
             .into_iter()
             .zip(objects)
             .filter(|(o, _)| !o.allowed())
-            .map(|(o, v)| format!("{}: {:?}", v["metadata"]["name"], o.errors))
+            .map(|(o, v)| format!("{} {}: {:?}", v["kind"], v["metadata"]["name"], o.errors))
             .collect();
         assert!(
             rejected.is_empty(),
