@@ -251,15 +251,20 @@ pub fn actions(input: &RuleActions) -> Result<RuleParts, String> {
     let mut last: Option<Action> = None;
     let mut stickiness = None;
     let mut redirect_query = None;
+    let mut needs_tls = false;
     if let Some(config) = input.config {
         for a in config.get("actions").and_then(Value::as_array).into_iter().flatten() {
             let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
             let auth = |key: &str| a.get(key).map(|c| auth_config(c, input.namespace));
             match kind {
-                // ALB authenticates on HTTPS listeners only; on plain HTTP the action is left out.
+                // ALB authenticates on HTTPS listeners only; plain HTTP must not serve the route
+                // unauthenticated, so there the rule answers 403 instead.
                 "authenticate-oidc" | "authenticate-cognito" | "jwt-validation"
-                    if input.listener_protocol == "HTTPS" =>
+                    if input.listener_protocol != "HTTPS" =>
                 {
+                    needs_tls = true;
+                }
+                "authenticate-oidc" | "authenticate-cognito" | "jwt-validation" => {
                     pre.push(Action {
                         r#type: kind.into(),
                         authenticate_oidc_config: (kind == "authenticate-oidc")
@@ -326,7 +331,12 @@ pub fn actions(input: &RuleActions) -> Result<RuleParts, String> {
         }
     }
     parts.actions = pre;
-    parts.actions.push(last.unwrap_or_else(|| forward(&input.targets, stickiness)));
+    if needs_tls {
+        parts.actions = vec![fixed_response("403", "text/plain", Some("authentication requires HTTPS"))];
+        parts.transforms.clear();
+    } else {
+        parts.actions.push(last.unwrap_or_else(|| forward(&input.targets, stickiness)));
+    }
     for (i, a) in parts.actions.iter_mut().enumerate() {
         a.order = i as u32 + 1;
     }
