@@ -7,6 +7,7 @@
 
 pub(crate) mod aws;
 mod catalog;
+mod cel;
 mod list_types;
 pub mod metadata;
 mod path;
@@ -244,14 +245,7 @@ impl Validator {
     }
 
     fn check_cel(&self, version: &CrdVersion, object: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
-        let Err(failures) = kube_cel::validate_compiled(version.compiled(), object, old) else { return };
-        for failure in failures.iter() {
-            let message = match failure.kind {
-                kube_cel::ErrorKind::ValidationFailure => format!("Invalid value: {}", failure.message),
-                _ => format!("Invalid value: {} (rule: {})", failure.message, failure.rule),
-            };
-            errors.push(FieldError::new(&failure.field_path, message));
-        }
+        cel::evaluate(version.compiled(), object, old, "", errors);
     }
 }
 
