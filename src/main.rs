@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// glibc malloc took about a third of the webhook's time under load; mimalloc does far better.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
     telemetry::init(&cli.log);

@@ -74,6 +74,7 @@ impl RuleArgs {
                 FieldValidationArg::Warn => FieldValidation::Warn,
             },
             controllers: Controllers { alb: self.alb_controller.clone(), nlb: self.nlb_controller.clone() },
+            api_server_checks: true,
         }
     }
 }

@@ -260,3 +260,33 @@ async fn metrics_count_reviews_by_kind_operation_and_verdict() {
     );
     assert!(text.contains("albatross_webhook_review_duration_seconds_bucket"), "{text}");
 }
+
+#[tokio::test]
+async fn trusting_the_api_server_keeps_only_albatross_checks() {
+    // The API server rejects schema violations before calling the webhook; what reaches us then
+    // is valid, so only AWS and reference checks run.
+    let options = ValidatorOptions { api_server_checks: false, ..ValidatorOptions::default() };
+    let validator = Validator::new(options);
+    let mut catalog = albatross_model::Catalog::new(&albatross_model::Controllers::default());
+    catalog.insert(&json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "alb"}, "spec": {"controllerName": "gateway.k8s.aws/alb"}}));
+    let gateway = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g", "namespace": "default"},
+        "spec": {"gatewayClassName": "alb", "listeners": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}
+    });
+    let answer = albatross_webhook::review(
+        &validator,
+        &catalog,
+        albatross_webhook::Endpoint::Validate,
+        &review("CREATE", &gateway),
+    );
+    assert_eq!(answer.body["response"]["allowed"], false, "{}", answer.body);
+    let schema_only =
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"}, "spec": {}});
+    let answer = albatross_webhook::review(
+        &validator,
+        &catalog,
+        albatross_webhook::Endpoint::Validate,
+        &review("CREATE", &schema_only),
+    );
+    assert_eq!(answer.body["response"]["allowed"], true, "{}", answer.body);
+}

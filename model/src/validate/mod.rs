@@ -63,11 +63,26 @@ impl Default for Controllers {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ValidatorOptions {
     pub channel: Channel,
     pub field_validation: FieldValidation,
     pub controllers: Controllers,
+    /// Run what the API server checks itself (served version, schema, list types, CEL). A
+    /// validating webhook is called after the API server ran them, so in a cluster they can be
+    /// skipped; offline they are the point.
+    pub api_server_checks: bool,
+}
+
+impl Default for ValidatorOptions {
+    fn default() -> Self {
+        Self {
+            channel: Channel::default(),
+            field_validation: FieldValidation::default(),
+            controllers: Controllers::default(),
+            api_server_checks: true,
+        }
+    }
 }
 
 /// One problem, located by its field path (`spec.listeners[0].port`).
@@ -166,6 +181,11 @@ impl Validator {
         let Some(crd) = self.registry.get(meta.group, meta.kind) else {
             return Outcome::default();
         };
+        if !self.options.api_server_checks {
+            // The API server stored defaults and checked the schema before calling us.
+            aws::check(&meta, object, catalog, &self.options.controllers, &mut outcome);
+            return outcome;
+        }
         let Some(version) = crd.version(meta.version).filter(|v| v.served) else {
             outcome.errors.push(FieldError::new(
                 "apiVersion",
