@@ -63,7 +63,7 @@ fn main() {
     for (gateways, routes) in sizes {
         let values = objects(gateways, routes);
         let started = Instant::now();
-        let (snapshot, skipped) = Snapshot::from_objects(values.iter());
+        let (snapshot, skipped) = Snapshot::from_objects(values);
         let read = started.elapsed();
         assert!(skipped.is_empty());
         let mut env = Env::default();

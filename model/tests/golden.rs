@@ -38,7 +38,7 @@ pub fn plan_objects(objects: &[Value], certificates: Vec<AcmCertificate>, valida
         );
     }
     let accepted: Vec<Value> = objects.iter().map(|v| validator.with_defaults(v)).collect();
-    let (snapshot, skipped) = Snapshot::from_objects(accepted.iter());
+    let (snapshot, skipped) = Snapshot::from_objects(accepted);
     assert!(skipped.is_empty(), "objects not read: {skipped:?}");
     let env = Env { cluster_name: "golden".into(), certificates, now: "2026-11-27T00:00:00Z".into(), ..Env::default() };
     plan::build(&snapshot, &env)

@@ -72,7 +72,7 @@ fn objects(routes: &[(usize, RouteSpec)]) -> Vec<Value> {
 fn build(objects: &[Value]) -> Build {
     let validator = Validator::new(ValidatorOptions::default());
     let defaulted: Vec<Value> = objects.iter().map(|o| validator.with_defaults(o)).collect();
-    let (snapshot, skipped) = Snapshot::from_objects(defaulted.iter());
+    let (snapshot, skipped) = Snapshot::from_objects(defaulted);
     assert!(skipped.is_empty(), "{skipped:?}");
     let mut env = Env::default();
     env.limits.rules_per_alb = 10_000;

@@ -108,7 +108,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let (snapshot, skipped) = Snapshot::from_objects(accepted.iter());
+    let (snapshot, skipped) = Snapshot::from_objects(accepted);
     for s in &skipped {
         eprintln!("{} {}: not planned: {}", s.kind, s.key, s.reason);
     }

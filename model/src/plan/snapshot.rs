@@ -42,8 +42,8 @@ impl Meta {
 pub struct Object<T> {
     pub meta: Meta,
     pub spec: T,
-    /// The object as given, for checks shared with validation.
-    pub raw: Value,
+    /// The object as given, for checks shared with validation; shared, not copied.
+    pub raw: std::sync::Arc<Value>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -75,10 +75,12 @@ fn spec_of<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
 
 impl Snapshot {
     /// Reads every object it knows; others are ignored, unreadable ones reported.
-    pub fn from_objects<'a>(objects: impl IntoIterator<Item = &'a Value>) -> (Self, Vec<Skipped>) {
+    pub fn from_objects(objects: impl IntoIterator<Item = Value>) -> (Self, Vec<Skipped>) {
         let mut snapshot = Self::default();
         let mut skipped = Vec::new();
-        for value in objects {
+        for owned in objects {
+            let raw = std::sync::Arc::new(owned);
+            let value: &Value = &raw;
             let meta = Meta::of(value);
             let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
             let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
@@ -89,21 +91,21 @@ impl Snapshot {
                         let spec = spec_of(value)?;
                         snapshot
                             .classes
-                            .insert(meta.key.name.clone(), Object { meta: meta.clone(), spec, raw: value.clone() });
+                            .insert(meta.key.name.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     (GATEWAY_GROUP, "Gateway") => {
                         let spec = spec_of(value)?;
                         snapshot
                             .gateways
-                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: value.clone() });
+                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     (GATEWAY_GROUP, "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute") => {
                         let spec = AnyRoute::from_value(value).map_err(|e| e.to_string())?;
-                        snapshot.routes.push(Object { meta: meta.clone(), spec, raw: value.clone() });
+                        snapshot.routes.push(Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     (GATEWAY_GROUP, "ReferenceGrant") => {
                         let spec = spec_of(value)?;
-                        snapshot.grants.push(Object { meta: meta.clone(), spec, raw: value.clone() });
+                        snapshot.grants.push(Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     ("", "Namespace") => {
                         let labels: BTreeMap<String, String> = value
@@ -119,25 +121,25 @@ impl Snapshot {
                         let spec = spec_of(value)?;
                         snapshot
                             .services
-                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: value.clone() });
+                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     ("gateway.k8s.aws", "LoadBalancerConfiguration") => {
                         let spec = spec_of(value)?;
                         snapshot
                             .lb_configs
-                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: value.clone() });
+                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     ("gateway.k8s.aws", "TargetGroupConfiguration") => {
                         let spec = spec_of(value)?;
                         snapshot
                             .tg_configs
-                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: value.clone() });
+                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     ("gateway.k8s.aws", "ListenerRuleConfiguration") => {
                         let spec = spec_of(value)?;
                         snapshot
                             .rule_configs
-                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: value.clone() });
+                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     _ => {}
                 }

@@ -34,7 +34,7 @@ spec:
 fn plan(docs: &[&str]) -> Build {
     let text = docs.join("\n---\n");
     let objects: Vec<Value> = crate::manifest::parse(&text).into_iter().map(|d| d.unwrap().value).collect();
-    let (snapshot, skipped) = Snapshot::from_objects(objects.iter());
+    let (snapshot, skipped) = Snapshot::from_objects(objects.iter().cloned());
     assert!(skipped.is_empty(), "{skipped:?}");
     build(&snapshot, &Env::default())
 }
