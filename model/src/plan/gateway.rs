@@ -53,8 +53,10 @@ pub fn build(
 
     // What the load balancer cannot do fails the route alone.
     for a in attachments.iter_mut().filter(|a| a.accepted.is_ok()) {
-        let route = &snapshot.routes[a.route];
-        let problems = crate::validate::aws::route_support(route.spec.kind.as_str(), &route.raw, flavor);
+        let problems = match flavor {
+            Flavor::Alb => snapshot.alb_problems[a.route].as_slice(),
+            Flavor::Nlb => &[],
+        };
         if !problems.is_empty() {
             let message = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             a.accepted = Err(("UnsupportedValue", message));

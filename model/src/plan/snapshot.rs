@@ -50,7 +50,10 @@ pub struct Object<T> {
 pub struct Snapshot {
     pub classes: BTreeMap<String, Object<GatewayClassSpec>>,
     pub gateways: BTreeMap<ObjectKey, Object<GatewaySpec>>,
+    /// Routes, sorted by kind and key. Their JSON is not kept (`raw` is null): what validation
+    /// finds ALB cannot do of each is computed once, into `alb_problems`, at the same index.
     pub routes: Vec<Object<AnyRoute>>,
+    pub alb_problems: Vec<Vec<crate::validate::FieldError>>,
     pub grants: Vec<Object<ReferenceGrantSpec>>,
     /// Namespace labels; namespaces not given have only `kubernetes.io/metadata.name`.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
@@ -151,6 +154,17 @@ impl Snapshot {
         }
         // Deterministic whatever the input order.
         snapshot.routes.sort_by(|a, b| (a.spec.kind, &a.meta.key).cmp(&(b.spec.kind, &b.meta.key)));
+        let empty = std::sync::Arc::new(Value::Null);
+        snapshot.alb_problems = snapshot
+            .routes
+            .iter_mut()
+            .map(|r| {
+                let problems =
+                    crate::validate::aws::route_support(r.spec.kind.as_str(), &r.raw, crate::validate::Flavor::Alb);
+                r.raw = empty.clone();
+                problems
+            })
+            .collect();
         snapshot.grants.sort_by(|a, b| a.meta.key.cmp(&b.meta.key));
         (snapshot, skipped)
     }
