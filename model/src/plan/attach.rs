@@ -31,16 +31,32 @@ pub struct ResolvedBackend {
     pub service_type: String,
 }
 
-pub fn attach(snapshot: &Snapshot, gateway: &ObjectKey, states: &mut [ListenerState]) -> Vec<Attachment> {
+/// `sets`: the ListenerSets that name this Gateway, accepted or not; routes of a set that was not
+/// accepted find no listener.
+pub fn attach(
+    snapshot: &Snapshot,
+    gateway: &ObjectKey,
+    sets: &[ObjectKey],
+    states: &mut [ListenerState],
+) -> Vec<Attachment> {
     let mut out = Vec::new();
     for (route_index, route) in snapshot.routes.iter().enumerate() {
         let r = &route.spec;
         for (parent_index, parent) in r.parent_refs.iter().enumerate() {
-            if parent.group != GATEWAY_GROUP || parent.kind != "Gateway" || parent.key(&r.key.namespace) != *gateway {
+            if parent.group != GATEWAY_GROUP {
                 continue;
             }
+            let parent_key = parent.key(&r.key.namespace);
+            // A route attached to the Gateway uses its own listeners; one attached to a
+            // ListenerSet uses that set's listeners only.
+            let origin = match parent.kind.as_str() {
+                "Gateway" if parent_key == *gateway => None,
+                "ListenerSet" if sets.contains(&parent_key) => Some(parent_key),
+                _ => continue,
+            };
             let named: Vec<&ListenerState> = states
                 .iter()
+                .filter(|s| s.origin == origin)
                 .filter(|s| parent.section_name.as_ref().is_none_or(|n| *n == s.spec.name))
                 .filter(|s| parent.port.is_none_or(|p| p == s.spec.port))
                 .collect();
@@ -53,8 +69,14 @@ pub fn attach(snapshot: &Snapshot, gateway: &ObjectKey, states: &mut [ListenerSt
                 resolved: Ok(()),
             };
             if named.is_empty() {
-                attachment.accepted =
-                    Err(("NoMatchingParent", "no listener of the Gateway matches sectionName and port".into()));
+                attachment.accepted = Err((
+                    "NoMatchingParent",
+                    format!(
+                        "no listener of {} {} matches sectionName and port",
+                        parent.kind,
+                        parent.key(&r.key.namespace)
+                    ),
+                ));
                 out.push(attachment);
                 continue;
             }
@@ -64,7 +86,9 @@ pub fn attach(snapshot: &Snapshot, gateway: &ObjectKey, states: &mut [ListenerSt
                 if !state.supported.contains(&r.kind) {
                     continue;
                 }
-                if !namespace_allowed(&state.spec, &gateway.namespace, &r.key.namespace, &labels) {
+                // "Same" means the namespace the listener is defined in.
+                let home = state.origin.as_ref().map_or(&gateway.namespace, |o| &o.namespace);
+                if !namespace_allowed(&state.spec, home, &r.key.namespace, &labels) {
                     namespace_miss = true;
                     continue;
                 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::attach::{self, Failure};
 use super::config;
 use super::env::Env;
+use super::listener_sets::{self, listener_status};
 use super::listeners::{self, ListenerState};
 use super::snapshot::{Object, Snapshot};
 use super::status::{RouteParent, StatusEntry, condition, condition_with};
@@ -20,6 +21,8 @@ use crate::validate::Flavor;
 pub struct GatewayOutcome {
     pub stack: Option<Stack>,
     pub status: StatusEntry,
+    /// Statuses of the ListenerSets that name the Gateway.
+    pub sets: Vec<StatusEntry>,
     pub routes: Vec<RouteParent>,
 }
 
@@ -42,14 +45,21 @@ pub fn build(
         Flavor::Alb => env.controllers.alb.clone(),
         Flavor::Nlb => env.controllers.nlb.clone(),
     };
-    let mut states = listeners::evaluate(&gw.spec.listeners, flavor);
+    let (set_verdicts, set_listeners) = listener_sets::gather(snapshot, key, &gw.spec);
+    let mut all = gw.spec.listeners.clone();
+    all.extend(set_listeners.iter().map(|(l, _)| l.clone()));
+    let mut states = listeners::evaluate(&all, flavor);
+    for (state, (_, origin)) in states.iter_mut().skip(gw.spec.listeners.len()).zip(&set_listeners) {
+        state.origin = Some(origin.clone());
+    }
+    let set_keys: Vec<ObjectKey> = set_verdicts.iter().map(|v| v.key.clone()).collect();
     let config = match class_failure {
         Some((_, message)) => {
             Err(("InvalidParameters", format!("GatewayClass {} is not accepted: {message}", class.meta.key.name)))
         }
         None => config::merged(snapshot, key, &gw.spec, &class.spec),
     };
-    let mut attachments = attach::attach(snapshot, key, &mut states);
+    let mut attachments = attach::attach(snapshot, key, &set_keys, &mut states);
 
     // What the load balancer cannot do fails the route alone.
     for a in attachments.iter_mut().filter(|a| a.accepted.is_ok()) {
@@ -119,7 +129,17 @@ pub fn build(
             resolved: a.resolved.clone(),
         })
         .collect();
-    GatewayOutcome { status: gateway_status(gw, &states, &config), stack, routes }
+    let sets = listener_sets::statuses(snapshot, &set_verdicts, &states, config.is_ok());
+    let attached_sets = set_verdicts
+        .iter()
+        .filter(|v| v.accepted.is_ok() && states.iter().any(|s| s.origin.as_ref() == Some(&v.key) && s.usable()))
+        .count();
+    let own = &states[..gw.spec.listeners.len()];
+    let mut status = gateway_status(gw, own, &config);
+    if !set_verdicts.is_empty() {
+        status.status["attachedListenerSets"] = json!(attached_sets);
+    }
+    GatewayOutcome { status, sets, stack, routes }
 }
 
 fn load_balancer(
@@ -191,47 +211,7 @@ fn gateway_status(gw: &Object<GatewaySpec>, states: &[ListenerState], config: &R
             condition_with("Programmed", "False", "Pending", "the load balancer is not provisioned yet", generation)
         }
     };
-    let listeners: Vec<Value> = states
-        .iter()
-        .map(|s| {
-            let supported: Vec<Value> = s
-                .supported
-                .iter()
-                .map(|k| json!({ "group": albatross_k8s::route::GATEWAY_GROUP, "kind": k.as_str() }))
-                .collect();
-            let accepted_ok = s.rejected.as_ref().map_or(Ok("Accepted"), Err);
-            // Gateway API's reasons for a listener not programmed are Invalid and Pending.
-            let programmed = match (&s.rejected, &s.conflicted, &s.unresolved) {
-                (Some(f), _, _) | (None, Some(f), _) => {
-                    condition_with("Programmed", "False", "Invalid", &f.1, generation)
-                }
-                (None, None, Some(f)) if f.0 == "InvalidCertificateRef" => {
-                    condition_with("Programmed", "False", "Invalid", &f.1, generation)
-                }
-                _ => condition_with(
-                    "Programmed",
-                    "False",
-                    "Pending",
-                    "the load balancer is not provisioned yet",
-                    generation,
-                ),
-            };
-            json!({
-                "name": s.spec.name,
-                "supportedKinds": supported,
-                "attachedRoutes": s.attached,
-                "conditions": [
-                    condition("Accepted", accepted_ok, generation),
-                    programmed,
-                    condition("ResolvedRefs", s.unresolved.as_ref().map_or(Ok("ResolvedRefs"), Err), generation),
-                    match &s.conflicted {
-                        Some((reason, message)) => condition_with("Conflicted", "True", reason, message, generation),
-                        None => condition_with("Conflicted", "False", "NoConflicts", "", generation),
-                    },
-                ],
-            })
-        })
-        .collect();
+    let listeners: Vec<Value> = states.iter().map(|s| listener_status(s, generation)).collect();
     StatusEntry {
         api_version: gw.meta.api_version.clone(),
         kind: "Gateway".into(),

@@ -18,6 +18,8 @@ pub struct ListenerState {
     /// `(reason, message)` when a reference (kind, certificate) does not resolve.
     pub unresolved: Option<(&'static str, String)>,
     pub attached: u32,
+    /// The ListenerSet the listener comes from; `None` for the Gateway's own.
+    pub origin: Option<albatross_k8s::route::ObjectKey>,
 }
 
 impl ListenerState {
@@ -66,6 +68,7 @@ pub fn evaluate(listeners: &[GatewayListeners], flavor: Flavor) -> Vec<ListenerS
             conflicted: None,
             unresolved: None,
             attached: 0,
+            origin: None,
         };
         if !protocols.contains(&spec.protocol.as_str()) {
             state.rejected = Some((

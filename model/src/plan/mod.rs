@@ -10,6 +10,7 @@ mod env;
 mod gateway;
 mod hostname;
 pub(crate) mod limits;
+mod listener_sets;
 mod listeners;
 mod naming;
 mod nlb;
@@ -47,6 +48,7 @@ pub fn build(snapshot: &Snapshot, env: &Env) -> Build {
         for (key, gw) in snapshot.gateways.iter().filter(|(_, g)| g.spec.gateway_class_name == *name) {
             let outcome = gateway::build(snapshot, env, key, gw, class, flavor, accepted.as_ref().err());
             statuses.push(outcome.status);
+            statuses.extend(outcome.sets);
             route_parents.extend(outcome.routes);
             stacks.extend(outcome.stack);
         }

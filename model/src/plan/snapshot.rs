@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use albatross_k8s::aws::{ListenerRuleConfigurationSpec, LoadBalancerConfigurationSpec, TargetGroupConfigurationSpec};
+use albatross_k8s::gateway_api::v1::listenersets::ListenerSetSpec;
 use albatross_k8s::gateway_api::v1::{
     gatewayclasses::GatewayClassSpec, gateways::GatewaySpec, referencegrants::ReferenceGrantSpec,
 };
@@ -55,6 +56,7 @@ pub struct Snapshot {
     pub routes: Vec<Object<AnyRoute>>,
     pub alb_problems: Vec<Vec<crate::validate::FieldError>>,
     pub grants: Vec<Object<ReferenceGrantSpec>>,
+    pub listener_sets: BTreeMap<ObjectKey, Object<ListenerSetSpec>>,
     /// Namespace labels; namespaces not given have only `kubernetes.io/metadata.name`.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pub services: BTreeMap<ObjectKey, Object<ServiceSpec>>,
@@ -105,6 +107,12 @@ impl Snapshot {
                     (GATEWAY_GROUP, "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute") => {
                         let spec = AnyRoute::from_value(value).map_err(|e| e.to_string())?;
                         snapshot.routes.push(Object { meta: meta.clone(), spec, raw: raw.clone() });
+                    }
+                    (GATEWAY_GROUP, "ListenerSet") => {
+                        let spec = spec_of(value)?;
+                        snapshot
+                            .listener_sets
+                            .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     (GATEWAY_GROUP, "ReferenceGrant") => {
                         let spec = spec_of(value)?;
