@@ -15,6 +15,7 @@ use super::env::Env;
 use super::gateway::Planned;
 use super::limits;
 use super::listeners::ListenerState;
+use super::naming;
 use super::precedence::{self, RuleKey};
 use super::snapshot::Snapshot;
 use super::target_group::{self, TargetGroupInput};
@@ -165,6 +166,8 @@ pub struct Candidate {
     pub conditions: Vec<Condition>,
     pub actions: Vec<super::types::Action>,
     pub transforms: Vec<Transform>,
+    /// The ListenerRuleConfiguration's tags.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// The stable id of a rule: route, rule (name or index), match, hostname.
@@ -327,6 +330,7 @@ fn route_rules(
                         conditions,
                         actions: parts.actions,
                         transforms: parts.transforms,
+                        tags: config::string_map(config.and_then(|c| c.get("tags"))),
                     };
                     out.candidates.push((state.spec.port, candidate));
                 }
@@ -427,6 +431,13 @@ pub fn plan(
             alpn_policy: Vec::new(),
             default_actions: vec![actions::fixed_response("404", "text/plain", None)],
             rules: Vec::new(),
+            tags: naming::tags(
+                &env.cluster_name,
+                true,
+                &key.to_string(),
+                &port.to_string(),
+                &config::string_map(config.get("tags")),
+            ),
         };
         plan.default_actions[0].order = 1;
         let mut candidates = per_port.remove(&port).unwrap_or_default();
@@ -456,6 +467,7 @@ pub fn plan(
             .into_iter()
             .enumerate()
             .map(|(i, c)| RulePlan {
+                tags: naming::tags(&env.cluster_name, true, &key.to_string(), &c.id, &c.tags),
                 id: c.id,
                 priority: (i as u32 + 1) * 10,
                 conditions: c.conditions,

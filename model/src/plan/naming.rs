@@ -41,13 +41,32 @@ pub fn tags(
     let mut all: std::collections::BTreeMap<String, String> = user.clone();
     all.insert(CLUSTER_TAG.into(), cluster.into());
     all.insert(format!("{prefix}/stack"), stack.into());
-    all.insert(format!("{prefix}/resource"), resource.into());
+    all.insert(format!("{prefix}/resource"), fit_tag_value(resource));
     all.into_iter().map(|(key, value)| Tag { key, value }).collect()
+}
+
+/// ELBv2 tag values hold 256 characters; longer ids keep their head and a hash of the whole.
+pub fn fit_tag_value(value: &str) -> String {
+    const MAX: usize = 256;
+    if value.chars().count() <= MAX {
+        return value.to_owned();
+    }
+    let head: String = value.chars().take(MAX - 11).collect();
+    format!("{head}-{}", hash10(&[value]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_tag_values_are_cut_with_a_hash_that_keeps_them_distinct() {
+        let a = "x".repeat(300);
+        let b = format!("{}y", "x".repeat(299));
+        assert_eq!(fit_tag_value(&a).chars().count(), 256);
+        assert_ne!(fit_tag_value(&a), fit_tag_value(&b));
+        assert_eq!(fit_tag_value("short"), "short");
+    }
 
     #[test]
     fn names_fit_elbv2_limits_and_are_stable() {

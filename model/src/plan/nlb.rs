@@ -12,6 +12,7 @@ use super::config;
 use super::env::Env;
 use super::gateway::Planned;
 use super::listeners::ListenerState;
+use super::naming;
 use super::snapshot::Snapshot;
 use super::target_group::{self, TargetGroupInput};
 use super::types::ListenerPlan;
@@ -94,6 +95,13 @@ pub fn plan(
             alpn_policy: Vec::new(),
             default_actions: Vec::new(),
             rules: Vec::new(),
+            tags: naming::tags(
+                &env.cluster_name,
+                false,
+                &key.to_string(),
+                &port.to_string(),
+                &config::string_map(config.get("tags")),
+            ),
         };
         if protocol == "TLS" {
             let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();

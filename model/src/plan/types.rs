@@ -58,6 +58,7 @@ pub struct ListenerPlan {
     pub alpn_policy: Vec<String>,
     pub default_actions: Vec<Action>,
     pub rules: Vec<RulePlan>,
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,6 +79,7 @@ pub struct RulePlan {
     pub actions: Vec<Action>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<Transform>,
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
