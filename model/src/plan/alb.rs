@@ -384,6 +384,24 @@ pub fn plan(
             .count();
         let new_groups: BTreeSet<&str> =
             tgs.iter().map(|t| t.id.as_str()).filter(|id| !groups.contains_key(*id)).collect();
+        // ELBv2 names are unique per account and Region: an explicit targetGroupName used for two
+        // different target groups would make the second creation fail.
+        let clash = tgs.iter().find_map(|t| {
+            let other = groups
+                .values()
+                .chain(tgs.iter())
+                .find(|g| g.id != t.id && g.target_group_name == t.target_group_name)?;
+            Some((t.target_group_name.clone(), other.id.clone()))
+        });
+        if let Some((name, other)) = clash {
+            attachments[i].accepted = Err((
+                "UnsupportedValue",
+                format!(
+                    "target group name {name:?} (from a TargetGroupConfiguration) is also wanted by {other}; names must be unique"
+                ),
+            ));
+            continue;
+        }
         if rule_count + new_rules > env.limits.rules_per_alb {
             attachments[i].accepted = Err((
                 "UnsupportedValue",
