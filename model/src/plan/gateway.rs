@@ -53,6 +53,7 @@ pub fn build(
         state.origin = Some(origin.clone());
     }
     let set_keys: Vec<ObjectKey> = set_verdicts.iter().map(|v| v.key.clone()).collect();
+    limit_ports(&mut states, env.limits.listeners_per_lb);
     let config = match class_failure {
         Some((_, message)) => {
             Err(("InvalidParameters", format!("GatewayClass {} is not accepted: {message}", class.meta.key.name)))
@@ -140,6 +141,23 @@ pub fn build(
         status.status["attachedListenerSets"] = json!(attached_sets);
     }
     GatewayOutcome { status, sets, stack, routes }
+}
+
+/// A load balancer has a fixed number of listeners (one per port): ports past the quota, in
+/// listener order (the Gateway's, then ListenerSets' oldest first), are refused.
+fn limit_ports(states: &mut [ListenerState], limit: usize) {
+    let mut ports: Vec<i32> = Vec::new();
+    for state in states.iter_mut().filter(|s| s.usable()) {
+        if ports.contains(&state.spec.port) {
+            continue;
+        }
+        if ports.len() == limit {
+            state.rejected =
+                Some(("PortUnavailable", format!("the load balancer already has its quota of {limit} listeners")));
+            continue;
+        }
+        ports.push(state.spec.port);
+    }
 }
 
 fn load_balancer(

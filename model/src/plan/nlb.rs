@@ -32,6 +32,8 @@ pub fn plan(
     let mut listeners = Vec::new();
     let mut groups = BTreeMap::new();
     let ports: BTreeSet<i32> = states.iter().filter(|s| s.usable()).map(|s| s.spec.port).collect();
+    // Certificates besides each listener's default count against the load balancer's quota.
+    let mut extra_certificates = 0;
     for port in ports {
         let on_port: Vec<&ListenerState> = states.iter().filter(|s| s.usable() && s.spec.port == port).collect();
         let protocols: BTreeSet<&str> = on_port
@@ -109,7 +111,21 @@ pub fn plan(
                 hosts.extend(snapshot.routes[attachments[first].route].spec.hostnames.iter().cloned());
             }
             match config::certificates(env, lc, &hosts) {
+                Ok(certs) if extra_certificates + certs.len() - 1 > env.limits.certificates_per_lb => {
+                    let failure = (
+                        "InvalidCertificateRef",
+                        format!(
+                            "the load balancer would exceed its quota of {} certificates besides the default ones",
+                            env.limits.certificates_per_lb
+                        ),
+                    );
+                    for s in &on_port {
+                        unresolved.insert(s.index, failure.clone());
+                    }
+                    continue;
+                }
                 Ok(certs) => {
+                    extra_certificates += certs.len() - 1;
                     plan.certificates = certs;
                     plan.ssl_policy = Some(config::ssl_policy(env, lc));
                     if let Some(alpn) = lc.and_then(|c| c.get("alpnPolicy")).and_then(Value::as_str) {

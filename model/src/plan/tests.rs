@@ -32,11 +32,15 @@ spec:
 ";
 
 fn plan(docs: &[&str]) -> Build {
+    plan_with(docs, &Env::default())
+}
+
+fn plan_with(docs: &[&str], env: &Env) -> Build {
     let text = docs.join("\n---\n");
     let objects: Vec<Value> = crate::manifest::parse(&text).into_iter().map(|d| d.unwrap().value).collect();
     let (snapshot, skipped) = Snapshot::from_objects(objects.iter().cloned());
     assert!(skipped.is_empty(), "{skipped:?}");
-    build(&snapshot, &Env::default())
+    build(&snapshot, env)
 }
 
 fn status<'a>(build: &'a Build, kind: &str, name: &str) -> &'a Value {
@@ -116,4 +120,57 @@ fn a_route_with_a_filter_alb_cannot_apply_is_refused_alone() {
     assert_eq!(condition(&good_parent["conditions"], "Accepted"), ("True", "Accepted"));
     let rules: Vec<&str> = build.stacks[0].listeners[0].rules.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(rules, ["HTTPRoute/shop/good/0/0/*"]);
+}
+
+#[test]
+fn ports_past_the_listener_quota_are_refused_in_listener_order() {
+    let gateway = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: alb
+  listeners:
+  - {name: a, protocol: HTTP, port: 8081}
+  - {name: b, protocol: HTTP, port: 80}
+  - {name: c, protocol: HTTP, port: 8080}
+";
+    let mut env = Env::default();
+    env.limits.listeners_per_lb = 2;
+    let build = plan_with(&[CLASS, gateway], &env);
+    let ports: Vec<i32> = build.stacks[0].listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, [80, 8081]);
+    let listeners = status(&build, "Gateway", "web")["listeners"].as_array().unwrap();
+    assert_eq!(condition(&listeners[2]["conditions"], "Accepted"), ("False", "PortUnavailable"));
+}
+
+#[test]
+fn certificates_past_the_quota_fail_that_listener_alone() {
+    let gateway = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: alb
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+  - {name: a, protocol: HTTPS, port: 443, hostname: a.example.com}
+  - {name: b, protocol: HTTPS, port: 443, hostname: b.example.com}
+";
+    let certificate = |host: &str| super::AcmCertificate {
+        certificate_arn: format!("arn:aws:acm:us-west-2:111122223333:certificate/{host}"),
+        domain_name: host.into(),
+        subject_alternative_names: Vec::new(),
+        status: "ISSUED".into(),
+        not_after: None,
+    };
+    let mut env =
+        Env { certificates: vec![certificate("a.example.com"), certificate("b.example.com")], ..Env::default() };
+    env.limits.certificates_per_lb = 0;
+    let build = plan_with(&[CLASS, gateway], &env);
+    let ports: Vec<i32> = build.stacks[0].listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, [80], "the HTTPS listener needs a second certificate");
+    env.limits.certificates_per_lb = 1;
+    let build = plan_with(&[CLASS, gateway], &env);
+    assert_eq!(build.stacks[0].listeners[1].certificates.len(), 2);
 }
