@@ -18,14 +18,25 @@ pub struct AcmCertificate {
     pub not_after: Option<String>,
 }
 
+/// A load balancer that already serves a Gateway, as found by its ownership tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExistingLoadBalancer {
+    pub scheme: String,
+    pub subnets: Vec<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Env {
     pub cluster_name: String,
     pub controllers: Controllers,
     pub limits: AwsLimits,
     pub certificates: Vec<AcmCertificate>,
+    pub vpc_id: Option<String>,
     /// Discovered subnets, used when the configuration names none.
     pub subnets: Vec<String>,
+    /// Load balancers that exist already, by Gateway `namespace/name`: their subnets are kept
+    /// while the scheme stays, so a resync never moves a load balancer.
+    pub existing: std::collections::BTreeMap<String, ExistingLoadBalancer>,
     /// RFC 3339 time certificates must still be valid at.
     pub now: String,
     pub default_scheme: String,
@@ -40,7 +51,9 @@ impl Default for Env {
             controllers: Controllers::default(),
             limits: AwsLimits::default(),
             certificates: Vec::new(),
+            vpc_id: None,
             subnets: Vec::new(),
+            existing: std::collections::BTreeMap::new(),
             now: "1970-01-01T00:00:00Z".into(),
             default_scheme: "internal".into(),
             default_target_type: "ip".into(),

@@ -177,6 +177,10 @@ fn load_balancer(
         .get("loadBalancerSubnets")
         .and_then(Value::as_array)
         .map(|s| s.iter().filter_map(|x| x.get("identifier").and_then(Value::as_str)).map(str::to_owned).collect())
+        .or_else(|| {
+            // Subnets chosen once stay chosen while the scheme does not change.
+            env.existing.get(&key.to_string()).filter(|e| e.scheme == scheme).map(|e| e.subnets.clone())
+        })
         .unwrap_or_else(|| env.subnets.clone());
     let mut attributes: Vec<Attribute> = config
         .get("loadBalancerAttributes")

@@ -20,7 +20,7 @@ mod status;
 mod target_group;
 pub mod types;
 
-pub use env::{AcmCertificate, Env};
+pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
 pub use precedence::{RuleKey, compare};
 pub use snapshot::{Meta, Object, Skipped, Snapshot};
 pub use status::StatusEntry;

@@ -174,3 +174,20 @@ spec:
     let build = plan_with(&[CLASS, gateway], &env);
     assert_eq!(build.stacks[0].listeners[1].certificates.len(), 2);
 }
+
+#[test]
+fn an_existing_load_balancer_keeps_its_subnets_while_its_scheme_stays() {
+    let mut env = Env { subnets: vec!["subnet-new-a".into(), "subnet-new-b".into()], ..Env::default() };
+    env.existing.insert(
+        "shop/web".into(),
+        super::ExistingLoadBalancer {
+            scheme: "internal".into(),
+            subnets: vec!["subnet-old-a".into(), "subnet-old-b".into()],
+        },
+    );
+    let build = plan_with(&[CLASS, GATEWAY], &env);
+    assert_eq!(build.stacks[0].load_balancer.subnets, ["subnet-old-a", "subnet-old-b"]);
+    env.existing.get_mut("shop/web").unwrap().scheme = "internet-facing".into();
+    let build = plan_with(&[CLASS, GATEWAY], &env);
+    assert_eq!(build.stacks[0].load_balancer.subnets, ["subnet-new-a", "subnet-new-b"]);
+}
