@@ -194,6 +194,25 @@ pub enum RouteError {
     Decode { kind: &'static str, source: serde_json::Error },
 }
 
+/// Every route kind's generated parentRef type has the same fields.
+macro_rules! parent_refs {
+    ($refs:expr) => {
+        $refs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| ParentRef::new(p.group, p.kind, p.namespace, p.name, p.section_name, p.port))
+            .collect()
+    };
+}
+
+/// Every route kind's generated backendRef type has the same fields.
+macro_rules! backend_ref {
+    ($b:expr) => {{
+        let b = $b;
+        BackendRef::new(b.group, b.kind, b.namespace, b.name, b.port, b.weight)
+    }};
+}
+
 fn decode<T: serde::de::DeserializeOwned>(kind: RouteKind, value: &Value) -> Result<T, RouteError> {
     serde_json::from_value(value.clone()).map_err(|source| RouteError::Decode { kind: kind.as_str(), source })
 }
@@ -222,12 +241,7 @@ impl AnyRoute {
             RouteKind::Http => {
                 let spec: httproutes::HttpRouteSpec = decode(kind, &spec)?;
                 route.hostnames = spec.hostnames.unwrap_or_default();
-                route.parent_refs = spec
-                    .parent_refs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| ParentRef::new(p.group, p.kind, p.namespace, p.name, p.section_name, p.port))
-                    .collect();
+                route.parent_refs = parent_refs!(spec.parent_refs);
                 route.rules = spec
                     .rules
                     .unwrap_or_default()
@@ -241,24 +255,14 @@ impl AnyRoute {
                             .into_iter()
                             .map(|f| RouteFilter::Http(Box::new(f)))
                             .collect(),
-                        backend_refs: r
-                            .backend_refs
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|b| BackendRef::new(b.group, b.kind, b.namespace, b.name, b.port, b.weight))
-                            .collect(),
+                        backend_refs: r.backend_refs.unwrap_or_default().into_iter().map(|b| backend_ref!(b)).collect(),
                     })
                     .collect();
             }
             RouteKind::Grpc => {
                 let spec: grpcroutes::GrpcRouteSpec = decode(kind, &spec)?;
                 route.hostnames = spec.hostnames.unwrap_or_default();
-                route.parent_refs = spec
-                    .parent_refs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| ParentRef::new(p.group, p.kind, p.namespace, p.name, p.section_name, p.port))
-                    .collect();
+                route.parent_refs = parent_refs!(spec.parent_refs);
                 route.rules = spec
                     .rules
                     .unwrap_or_default()
@@ -272,55 +276,26 @@ impl AnyRoute {
                             .into_iter()
                             .map(|f| RouteFilter::Grpc(Box::new(f)))
                             .collect(),
-                        backend_refs: r
-                            .backend_refs
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|b| BackendRef::new(b.group, b.kind, b.namespace, b.name, b.port, b.weight))
-                            .collect(),
+                        backend_refs: r.backend_refs.unwrap_or_default().into_iter().map(|b| backend_ref!(b)).collect(),
                     })
                     .collect();
             }
             RouteKind::Tcp => {
                 let spec: tcproutes::TcpRouteSpec = decode(kind, &spec)?;
-                route.parent_refs = spec
-                    .parent_refs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| ParentRef::new(p.group, p.kind, p.namespace, p.name, p.section_name, p.port))
-                    .collect();
+                route.parent_refs = parent_refs!(spec.parent_refs);
                 route.rules = spec
                     .rules
                     .into_iter()
-                    .map(|r| {
-                        l4_rule(
-                            r.name,
-                            r.backend_refs
-                                .into_iter()
-                                .map(|b| BackendRef::new(b.group, b.kind, b.namespace, b.name, b.port, b.weight)),
-                        )
-                    })
+                    .map(|r| l4_rule(r.name, r.backend_refs.into_iter().map(|b| backend_ref!(b))))
                     .collect();
             }
             RouteKind::Udp => {
                 let spec: udproutes::UdpRouteSpec = decode(kind, &spec)?;
-                route.parent_refs = spec
-                    .parent_refs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| ParentRef::new(p.group, p.kind, p.namespace, p.name, p.section_name, p.port))
-                    .collect();
+                route.parent_refs = parent_refs!(spec.parent_refs);
                 route.rules = spec
                     .rules
                     .into_iter()
-                    .map(|r| {
-                        l4_rule(
-                            r.name,
-                            r.backend_refs
-                                .into_iter()
-                                .map(|b| BackendRef::new(b.group, b.kind, b.namespace, b.name, b.port, b.weight)),
-                        )
-                    })
+                    .map(|r| l4_rule(r.name, r.backend_refs.into_iter().map(|b| backend_ref!(b))))
                     .collect();
             }
             RouteKind::Tls => {
@@ -331,23 +306,11 @@ impl AnyRoute {
                 }
                 let spec: tlsroutes::TlsRouteSpec = decode(kind, &spec)?;
                 route.hostnames = spec.hostnames;
-                route.parent_refs = spec
-                    .parent_refs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| ParentRef::new(p.group, p.kind, p.namespace, p.name, p.section_name, p.port))
-                    .collect();
+                route.parent_refs = parent_refs!(spec.parent_refs);
                 route.rules = spec
                     .rules
                     .into_iter()
-                    .map(|r| {
-                        l4_rule(
-                            r.name,
-                            r.backend_refs
-                                .into_iter()
-                                .map(|b| BackendRef::new(b.group, b.kind, b.namespace, b.name, b.port, b.weight)),
-                        )
-                    })
+                    .map(|r| l4_rule(r.name, r.backend_refs.into_iter().map(|b| backend_ref!(b))))
                     .collect();
             }
         }

@@ -468,22 +468,8 @@ pub fn plan(
                     hosts.insert(c.key.hostname.clone());
                 }
             }
-            match config::certificates(env, lc, &hosts) {
-                Ok(certs) if extra_certificates + certs.len() - 1 > env.limits.certificates_per_lb => {
-                    let failure = (
-                        "InvalidCertificateRef",
-                        format!(
-                            "the load balancer would exceed its quota of {} certificates besides the default ones",
-                            env.limits.certificates_per_lb
-                        ),
-                    );
-                    for s in &on_port {
-                        unresolved.insert(s.index, failure.clone());
-                    }
-                    continue;
-                }
+            match config::listener_certificates(env, lc, &hosts, &mut extra_certificates) {
                 Ok(certs) => {
-                    extra_certificates += certs.len() - 1;
                     plan.certificates = certs;
                     plan.ssl_policy = Some(config::ssl_policy(env, lc));
                 }

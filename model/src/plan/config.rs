@@ -126,6 +126,29 @@ pub fn ssl_policy(env: &Env, config: Option<&Value>) -> String {
 }
 
 /// Certificates of a TLS listener: configured ARNs, else ACM certificates found by hostname.
+/// A TLS listener's certificates within the load balancer's quota, which counts the certificates
+/// besides each listener's default; `extra` holds how many are in use so far.
+pub fn listener_certificates(
+    env: &Env,
+    config: Option<&Value>,
+    hosts: &BTreeSet<String>,
+    extra: &mut usize,
+) -> Result<Vec<Certificate>, Failure> {
+    let certs = certificates(env, config, hosts)?;
+    let more = certs.len().saturating_sub(1);
+    if *extra + more > env.limits.certificates_per_lb {
+        return Err((
+            "InvalidCertificateRef",
+            format!(
+                "the load balancer would exceed its quota of {} certificates besides the default ones",
+                env.limits.certificates_per_lb
+            ),
+        ));
+    }
+    *extra += more;
+    Ok(certs)
+}
+
 pub fn certificates(env: &Env, config: Option<&Value>, hosts: &BTreeSet<String>) -> Result<Vec<Certificate>, Failure> {
     if let Some(c) = config {
         let mut arns: Vec<String> =
