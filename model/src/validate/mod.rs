@@ -214,8 +214,6 @@ impl Validator {
         if !found.type_error {
             let old = old.map(|o| self.defaulted(version, o));
             self.check_cel(version, &defaulted, old.as_ref(), &mut outcome.errors);
-        }
-        if !found.type_error {
             aws::check(&meta, &defaulted, catalog, &self.options.controllers, &mut outcome);
         }
         dedup(&mut outcome.errors);
@@ -240,19 +238,14 @@ impl Validator {
     /// The object with the schema defaults the API server would store; unchanged for kinds we do
     /// not handle.
     pub fn with_defaults(&self, object: &Value) -> Value {
-        let version = TypeMeta::of(object).and_then(|m| self.registry.get(m.group, m.kind)?.version(m.version));
-        match version {
-            Some(version) => {
-                let mut object = object.clone();
-                structural::prune_nulls(&version.schema, &mut object);
-                kube_cel::apply_defaults(&version.schema, &object)
-            }
+        match TypeMeta::of(object).and_then(|m| self.registry.get(m.group, m.kind)?.version(m.version)) {
+            Some(version) => schema_defaults(version, object.clone()),
             None => object.clone(),
         }
     }
 
     /// The object as the schema checks see it: status dropped where the status subresource owns
-    /// it, nulls pruned, schema defaults applied.
+    /// it, then as stored (`schema_defaults`).
     fn defaulted(&self, version: &CrdVersion, object: &Value) -> Value {
         let mut object = object.clone();
         if version.status_subresource
@@ -260,13 +253,18 @@ impl Validator {
         {
             map.remove("status");
         }
-        structural::prune_nulls(&version.schema, &mut object);
-        kube_cel::apply_defaults(&version.schema, &object)
+        schema_defaults(version, object)
     }
 
     fn check_cel(&self, version: &CrdVersion, object: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
         cel::evaluate(version.compiled(), object, old, "", errors);
     }
+}
+
+/// Nulls pruned, then schema defaults applied, as the API server stores an object.
+fn schema_defaults(version: &CrdVersion, mut object: Value) -> Value {
+    structural::prune_nulls(&version.schema, &mut object);
+    kube_cel::apply_defaults(&version.schema, &object)
 }
 
 pub fn channel_name(channel: Channel) -> &'static str {
