@@ -7,7 +7,7 @@ use albatross_k8s::route::{GATEWAY_GROUP, ObjectKey};
 use serde_json::{Value, json};
 
 use super::attach::Failure;
-use super::listeners::ListenerState;
+use super::listeners::{ListenerState, selector_matches};
 use super::snapshot::Snapshot;
 use super::status::{StatusEntry, condition, condition_with};
 
@@ -45,18 +45,11 @@ pub fn gather(
             Some(GatewayAllowedListenersNamespacesFrom::Selector) => {
                 let labels = snapshot.namespace_labels(&key.namespace);
                 allowed.and_then(|n| n.selector.as_ref()).is_some_and(|s| {
-                    s.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v))
-                        && s.match_expressions.iter().flatten().all(|e| {
-                            let values = e.values.clone().unwrap_or_default();
-                            let have = labels.get(&e.key);
-                            match e.operator.as_str() {
-                                "In" => have.is_some_and(|v| values.contains(v)),
-                                "NotIn" => have.is_none_or(|v| !values.contains(v)),
-                                "Exists" => have.is_some(),
-                                "DoesNotExist" => have.is_none(),
-                                _ => false,
-                            }
-                        })
+                    selector_matches(
+                        s.match_labels.as_ref(),
+                        s.match_expressions.iter().flatten().map(|e| (&e.key, &e.operator, e.values.as_deref())),
+                        &labels,
+                    )
                 })
             }
             Some(GatewayAllowedListenersNamespacesFrom::None) | None => false,

@@ -1,6 +1,8 @@
 //! Gateway listeners: which are valid on this load balancer type, which conflict, which route
 //! kinds each takes.
 
+use std::collections::BTreeMap;
+
 use albatross_k8s::gateway_api::v1::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom};
 use albatross_k8s::route::{GATEWAY_GROUP, RouteKind};
 
@@ -131,28 +133,40 @@ pub fn namespace_allowed(
     listener: &GatewayListeners,
     gateway_namespace: &str,
     route_namespace: &str,
-    labels: &std::collections::BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
 ) -> bool {
     let namespaces = listener.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
     match namespaces.and_then(|n| n.from.as_ref()) {
         Some(GatewayListenersAllowedRoutesNamespacesFrom::All) => true,
         Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector) => {
             let Some(selector) = namespaces.and_then(|n| n.selector.as_ref()) else { return false };
-            let labels_match =
-                selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k).is_some_and(|have| have == v));
-            let expressions_match = selector.match_expressions.iter().flatten().all(|e| {
-                let values = e.values.clone().unwrap_or_default();
-                let have = labels.get(&e.key);
-                match e.operator.as_str() {
-                    "In" => have.is_some_and(|v| values.contains(v)),
-                    "NotIn" => have.is_none_or(|v| !values.contains(v)),
-                    "Exists" => have.is_some(),
-                    "DoesNotExist" => have.is_none(),
-                    _ => false,
-                }
-            });
-            labels_match && expressions_match
+            selector_matches(
+                selector.match_labels.as_ref(),
+                selector.match_expressions.iter().flatten().map(|e| (&e.key, &e.operator, e.values.as_deref())),
+                labels,
+            )
         }
         Some(GatewayListenersAllowedRoutesNamespacesFrom::Same) | None => gateway_namespace == route_namespace,
     }
+}
+
+/// A Kubernetes label selector (`matchLabels` and `matchExpressions`) over namespace labels.
+/// Each selector type of the generated API has its own expression struct, hence the tuples.
+pub fn selector_matches<'a>(
+    match_labels: Option<&BTreeMap<String, String>>,
+    expressions: impl IntoIterator<Item = (&'a String, &'a String, Option<&'a [String]>)>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    match_labels.into_iter().flatten().all(|(k, v)| labels.get(k) == Some(v))
+        && expressions.into_iter().all(|(key, operator, values)| {
+            let values = values.unwrap_or_default();
+            let have = labels.get(key);
+            match operator.as_str() {
+                "In" => have.is_some_and(|v| values.contains(v)),
+                "NotIn" => have.is_none_or(|v| !values.contains(v)),
+                "Exists" => have.is_some(),
+                "DoesNotExist" => have.is_none(),
+                _ => false,
+            }
+        })
 }
