@@ -3,8 +3,38 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use albatross_model::manifest::{self, Document, ParseError};
+
+/// Every document of every manifest that some paths name, each with its file's name.
+pub struct Loaded {
+    pub documents: Vec<(String, Document)>,
+    pub malformed: Vec<(String, ParseError)>,
+    /// Files or folders that could not be read, with the reason.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Reads files, folders (recursively) and `-` (stdin, named `<stdin>`).
+pub fn load(paths: &[String]) -> Loaded {
+    let mut loaded = Loaded { documents: Vec::new(), malformed: Vec::new(), unreadable: Vec::new() };
+    for file in collect_files(paths, &mut loaded.unreadable) {
+        let name = if file == Path::new("-") { "<stdin>".to_owned() } else { file.display().to_string() };
+        match read(&file) {
+            Ok(content) => {
+                for doc in manifest::parse(&content) {
+                    match doc {
+                        Ok(doc) => loaded.documents.push((name.clone(), doc)),
+                        Err(e) => loaded.malformed.push((name.clone(), e)),
+                    }
+                }
+            }
+            Err(e) => loaded.unreadable.push((name, e.to_string())),
+        }
+    }
+    loaded
+}
+
 /// The manifest files a list of paths names, folders walked in name order.
-pub fn collect_files(paths: &[String], unreadable: &mut Vec<(String, String)>) -> Vec<PathBuf> {
+fn collect_files(paths: &[String], unreadable: &mut Vec<(String, String)>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
         if path == "-" {
@@ -39,7 +69,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, unreadable: &mut Vec<(String, Stri
     }
 }
 
-pub fn read(path: &Path) -> std::io::Result<String> {
+fn read(path: &Path) -> std::io::Result<String> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;

@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use albatross_model::Validator;
 use albatross_model::plan::{self, AcmCertificate, Build, Env, Snapshot, types::Action};
-use albatross_model::{Validator, manifest};
 use anyhow::Context;
 use serde_json::Value;
 
 use super::RuleArgs;
-use super::input::{collect_files, read};
+use super::input::{Loaded, load};
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
@@ -71,27 +71,14 @@ fn load_certificates(path: &Path) -> anyhow::Result<Vec<AcmCertificate>> {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let validator = Validator::new(args.rules.options());
-    let mut unreadable = Vec::new();
-    let files = collect_files(&args.paths, &mut unreadable);
-    let mut objects = Vec::new();
-    for file in &files {
-        let name = file.display().to_string();
-        match read(file) {
-            Ok(text) => {
-                for doc in manifest::parse(&text) {
-                    match doc {
-                        Ok(doc) => objects.push((name.clone(), doc)),
-                        Err(e) => unreadable.push((name.clone(), e.to_string())),
-                    }
-                }
-            }
-            Err(e) => unreadable.push((name, e.to_string())),
-        }
-    }
+    let Loaded { documents: objects, malformed, unreadable } = load(&args.paths);
     for (file, error) in &unreadable {
         eprintln!("{file}: {error}");
     }
-    if !unreadable.is_empty() {
+    for (file, error) in &malformed {
+        eprintln!("{file}: {error}");
+    }
+    if !unreadable.is_empty() || !malformed.is_empty() {
         return Ok(ExitCode::from(2));
     }
     let values: Vec<&Value> = objects.iter().map(|(_, d)| &d.value).collect();

@@ -1,14 +1,13 @@
 //! `albatross validate`: files, folders and stdin in; a verdict per object out.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use albatross_model::{FieldError, Validator, manifest};
+use albatross_model::{FieldError, Validator};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::RuleArgs;
-use super::input::{collect_files, read};
+use super::input::{Loaded, load};
 
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
@@ -66,39 +65,23 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let validator = Validator::new(args.rules.options());
-    let mut unreadable = Vec::new();
-    let files = collect_files(&args.paths, &mut unreadable);
-
     // Every document of every file, then one validation pass so references cross files.
-    let mut located: Vec<(String, manifest::Document)> = Vec::new();
-    let mut broken: Vec<ObjectReport> = Vec::new();
-    for file in &files {
-        let name = if file == Path::new("-") { "<stdin>".to_owned() } else { file.display().to_string() };
-        let content = match read(file) {
-            Ok(content) => content,
-            Err(e) => {
-                unreadable.push((name, e.to_string()));
-                continue;
-            }
-        };
-        for doc in manifest::parse(&content) {
-            match doc {
-                Ok(doc) => located.push((name.clone(), doc)),
-                Err(e) => broken.push(ObjectReport {
-                    file: name.clone(),
-                    line: e.line,
-                    api_version: None,
-                    kind: None,
-                    namespace: None,
-                    name: None,
-                    allowed: false,
-                    validated: false,
-                    errors: vec![FieldError::new("", format!("malformed document: {}", e.message))],
-                    warnings: Vec::new(),
-                }),
-            }
-        }
-    }
+    let Loaded { documents: located, malformed, unreadable } = load(&args.paths);
+    let mut broken: Vec<ObjectReport> = malformed
+        .into_iter()
+        .map(|(file, e)| ObjectReport {
+            file,
+            line: e.line,
+            api_version: None,
+            kind: None,
+            namespace: None,
+            name: None,
+            allowed: false,
+            validated: false,
+            errors: vec![FieldError::new("", format!("malformed document: {}", e.message))],
+            warnings: Vec::new(),
+        })
+        .collect();
     let values: Vec<&Value> = located.iter().map(|(_, d)| &d.value).collect();
     let outcomes = validator.validate_all(&values);
 
