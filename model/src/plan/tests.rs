@@ -191,3 +191,38 @@ fn an_existing_load_balancer_keeps_its_subnets_while_its_scheme_stays() {
     let build = plan_with(&[CLASS, GATEWAY], &env);
     assert_eq!(build.stacks[0].load_balancer.subnets, ["subnet-new-a", "subnet-new-b"]);
 }
+
+#[test]
+fn a_raised_rule_quota_lets_one_large_route_through() {
+    // 16 hostnames x 7 matches = 112 ALB rules: over the default 100, within a raised 200.
+    let hosts: Vec<String> = (0..16).map(|i| format!("h{i}.example.com")).collect();
+    let matches: Vec<String> = (0..7).map(|i| format!("{{path: {{type: Exact, value: /p{i}}}}}")).collect();
+    let large = format!(
+        "
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: large, namespace: shop}}
+spec:
+  parentRefs: [{{name: web}}]
+  hostnames: [{}]
+  rules:
+  - matches: [{}]
+    backendRefs: [{{name: store, port: 80}}]
+",
+        hosts.join(", "),
+        matches.join(", ")
+    );
+    let build = plan(&[CLASS, GATEWAY, SERVICE, &large]);
+    assert_eq!(
+        condition(&status(&build, "HTTPRoute", "large")["parents"][0]["conditions"], "Accepted"),
+        ("False", "UnsupportedValue")
+    );
+    let mut env = Env::default();
+    env.limits.rules_per_alb = 200;
+    let build = plan_with(&[CLASS, GATEWAY, SERVICE, &large], &env);
+    assert_eq!(
+        condition(&status(&build, "HTTPRoute", "large")["parents"][0]["conditions"], "Accepted"),
+        ("True", "Accepted")
+    );
+    assert_eq!(build.stacks[0].listeners[0].rules.len(), 112);
+}

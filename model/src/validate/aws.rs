@@ -55,8 +55,8 @@ pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &C
             }
             if parents.iter().any(|(_, f)| *f == Flavor::Alb) {
                 match kind {
-                    "HTTPRoute" => check_http_route(object, &limits, out),
-                    "GRPCRoute" => check_grpc_route(object, &limits, out),
+                    "HTTPRoute" => check_http_route(object, &limits, Scope::LoadBalancer, out),
+                    "GRPCRoute" => check_grpc_route(object, &limits, Scope::LoadBalancer, out),
                     _ => {}
                 }
             }
@@ -66,13 +66,15 @@ pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &C
 }
 
 /// What a route of `kind` needs that the load balancer cannot do: the same checks validation
-/// runs, for the plan to refuse the route alone.
+/// runs, for the plan to refuse the route alone. The per-rule limits checked here are fixed by
+/// AWS; the load-balancer-wide quotas (rules, target groups) are adjustable, and the plan
+/// enforces them itself with its environment's values.
 pub fn route_support(kind: &str, route: &Value, flavor: Flavor) -> Vec<FieldError> {
     let limits = AwsLimits::default();
     let mut out = Outcome::default();
     match (flavor, kind) {
-        (Flavor::Alb, "HTTPRoute") => check_http_route(route, &limits, &mut out),
-        (Flavor::Alb, "GRPCRoute") => check_grpc_route(route, &limits, &mut out),
+        (Flavor::Alb, "HTTPRoute") => check_http_route(route, &limits, Scope::Rules, &mut out),
+        (Flavor::Alb, "GRPCRoute") => check_grpc_route(route, &limits, Scope::Rules, &mut out),
         _ => {}
     }
     out.errors
@@ -203,7 +205,14 @@ fn check_match_conditions(route: &Value, limits: &AwsLimits, out: &mut Outcome) 
     }
 }
 
-fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
+/// Which limits a route check applies: per rule only, or also the load balancer's quotas.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Rules,
+    LoadBalancer,
+}
+
+fn check_http_route(route: &Value, limits: &AwsLimits, scope: Scope, out: &mut Outcome) {
     let spec = route.get("spec").unwrap_or(&Value::Null);
     let hostnames = array(spec, "hostnames").len().max(1);
     check_match_conditions(route, limits, out);
@@ -247,7 +256,7 @@ fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
             }
         }
     }
-    if alb_rules > limits.rules_per_alb {
+    if scope == Scope::LoadBalancer && alb_rules > limits.rules_per_alb {
         out.errors.push(FieldError::new(
             "spec.rules",
             format!(
@@ -256,10 +265,12 @@ fn check_http_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
             ),
         ));
     }
-    check_target_group_count(spec, limits, out);
+    if scope == Scope::LoadBalancer {
+        check_target_group_count(spec, limits, out);
+    }
 }
 
-fn check_grpc_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
+fn check_grpc_route(route: &Value, limits: &AwsLimits, scope: Scope, out: &mut Outcome) {
     let spec = route.get("spec").unwrap_or(&Value::Null);
     check_match_conditions(route, limits, out);
     for (i, rule) in array(spec, "rules").iter().enumerate() {
@@ -267,7 +278,9 @@ fn check_grpc_route(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
         check_filters(rule, &field, Flavor::Alb, out);
         check_backends(rule, &field, limits, out);
     }
-    check_target_group_count(spec, limits, out);
+    if scope == Scope::LoadBalancer {
+        check_target_group_count(spec, limits, out);
+    }
 }
 
 fn check_filters(rule: &Value, field: &str, flavor: Flavor, out: &mut Outcome) {
