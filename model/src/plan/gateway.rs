@@ -82,28 +82,21 @@ pub fn build(
             .pointer("/defaultTargetGroupConfiguration/name")
             .and_then(Value::as_str)
             .map(|n| ObjectKey::new(key.namespace.clone(), n));
-        let planned = match flavor {
-            Flavor::Alb => alb::plan(
-                snapshot,
-                env,
-                key,
-                config,
-                &states,
-                &mut attachments,
-                default_tgc.as_ref(),
-                &mut unresolved_listeners,
-            ),
-            Flavor::Nlb => nlb::plan(
-                snapshot,
-                env,
-                key,
-                config,
-                &states,
-                &mut attachments,
-                default_tgc.as_ref(),
-                &mut unresolved_listeners,
-            ),
+        // Both planners take the same inputs; the load balancer type picks one.
+        let plan = match flavor {
+            Flavor::Alb => alb::plan,
+            Flavor::Nlb => nlb::plan,
         };
+        let planned = plan(
+            snapshot,
+            env,
+            key,
+            config,
+            &states,
+            &mut attachments,
+            default_tgc.as_ref(),
+            &mut unresolved_listeners,
+        );
         stack = Some(Stack {
             gateway: key.to_string(),
             load_balancer: load_balancer(env, key, gw, config, flavor),
