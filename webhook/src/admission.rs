@@ -1,5 +1,7 @@
 //! Reading an AdmissionReview and writing its response.
 
+use std::borrow::Cow;
+
 use albatross_model::{Catalog, FieldError, Operation, Outcome, Validator};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -102,7 +104,7 @@ pub fn review(validator: &Validator, catalog: &Catalog, endpoint: Endpoint, body
 
     match endpoint {
         Endpoint::Validate => {
-            let outcome = validator.validate(&object, old.as_ref(), op, catalog);
+            let outcome = validator.validate(&object, old.as_deref(), op, catalog);
             if !outcome.handled {
                 return answer(allowed, "ignored");
             }
@@ -135,7 +137,11 @@ pub fn review(validator: &Validator, catalog: &Catalog, endpoint: Endpoint, body
 }
 
 /// Objects in a review normally carry apiVersion and kind; fill them from the request if not.
-fn with_type_meta(object: &Value, request: &Value) -> Value {
+fn with_type_meta<'a>(object: &'a Value, request: &Value) -> Cow<'a, Value> {
+    // The API server sends both; copy the object only when one is missing.
+    if object.get("apiVersion").is_some() && object.get("kind").is_some() {
+        return Cow::Borrowed(object);
+    }
     let mut object = object.clone();
     if let Some(map) = object.as_object_mut() {
         if !map.contains_key("apiVersion") {
@@ -150,7 +156,7 @@ fn with_type_meta(object: &Value, request: &Value) -> Value {
             map.insert("kind".into(), kind.clone());
         }
     }
-    object
+    Cow::Owned(object)
 }
 
 fn denial_message(kind: &str, object: &Value, outcome: &Outcome) -> String {
