@@ -126,8 +126,9 @@ impl Catalog {
                     }
                 }
                 let list = self.target_group_configs.entry(key.0).or_default();
-                list.push(TargetGroupConfig { name: key.1, target, protocols });
-                list.sort_by(|a, b| a.name.cmp(&b.name));
+                // Kept in name order as it grows, rather than sorted again on every insert.
+                let at = list.partition_point(|c| c.name <= key.1);
+                list.insert(at, TargetGroupConfig { name: key.1, target, protocols });
             }
             (AWS_GROUP, "ListenerRuleConfiguration") => {
                 let redirect = object.pointer("/spec/actions").and_then(Value::as_array).is_some_and(|actions| {
