@@ -2,6 +2,7 @@
 
 mod input;
 mod plan;
+mod reconcile;
 mod validate;
 mod webhook;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Plan the AWS load balancers of every Gateway of our classes, offline.
     Plan(plan::PlanArgs),
+    /// Converge AWS to the Gateways in manifest files (local mode, no cluster).
+    Reconcile(reconcile::ReconcileArgs),
     /// Serve the admission webhook alone.
     Webhook(webhook::WebhookArgs),
     /// Print the CustomResourceDefinitions of group gateway.k8s.aws as YAML.
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Reconcile(args) => reconcile::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Crds => {
             print!("{}", albatross_k8s::aws::crds_yaml());

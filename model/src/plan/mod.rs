@@ -12,7 +12,7 @@ mod hostname;
 pub(crate) mod limits;
 mod listener_sets;
 mod listeners;
-mod naming;
+pub mod naming;
 mod nlb;
 mod precedence;
 mod snapshot;
@@ -23,7 +23,7 @@ pub mod types;
 pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
 pub use precedence::{RuleKey, compare};
 pub use snapshot::{Meta, Object, Skipped, Snapshot};
-pub use status::StatusEntry;
+pub use status::{StatusEntry, programmed};
 pub use types::Stack;
 
 use serde::Serialize;

@@ -112,3 +112,73 @@ impl RouteParents {
         out
     }
 }
+
+/// Folds the outcome of applying a Gateway's stack into its status: `Programmed` with the load
+/// balancer's DNS name as address (and every listener that was only waiting for it), or not
+/// programmed with the reason and the AWS error in the message.
+pub fn programmed(entry: &mut StatusEntry, outcome: Result<&str, (&str, &str)>) {
+    let set = |conditions: Option<&mut Vec<Value>>, status: &str, reason: &str, message: &str, only_pending: bool| {
+        for c in conditions.into_iter().flatten() {
+            if c["type"] == "Programmed" && (!only_pending || c["reason"] == "Pending") {
+                c["status"] = json!(status);
+                c["reason"] = json!(reason);
+                c["message"] = json!(message);
+            }
+        }
+    };
+    let status = &mut entry.status;
+    match outcome {
+        Ok(dns) => {
+            set(status.get_mut("conditions").and_then(Value::as_array_mut), "True", "Programmed", "", false);
+            for l in status.get_mut("listeners").and_then(Value::as_array_mut).into_iter().flatten() {
+                set(l.get_mut("conditions").and_then(Value::as_array_mut), "True", "Programmed", "", true);
+            }
+            status["addresses"] = json!([{ "type": "Hostname", "value": dns }]);
+        }
+        Err((reason, message)) => {
+            set(status.get_mut("conditions").and_then(Value::as_array_mut), "False", reason, message, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod programmed_tests {
+    use super::*;
+
+    fn entry() -> StatusEntry {
+        StatusEntry {
+            api_version: "gateway.networking.k8s.io/v1".into(),
+            kind: "Gateway".into(),
+            namespace: Some("ns".into()),
+            name: "gw".into(),
+            status: json!({
+                "conditions": [condition_with("Accepted", "True", "Accepted", "", Some(1)),
+                               condition_with("Programmed", "False", "Pending", "wait", Some(1))],
+                "listeners": [
+                    {"name": "ok", "conditions": [condition_with("Programmed", "False", "Pending", "wait", Some(1))]},
+                    {"name": "bad", "conditions": [condition_with("Programmed", "False", "Invalid", "no cert", Some(1))]},
+                ],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_converged_stack_programs_the_gateway_and_its_waiting_listeners_but_not_invalid_ones() {
+        let mut e = entry();
+        programmed(&mut e, Ok("lb-1.elb.amazonaws.com"));
+        assert_eq!(e.status["conditions"][1]["status"], "True");
+        assert_eq!(e.status["conditions"][1]["observedGeneration"], 1);
+        assert_eq!(e.status["addresses"][0]["value"], "lb-1.elb.amazonaws.com");
+        assert_eq!(e.status["listeners"][0]["conditions"][0]["status"], "True");
+        assert_eq!(e.status["listeners"][1]["conditions"][0]["reason"], "Invalid");
+    }
+
+    #[test]
+    fn an_aws_failure_names_its_code_in_the_gateway_condition() {
+        let mut e = entry();
+        programmed(&mut e, Err(("Invalid", "CreateRule: TooManyRules: quota")));
+        assert_eq!(e.status["conditions"][1]["status"], "False");
+        assert_eq!(e.status["conditions"][1]["message"], "CreateRule: TooManyRules: quota");
+        assert!(e.status.get("addresses").is_none());
+    }
+}

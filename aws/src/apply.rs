@@ -1,0 +1,528 @@
+//! Runs the diff's operations in order. Creation is idempotent across crashes: a load balancer
+//! name already in use is adopted only when it carries this stack's tags, and a target group or
+//! listener that a lost response already created is found again instead of duplicated.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
+use albatross_model::plan::types::{Stack, Tag, TargetGroupPlan};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Certificate as SdkCertificate, IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    Matcher, ProtocolEnum, RulePriorityPair, TargetGroupAttribute, TargetTypeEnum,
+};
+
+use crate::client::{Api, Aws, AwsError, ErrorClass};
+use crate::diff::{ATTRIBUTES_TAG, Op, attributes_hash, target_group_ids};
+use crate::observe::tag_value;
+use crate::observed::StackObserved;
+use crate::sdk;
+
+/// What an apply leaves behind for the Gateway's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub load_balancer_arn: String,
+    pub dns_name: String,
+}
+
+struct State<'a> {
+    aws: &'a Aws,
+    stack: &'a Stack,
+    cluster: &'a str,
+    vpc_id: &'a str,
+    lb: Option<Applied>,
+    target_groups: HashMap<String, String>,
+    listeners: HashMap<i32, String>,
+}
+
+pub async fn apply(
+    aws: &Aws,
+    cluster: &str,
+    vpc_id: &str,
+    stack: &Stack,
+    observed: &StackObserved,
+    ops: &[Op],
+) -> Result<Applied, AwsError> {
+    let mut state = State {
+        aws,
+        stack,
+        cluster,
+        vpc_id,
+        lb: observed
+            .load_balancer
+            .as_ref()
+            .map(|lb| Applied { load_balancer_arn: lb.arn.clone(), dns_name: lb.dns_name.clone() }),
+        target_groups: target_group_ids(stack, observed).into_iter().map(|(arn, id)| (id, arn)).collect(),
+        listeners: observed.listeners.iter().map(|l| (l.port, l.arn.clone())).collect(),
+    };
+    for op in ops {
+        tracing::info!(gateway = %stack.gateway, operation = op.operation(), "apply");
+        state.run(op).await?;
+    }
+    state.lb.ok_or_else(|| AwsError::new("Apply", "LoadBalancerMissing", "no load balancer", ErrorClass::Transient))
+}
+
+fn conflict(operation: &'static str, message: String) -> AwsError {
+    AwsError::new(operation, "Conflict", message, ErrorClass::Transient)
+}
+
+impl State<'_> {
+    fn lb_arn(&self) -> Result<&str, AwsError> {
+        self.lb
+            .as_ref()
+            .map(|l| l.load_balancer_arn.as_str())
+            .ok_or_else(|| conflict("Apply", "the load balancer does not exist yet".into()))
+    }
+
+    fn tg_arn(&self, id: &str) -> Option<String> {
+        self.target_groups.get(id).cloned()
+    }
+
+    fn listener(&self, port: i32) -> Result<String, AwsError> {
+        self.listeners.get(&port).cloned().ok_or_else(|| conflict("Apply", format!("no listener on port {port}")))
+    }
+
+    fn target_group_plan(&self, id: &str) -> &TargetGroupPlan {
+        self.stack.target_groups.iter().find(|t| t.id == id).expect("diff names planned target groups")
+    }
+
+    fn actions(
+        &self,
+        actions: &[albatross_model::plan::types::Action],
+        operation: &'static str,
+    ) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Action>, AwsError> {
+        actions
+            .iter()
+            .map(|a| sdk::action_to_sdk(a, &|id| self.tg_arn(id)))
+            .collect::<Result<_, _>>()
+            .map_err(|m| AwsError::new(operation, "UnresolvedTargetGroup", m, ErrorClass::Transient))
+    }
+
+    fn owned(&self, tags: &[Tag]) -> bool {
+        let alb = self.stack.load_balancer.r#type == "application";
+        tag_value(tags, CLUSTER_TAG) == Some(self.cluster)
+            && tag_value(tags, &format!("{}/stack", stack_tag_prefix(alb))) == Some(self.stack.gateway.as_str())
+    }
+
+    async fn tags_of(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
+        let out = self
+            .aws
+            .call(Api::Elbv2Read, "DescribeTags", self.aws.elbv2.describe_tags().resource_arns(arn).send())
+            .await?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| Tag {
+                key: t.key().unwrap_or_default().to_owned(),
+                value: t.value().unwrap_or_default().to_owned(),
+            })
+            .collect())
+    }
+
+    async fn run(&mut self, op: &Op) -> Result<(), AwsError> {
+        let aws = self.aws;
+        let elbv2 = &aws.elbv2;
+        let name = op.operation();
+        match op {
+            Op::CreateLoadBalancer => {
+                let plan = &self.stack.load_balancer;
+                // A name in use is adopted only when it is this stack's; AWS would otherwise
+                // answer a create with someone else's load balancer.
+                match aws
+                    .call(
+                        Api::Elbv2Read,
+                        "DescribeLoadBalancers",
+                        elbv2.describe_load_balancers().names(&plan.load_balancer_name).send(),
+                    )
+                    .await
+                {
+                    Ok(found) => {
+                        if let Some(lb) = found.load_balancers().first() {
+                            let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+                            if !self.owned(&self.tags_of(&arn).await?) {
+                                return Err(AwsError::new(
+                                    name,
+                                    "LoadBalancerNameTaken",
+                                    format!(
+                                        "a load balancer named {} exists and is not owned by this Gateway; set loadBalancerName in a LoadBalancerConfiguration or remove it",
+                                        plan.load_balancer_name
+                                    ),
+                                    ErrorClass::Permanent,
+                                ));
+                            }
+                            return Err(conflict(name, "the load balancer exists already; observing again".into()));
+                        }
+                    }
+                    Err(e) if e.class == ErrorClass::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+                let out = aws
+                    .call(
+                        Api::Elbv2Write,
+                        name,
+                        elbv2
+                            .create_load_balancer()
+                            .name(&plan.load_balancer_name)
+                            .r#type(LoadBalancerTypeEnum::from(plan.r#type.as_str()))
+                            .scheme(LoadBalancerSchemeEnum::from(plan.scheme.as_str()))
+                            .ip_address_type(IpAddressType::from(plan.ip_address_type.as_str()))
+                            .set_subnets(Some(plan.subnets.clone()))
+                            .set_security_groups(
+                                (!plan.security_groups.is_empty()).then(|| plan.security_groups.clone()),
+                            )
+                            .set_tags(Some(sdk::tags_to_sdk(&plan.tags)))
+                            .send(),
+                    )
+                    .await?;
+                let lb = out.load_balancers().first().ok_or_else(|| conflict(name, "empty answer".into()))?;
+                self.lb = Some(Applied {
+                    load_balancer_arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
+                    dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+                });
+            }
+            Op::SetSubnets { subnets } => {
+                let arn = self.lb_arn()?.to_owned();
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2.set_subnets().load_balancer_arn(arn).set_subnets(Some(subnets.clone())).send(),
+                )
+                .await?;
+            }
+            Op::SetSecurityGroups { groups } => {
+                let arn = self.lb_arn()?.to_owned();
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2.set_security_groups().load_balancer_arn(arn).set_security_groups(Some(groups.clone())).send(),
+                )
+                .await?;
+            }
+            Op::ModifyLoadBalancerAttributes { attributes } => {
+                let arn = self.lb_arn()?.to_owned();
+                let attributes = attributes
+                    .iter()
+                    .map(|a| LoadBalancerAttribute::builder().key(&a.key).value(&a.value).build())
+                    .collect();
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2
+                        .modify_load_balancer_attributes()
+                        .load_balancer_arn(arn)
+                        .set_attributes(Some(attributes))
+                        .send(),
+                )
+                .await?;
+            }
+            Op::AddTags { arn, tags } => {
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2.add_tags().resource_arns(arn).set_tags(Some(sdk::tags_to_sdk(tags))).send(),
+                )
+                .await?;
+            }
+            Op::CreateTargetGroup { id } => {
+                let tg = self.target_group_plan(id);
+                let mut tags = tg.tags.clone();
+                tags.push(Tag { key: ATTRIBUTES_TAG.into(), value: attributes_hash(&tg.attributes) });
+                let http = matches!(tg.protocol.as_str(), "HTTP" | "HTTPS");
+                let hc_http = matches!(tg.health_check_protocol.as_str(), "HTTP" | "HTTPS");
+                let request = elbv2
+                    .create_target_group()
+                    .name(&tg.target_group_name)
+                    .protocol(ProtocolEnum::from(tg.protocol.as_str()))
+                    .set_protocol_version(tg.protocol_version.clone().filter(|_| http))
+                    .port(tg.port)
+                    .vpc_id(self.vpc_id)
+                    .target_type(TargetTypeEnum::from(tg.target_type.as_str()))
+                    .health_check_protocol(ProtocolEnum::from(tg.health_check_protocol.as_str()))
+                    .health_check_port(&tg.health_check_port)
+                    .set_health_check_path(tg.health_check_path.clone().filter(|_| hc_http))
+                    .health_check_interval_seconds(tg.health_check_interval_seconds)
+                    .health_check_timeout_seconds(tg.health_check_timeout_seconds)
+                    .healthy_threshold_count(tg.healthy_threshold_count)
+                    .unhealthy_threshold_count(tg.unhealthy_threshold_count)
+                    .set_matcher(matcher(tg).filter(|_| hc_http))
+                    .set_tags(Some(sdk::tags_to_sdk(&tags)));
+                match aws.call(Api::Elbv2Write, name, request.send()).await {
+                    Ok(out) => {
+                        let arn = out
+                            .target_groups()
+                            .first()
+                            .and_then(|t| t.target_group_arn())
+                            .ok_or_else(|| conflict(name, "empty answer".into()))?;
+                        self.target_groups.insert(id.clone(), arn.to_owned());
+                    }
+                    Err(e) if e.code == "DuplicateTargetGroupName" => {
+                        let found = aws
+                            .call(
+                                Api::Elbv2Read,
+                                "DescribeTargetGroups",
+                                elbv2.describe_target_groups().names(&tg.target_group_name).send(),
+                            )
+                            .await?;
+                        let arn = found
+                            .target_groups()
+                            .first()
+                            .and_then(|t| t.target_group_arn())
+                            .unwrap_or_default()
+                            .to_owned();
+                        if !self.owned(&self.tags_of(&arn).await?) {
+                            return Err(AwsError::new(
+                                name,
+                                "TargetGroupNameTaken",
+                                format!(
+                                    "a target group named {} exists and is not owned by this Gateway",
+                                    tg.target_group_name
+                                ),
+                                ErrorClass::Permanent,
+                            ));
+                        }
+                        self.target_groups.insert(id.clone(), arn);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Op::ModifyTargetGroup { id } => {
+                let tg = self.target_group_plan(id);
+                let arn = self.tg_arn(id).ok_or_else(|| conflict(name, format!("no target group {id}")))?;
+                let hc_http = matches!(tg.health_check_protocol.as_str(), "HTTP" | "HTTPS");
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2
+                        .modify_target_group()
+                        .target_group_arn(arn)
+                        .health_check_protocol(ProtocolEnum::from(tg.health_check_protocol.as_str()))
+                        .health_check_port(&tg.health_check_port)
+                        .set_health_check_path(tg.health_check_path.clone().filter(|_| hc_http))
+                        .health_check_interval_seconds(tg.health_check_interval_seconds)
+                        .health_check_timeout_seconds(tg.health_check_timeout_seconds)
+                        .healthy_threshold_count(tg.healthy_threshold_count)
+                        .unhealthy_threshold_count(tg.unhealthy_threshold_count)
+                        .set_matcher(matcher(tg).filter(|_| hc_http))
+                        .send(),
+                )
+                .await?;
+            }
+            Op::ModifyTargetGroupAttributes { id } => {
+                let tg = self.target_group_plan(id);
+                let arn = self.tg_arn(id).ok_or_else(|| conflict(name, format!("no target group {id}")))?;
+                let attributes = tg
+                    .attributes
+                    .iter()
+                    .map(|a| TargetGroupAttribute::builder().key(&a.key).value(&a.value).build())
+                    .collect();
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2
+                        .modify_target_group_attributes()
+                        .target_group_arn(&arn)
+                        .set_attributes(Some(attributes))
+                        .send(),
+                )
+                .await?;
+                let checkpoint = Tag { key: ATTRIBUTES_TAG.into(), value: attributes_hash(&tg.attributes) };
+                aws.call(
+                    Api::Elbv2Write,
+                    "AddTags",
+                    elbv2.add_tags().resource_arns(arn).set_tags(Some(sdk::tags_to_sdk(&[checkpoint]))).send(),
+                )
+                .await?;
+            }
+            Op::CreateListener { port } => {
+                let listener = self.planned_listener(*port);
+                let lb = self.lb_arn()?.to_owned();
+                let default_cert = listener.certificates.iter().find(|c| c.is_default);
+                let request = elbv2
+                    .create_listener()
+                    .load_balancer_arn(lb)
+                    .port(*port)
+                    .protocol(ProtocolEnum::from(listener.protocol.as_str()))
+                    .set_ssl_policy(listener.ssl_policy.clone())
+                    .set_certificates(
+                        default_cert
+                            .map(|c| vec![SdkCertificate::builder().certificate_arn(&c.certificate_arn).build()]),
+                    )
+                    .set_alpn_policy((!listener.alpn_policy.is_empty()).then(|| listener.alpn_policy.clone()))
+                    .set_default_actions(Some(self.actions(&listener.default_actions, name)?))
+                    .set_tags(Some(sdk::tags_to_sdk(&listener.tags)));
+                match aws.call(Api::Elbv2Write, name, request.send()).await {
+                    Ok(out) => {
+                        let arn = out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default();
+                        self.listeners.insert(*port, arn.to_owned());
+                    }
+                    Err(e) if e.code == "DuplicateListener" => {
+                        return Err(conflict(
+                            name,
+                            format!("a listener on port {port} exists already; observing again"),
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Op::ModifyListener { port } => {
+                let listener = self.planned_listener(*port);
+                let arn = self.listener(*port)?;
+                let default_cert = listener.certificates.iter().find(|c| c.is_default);
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2
+                        .modify_listener()
+                        .listener_arn(arn)
+                        .port(*port)
+                        .protocol(ProtocolEnum::from(listener.protocol.as_str()))
+                        .set_ssl_policy(listener.ssl_policy.clone())
+                        .set_certificates(
+                            default_cert
+                                .map(|c| vec![SdkCertificate::builder().certificate_arn(&c.certificate_arn).build()]),
+                        )
+                        .set_alpn_policy((!listener.alpn_policy.is_empty()).then(|| listener.alpn_policy.clone()))
+                        .set_default_actions(Some(self.actions(&listener.default_actions, name)?))
+                        .send(),
+                )
+                .await?;
+            }
+            Op::AddListenerCertificates { port, certificates }
+            | Op::RemoveListenerCertificates { port, certificates } => {
+                let arn = self.listener(*port)?;
+                let certs: Vec<SdkCertificate> =
+                    certificates.iter().map(|c| SdkCertificate::builder().certificate_arn(c).build()).collect();
+                if matches!(op, Op::AddListenerCertificates { .. }) {
+                    aws.call(
+                        Api::Elbv2Write,
+                        name,
+                        elbv2.add_listener_certificates().listener_arn(arn).set_certificates(Some(certs)).send(),
+                    )
+                    .await?;
+                } else {
+                    aws.call(
+                        Api::Elbv2Write,
+                        name,
+                        elbv2.remove_listener_certificates().listener_arn(arn).set_certificates(Some(certs)).send(),
+                    )
+                    .await?;
+                }
+            }
+            Op::SetRulePriorities { priorities, .. } => {
+                let pairs = priorities
+                    .iter()
+                    .map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(*p as i32).build())
+                    .collect();
+                aws.call(Api::Elbv2Write, name, elbv2.set_rule_priorities().set_rule_priorities(Some(pairs)).send())
+                    .await?;
+            }
+            Op::CreateRule { port, id, priority } => {
+                let rule = self.planned_rule(*port, id);
+                let listener = self.listener(*port)?;
+                let result = aws
+                    .call(
+                        Api::Elbv2Write,
+                        name,
+                        elbv2
+                            .create_rule()
+                            .listener_arn(listener)
+                            .priority(*priority as i32)
+                            .set_conditions(Some(rule.conditions.iter().map(sdk::condition_to_sdk).collect()))
+                            .set_actions(Some(self.actions(&rule.actions, name)?))
+                            .set_transforms(
+                                (!rule.transforms.is_empty())
+                                    .then(|| rule.transforms.iter().map(sdk::transform_to_sdk).collect()),
+                            )
+                            .set_tags(Some(sdk::tags_to_sdk(&rule.tags)))
+                            .send(),
+                    )
+                    .await;
+                match result {
+                    Ok(_) => {}
+                    // A retried create whose first attempt went through, or a rule moved in
+                    // meanwhile: observe again.
+                    Err(e) if e.code == "PriorityInUse" => return Err(conflict(name, e.to_string())),
+                    Err(e) => return Err(e),
+                }
+            }
+            Op::ModifyRule { port, arn, id } => {
+                let rule = self.planned_rule(*port, id);
+                aws.call(
+                    Api::Elbv2Write,
+                    name,
+                    elbv2
+                        .modify_rule()
+                        .rule_arn(arn)
+                        .set_conditions(Some(rule.conditions.iter().map(sdk::condition_to_sdk).collect()))
+                        .set_actions(Some(self.actions(&rule.actions, name)?))
+                        .set_transforms(
+                            (!rule.transforms.is_empty())
+                                .then(|| rule.transforms.iter().map(sdk::transform_to_sdk).collect()),
+                        )
+                        .set_reset_transforms(rule.transforms.is_empty().then_some(true))
+                        .send(),
+                )
+                .await?;
+            }
+            Op::DeleteRule { arn } => {
+                ignore_not_found(aws.call(Api::Elbv2Write, name, elbv2.delete_rule().rule_arn(arn).send()).await)?;
+            }
+            Op::DeleteListener { arn } => {
+                ignore_not_found(
+                    aws.call(Api::Elbv2Write, name, elbv2.delete_listener().listener_arn(arn).send()).await,
+                )?;
+            }
+            Op::DeleteTargetGroup { arn } => delete_target_group(aws, arn).await?,
+            Op::DeleteLoadBalancer { arn } => {
+                ignore_not_found(
+                    aws.call(Api::Elbv2Write, name, elbv2.delete_load_balancer().load_balancer_arn(arn).send()).await,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn planned_listener(&self, port: i32) -> &albatross_model::plan::types::ListenerPlan {
+        self.stack.listeners.iter().find(|l| l.port == port).expect("diff names planned listeners")
+    }
+
+    fn planned_rule(&self, port: i32, id: &str) -> &albatross_model::plan::types::RulePlan {
+        self.planned_listener(port).rules.iter().find(|r| r.id == id).expect("diff names planned rules")
+    }
+}
+
+fn matcher(tg: &TargetGroupPlan) -> Option<Matcher> {
+    tg.matcher
+        .as_ref()
+        .map(|m| Matcher::builder().set_http_code(m.http_code.clone()).set_grpc_code(m.grpc_code.clone()).build())
+}
+
+fn ignore_not_found<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A target group stays in use for a moment after the listener or load balancer that used it
+/// is deleted.
+pub async fn delete_target_group(aws: &Aws, arn: &str) -> Result<(), AwsError> {
+    let mut wait = Duration::from_millis(200);
+    for attempt in 0.. {
+        match aws
+            .call(Api::Elbv2Write, "DeleteTargetGroup", aws.elbv2.delete_target_group().target_group_arn(arn).send())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => return Ok(()),
+            Err(e) if e.code == "ResourceInUse" && attempt < 8 => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
+}

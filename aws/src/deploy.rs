@@ -1,0 +1,194 @@
+//! One Gateway's stack end to end: resolve what the plan left open (subnets, security groups),
+//! observe by tags, diff, apply; retried from a fresh observation when AWS changed under us
+//! (a lost response, a throttled burst); and deletion of whole stacks, including orphans.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use albatross_model::plan::naming::stack_tag_prefix;
+use albatross_model::plan::types::Stack;
+
+use crate::apply::{Applied, apply, delete_target_group};
+use crate::client::{Api, Aws, AwsError, ErrorClass};
+use crate::diff::{Op, diff};
+use crate::observe::{load_balancers, observe, tag_value, tagged};
+use crate::resolve::Resolver;
+
+/// How many times a stack is observed and applied again after a transient failure.
+const ATTEMPTS: u32 = 6;
+
+#[derive(Clone)]
+pub struct Deployer {
+    pub aws: Aws,
+    pub resolver: Resolver,
+    pub cluster: String,
+}
+
+/// The result of converging one stack.
+#[derive(Clone, Debug)]
+pub struct Deployed {
+    pub applied: Applied,
+    /// Operations run, over all attempts.
+    pub operations: Vec<&'static str>,
+}
+
+impl Deployer {
+    pub fn new(aws: Aws, resolver: Resolver, cluster: impl Into<String>) -> Self {
+        Self { aws, resolver, cluster: cluster.into() }
+    }
+
+    /// Fills in subnets and security groups the configuration left to us.
+    pub async fn resolve(&self, stack: &Stack, existing: bool) -> Result<Stack, AwsError> {
+        let mut stack = stack.clone();
+        let lb = &mut stack.load_balancer;
+        if !lb.subnets.is_empty() {
+            lb.subnets = self.resolver.subnet_ids(&lb.subnets).await?;
+        } else if !existing {
+            lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
+        }
+        if lb.security_groups.is_empty() {
+            let alb = lb.r#type == "application";
+            let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
+            let groups = self
+                .resolver
+                .managed_security_groups(&stack.gateway, alb, &stack.load_balancer.load_balancer_name, &ports, &[])
+                .await?;
+            stack.load_balancer.security_groups = groups;
+        }
+        Ok(stack)
+    }
+
+    /// Converges AWS to `stack`.
+    pub async fn deploy(&self, stack: &Stack) -> Result<Deployed, AwsError> {
+        let vpc = self.resolver.vpc_id().await?;
+        let mut operations = Vec::new();
+        let mut wait = Duration::from_millis(200);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.deploy_once(stack, &vpc, &mut operations).await;
+            match result {
+                Ok(applied) => return Ok(Deployed { applied, operations }),
+                Err(e) if e.class == ErrorClass::Transient && attempt < ATTEMPTS => {
+                    tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "apply interrupted; observing again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                Err(e) if e.class == ErrorClass::NotFound && attempt < ATTEMPTS => {
+                    tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "a resource vanished; observing again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn deploy_once(
+        &self,
+        stack: &Stack,
+        vpc: &str,
+        operations: &mut Vec<&'static str>,
+    ) -> Result<Applied, AwsError> {
+        let observation = observe(&self.aws, &self.cluster, stack).await?;
+        // A replaced load balancer (new scheme or name) goes first: its target groups cannot
+        // serve two load balancers.
+        for arn in &observation.stale_load_balancers {
+            operations.push("DeleteLoadBalancer");
+            apply(
+                &self.aws,
+                &self.cluster,
+                vpc,
+                stack,
+                &Default::default(),
+                &[Op::DeleteLoadBalancer { arn: arn.clone() }],
+            )
+            .await
+            .ok();
+        }
+        let observation = if observation.stale_load_balancers.is_empty() {
+            observation
+        } else {
+            observe(&self.aws, &self.cluster, stack).await?
+        };
+        let resolved = self.resolve(stack, observation.stack.load_balancer.is_some()).await?;
+        let ops = diff(&resolved, &observation.stack);
+        operations.extend(ops.iter().map(Op::operation));
+        if !ops.is_empty() {
+            tracing::info!(gateway = %stack.gateway, operations = ops.len(), "converging");
+        }
+        apply(&self.aws, &self.cluster, vpc, &resolved, &observation.stack, &ops).await
+    }
+
+    /// Deletes everything of one stack (`namespace/name` of the Gateway): load balancers, then
+    /// target groups, then the managed security group. Nothing without our tags is touched.
+    pub async fn delete(&self, gateway: &str, alb: bool) -> Result<usize, AwsError> {
+        let (lbs, tgs) = tagged(&self.aws, &self.cluster, alb, Some(gateway)).await?;
+        let mut deleted = 0;
+        for (arn, _) in &lbs {
+            match self
+                .aws
+                .call(
+                    Api::Elbv2Write,
+                    "DeleteLoadBalancer",
+                    self.aws.elbv2.delete_load_balancer().load_balancer_arn(arn).send(),
+                )
+                .await
+            {
+                Ok(_) => deleted += 1,
+                Err(e) if e.class == ErrorClass::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (arn, _) in &tgs {
+            delete_target_group(&self.aws, arn).await?;
+            deleted += 1;
+        }
+        if self.resolver.delete_managed_security_group(gateway, alb).await? {
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Stacks of this cluster that exist in AWS, by `(gateway, alb)`.
+    pub async fn stacks(&self) -> Result<BTreeSet<(String, bool)>, AwsError> {
+        let mut out = BTreeSet::new();
+        for alb in [true, false] {
+            let key = format!("{}/stack", stack_tag_prefix(alb));
+            let (lbs, tgs) = tagged(&self.aws, &self.cluster, alb, None).await?;
+            for (_, tags) in lbs.iter().chain(tgs.iter()) {
+                if let Some(stack) = tag_value(tags, &key) {
+                    out.insert((stack.to_owned(), alb));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the stacks whose Gateway is not in `live` (deleted while we were not looking).
+    /// Only call with the complete set of Gateways of this cluster.
+    pub async fn delete_orphans(&self, live: &BTreeSet<String>) -> Result<Vec<String>, AwsError> {
+        let mut removed = Vec::new();
+        for (gateway, alb) in self.stacks().await? {
+            if !live.contains(&gateway) {
+                tracing::info!(%gateway, "deleting the stack of a Gateway that no longer exists");
+                self.delete(&gateway, alb).await?;
+                removed.push(gateway);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The DNS name of a stack's load balancer, if it exists.
+    pub async fn address(&self, stack: &Stack) -> Result<Option<String>, AwsError> {
+        let alb = stack.load_balancer.r#type == "application";
+        let (lbs, _) = tagged(&self.aws, &self.cluster, alb, Some(&stack.gateway)).await?;
+        let arns: Vec<String> = lbs.into_iter().map(|(a, _)| a).collect();
+        if arns.is_empty() {
+            return Ok(None);
+        }
+        Ok(load_balancers(&self.aws, &arns)
+            .await?
+            .into_iter()
+            .find(|lb| lb.name == stack.load_balancer.load_balancer_name)
+            .map(|lb| lb.dns_name))
+    }
+}

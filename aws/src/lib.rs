@@ -1,0 +1,13 @@
+//! The only crate that talks to AWS: resolve the build environment, observe a stack by its
+//! ownership tags, diff it against the plan and apply the difference in a safe order.
+
+pub mod apply;
+pub mod client;
+pub mod deploy;
+pub mod diff;
+pub mod observe;
+pub mod observed;
+pub mod resolve;
+pub mod sdk;
+
+pub use client::{Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, RateLimits, is_mutating};

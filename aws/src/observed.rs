@@ -1,0 +1,82 @@
+//! What exists in AWS for one stack, found by its ownership tags, in the plan's own shapes so the
+//! diff compares like with like. Actions name target groups by stack id where the id is known.
+
+use albatross_model::plan::types::{Action, Attribute, Certificate, Condition, Tag, Transform};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StackObserved {
+    pub load_balancer: Option<LoadBalancerObserved>,
+    pub listeners: Vec<ListenerObserved>,
+    pub target_groups: Vec<TargetGroupObserved>,
+}
+
+impl StackObserved {
+    pub fn is_empty(&self) -> bool {
+        self.load_balancer.is_none() && self.listeners.is_empty() && self.target_groups.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadBalancerObserved {
+    pub arn: String,
+    pub name: String,
+    pub dns_name: String,
+    pub r#type: String,
+    pub scheme: String,
+    pub ip_address_type: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub attributes: Vec<Attribute>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListenerObserved {
+    pub arn: String,
+    pub port: i32,
+    pub protocol: String,
+    pub ssl_policy: Option<String>,
+    /// The default certificate first (`IsDefault`), then the SNI certificates.
+    pub certificates: Vec<Certificate>,
+    pub alpn_policy: Vec<String>,
+    pub default_actions: Vec<Action>,
+    /// Non-default rules in priority order.
+    pub rules: Vec<RuleObserved>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleObserved {
+    pub arn: String,
+    pub priority: u32,
+    pub conditions: Vec<Condition>,
+    pub actions: Vec<Action>,
+    pub transforms: Vec<Transform>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetGroupObserved {
+    pub arn: String,
+    /// The stack id from the resource tag.
+    pub id: String,
+    pub name: String,
+    pub protocol: String,
+    pub protocol_version: Option<String>,
+    pub port: i32,
+    pub target_type: String,
+    pub health_check_protocol: String,
+    pub health_check_port: String,
+    pub health_check_path: Option<String>,
+    pub health_check_interval_seconds: i32,
+    pub health_check_timeout_seconds: i32,
+    pub healthy_threshold_count: i32,
+    pub unhealthy_threshold_count: i32,
+    pub matcher_http_code: Option<String>,
+    pub matcher_grpc_code: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+impl TargetGroupObserved {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+    }
+}

@@ -1,0 +1,222 @@
+//! `albatross reconcile`: local mode. Objects come from manifest files instead of the API server;
+//! AWS calls are real (point `--aws-endpoint` at moto or LocalStack to stay local). Prints the
+//! statuses it would patch as YAML and, on stderr, a summary of AWS calls.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use albatross_aws::deploy::Deployer;
+use albatross_aws::resolve::{ResolveSettings, Resolver};
+use albatross_aws::{Aws, AwsSettings, ErrorClass, RateLimits, is_mutating};
+use albatross_model::Validator;
+use albatross_model::plan::{self, Env, Snapshot};
+use anyhow::Context;
+use serde_json::Value;
+
+use super::RuleArgs;
+use super::input::{Loaded, load};
+
+#[derive(clap::Args, Debug)]
+pub struct ReconcileArgs {
+    /// Manifest files or folders (recursive: .yaml, .yml, .json).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub manifests: Vec<String>,
+    /// AWS endpoint override (moto, LocalStack); default is the real regional endpoint.
+    #[arg(long, env = "ALBATROSS_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Cluster name: scopes ownership. Every stack tagged with it and not in the manifests is
+    /// deleted, so give each manifest set its own name.
+    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", default_value = "albatross")]
+    pub cluster_name: String,
+    /// VPC for target groups; default: the VPC of the subnets tagged for load balancers.
+    #[arg(long, env = "ALBATROSS_VPC_ID")]
+    pub vpc_id: Option<String>,
+    /// Reconcile once and exit (the default).
+    #[arg(long, conflicts_with = "watch")]
+    pub once: bool,
+    /// Reconcile again whenever a manifest changes.
+    #[arg(long)]
+    pub watch: bool,
+    /// Delete the stacks of the Gateways in the manifests instead of converging them.
+    #[arg(long)]
+    pub delete: bool,
+    /// Client-side AWS rate limits off (for a local endpoint).
+    #[arg(long, env = "ALBATROSS_AWS_UNLIMITED")]
+    pub aws_unlimited: bool,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let settings = AwsSettings {
+            region: args.region.clone(),
+            endpoint: args.aws_endpoint.clone(),
+            limits: if args.aws_unlimited { RateLimits::unlimited() } else { RateLimits::default() },
+            ..AwsSettings::default()
+        };
+        let aws = Aws::connect(&settings).await;
+        let mut resolve = ResolveSettings::new(args.cluster_name.clone());
+        resolve.vpc_id = args.vpc_id.clone();
+        let resolver = Resolver::new(aws.clone(), resolve);
+        let deployer = Deployer::new(aws.clone(), resolver, args.cluster_name.clone());
+        if !args.watch {
+            let code = once(&args, &deployer).await;
+            summary(&aws);
+            return code;
+        }
+        let mut seen = stamp(&args.manifests);
+        loop {
+            if let Err(e) = once(&args, &deployer).await {
+                eprintln!("error: {e:#}");
+            }
+            summary(&aws);
+            aws.metrics.reset_tally();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                }
+                let now = stamp(&args.manifests);
+                if now != seen {
+                    seen = now;
+                    break;
+                }
+            }
+        }
+    })
+}
+
+/// Newest modification time and file count under the paths: changes when a file does.
+fn stamp(paths: &[String]) -> (Option<SystemTime>, usize) {
+    fn walk(path: &std::path::Path, newest: &mut Option<SystemTime>, count: &mut usize) {
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                walk(&entry.path(), newest, count);
+            }
+        } else {
+            *count += 1;
+            let modified = meta.modified().ok();
+            if modified > *newest {
+                *newest = modified;
+            }
+        }
+    }
+    let mut newest = None;
+    let mut count = 0;
+    for p in paths {
+        walk(&PathBuf::from(p), &mut newest, &mut count);
+    }
+    (newest, count)
+}
+
+async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitCode> {
+    let validator = Validator::new(args.rules.options());
+    let Loaded { documents, malformed, unreadable } = load(&args.manifests);
+    for (file, error) in &unreadable {
+        eprintln!("{file}: {error}");
+    }
+    for (file, error) in &malformed {
+        eprintln!("{file}: {error}");
+    }
+    if !unreadable.is_empty() || !malformed.is_empty() {
+        // Nothing is touched on partial input: a missing Gateway would read as deleted.
+        return Ok(ExitCode::from(2));
+    }
+    let values: Vec<&Value> = documents.iter().map(|(_, d)| &d.value).collect();
+    let outcomes = validator.validate_all(&values);
+    let mut rejected = 0;
+    let mut accepted = Vec::new();
+    for ((file, doc), outcome) in documents.iter().zip(&outcomes) {
+        if outcome.allowed() {
+            accepted.push(validator.with_defaults(&doc.value));
+        } else {
+            rejected += 1;
+            for e in &outcome.errors {
+                eprintln!("{file}:{}: rejected: {e}", doc.line);
+            }
+        }
+    }
+    let (snapshot, skipped) = Snapshot::from_objects(accepted);
+    for s in &skipped {
+        eprintln!("{} {}: skipped: {}", s.kind, s.key, s.reason);
+    }
+    let certificates = deployer.resolver.certificates().await.context("listing ACM certificates")?;
+    let env = Env {
+        cluster_name: args.cluster_name.clone(),
+        controllers: args.rules.options().controllers,
+        certificates,
+        now: chrono_now(),
+        ..Env::default()
+    };
+    let mut build = plan::build(&snapshot, &env);
+
+    if args.delete {
+        for stack in &build.stacks {
+            let alb = stack.load_balancer.r#type == "application";
+            let n =
+                deployer.delete(&stack.gateway, alb).await.with_context(|| format!("deleting {}", stack.gateway))?;
+            eprintln!("Gateway {}: deleted {n} resources", stack.gateway);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let live: BTreeSet<String> = snapshot.gateways.keys().map(ToString::to_string).collect();
+    for gateway in deployer.delete_orphans(&live).await.context("deleting orphaned stacks")? {
+        eprintln!("Gateway {gateway}: not in the manifests; its stack was deleted");
+    }
+    let mut failed = 0;
+    for stack in &build.stacks {
+        let outcome = deployer.deploy(stack).await;
+        let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
+        let entry = build
+            .statuses
+            .iter_mut()
+            .find(|s| s.kind == "Gateway" && s.namespace.as_deref() == Some(ns) && s.name == name);
+        match outcome {
+            Ok(deployed) => {
+                let changed = deployed.operations.len();
+                eprintln!("Gateway {}: programmed ({changed} changes): {}", stack.gateway, deployed.applied.dns_name);
+                if let Some(entry) = entry {
+                    plan::programmed(entry, Ok(&deployed.applied.dns_name));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("Gateway {}: not programmed: {e}", stack.gateway);
+                let reason = if e.class == ErrorClass::Permanent { "Invalid" } else { "Pending" };
+                if let Some(entry) = entry {
+                    plan::programmed(entry, Err((reason, &e.to_string())));
+                }
+            }
+        }
+    }
+    print!("{}", serde_norway::to_string(&build.statuses)?);
+    Ok(ExitCode::from(if failed > 0 || rejected > 0 || !skipped.is_empty() { 1 } else { 0 }))
+}
+
+fn chrono_now() -> String {
+    super::plan::now_rfc3339()
+}
+
+fn summary(aws: &Aws) {
+    let tally = aws.metrics.tally();
+    let (mut writes, mut reads, mut failed) = (0, 0, 0);
+    for (op, t) in &tally {
+        let n = t.ok + t.failed;
+        failed += t.failed;
+        if is_mutating(op) {
+            writes += n;
+        } else {
+            reads += n;
+        }
+        eprintln!("aws {op}: {} ok, {} failed, {} ms", t.ok, t.failed, t.total.as_millis());
+    }
+    eprintln!("aws calls: {writes} mutating, {reads} read, {failed} failed");
+}

@@ -1,0 +1,24 @@
+//! Dev-only support for Albatross integration tests that talk to AWS.
+//!
+//! - [`moto`]: installs (once, into `<target>/moto-venv`) and launches a real
+//!   [moto](https://github.com/getmoto/moto) server per test: [`Moto::start`].
+//! - [`proxy`]: an HTTP proxy in front of moto that refuses what real AWS refuses but moto
+//!   accepts (ELBv2 quotas and validation, idempotent creates), injects faults (throttling,
+//!   server errors, dropped connections, a hold switch for crash tests) and records every call:
+//!   [`Proxy::start`].
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use albatross_test_support::{Moto, Proxy, ProxyOptions};
+//! let moto = Moto::start();
+//! let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+//! // point the AWS SDK clients at `proxy.endpoint()` (any credentials, region us-east-1)
+//! assert_eq!(proxy.count("CreateRule"), 0);
+//! # }
+//! ```
+
+pub mod moto;
+pub mod proxy;
+
+pub use moto::{Moto, moto_server_path};
+pub use proxy::{Call, Fault, Faults, Proxy, ProxyOptions, Quotas};

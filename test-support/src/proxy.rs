@@ -1,0 +1,757 @@
+//! An HTTP proxy in front of moto that makes it behave more like real AWS, injects faults and
+//! records every call.
+//!
+//! # Running it
+//! [`Proxy::start`] is async and runs the proxy on the caller's tokio runtime (the usual case:
+//! `#[tokio::test]`, where the AWS SDK client and the proxy share the test's runtime; a
+//! current-thread runtime is fine because everything is async). [`Proxy::start_blocking`] runs
+//! it on a dedicated thread with its own current-thread runtime, for sync tests or when the
+//! caller's runtime may be blocked. Either way it listens on `127.0.0.1:0` (HTTP/1.1 with
+//! keep-alive), [`Proxy::endpoint`] gives `http://127.0.0.1:PORT`, all other methods are
+//! synchronous and thread-safe, and dropping the [`Proxy`] stops it.
+//!
+//! Each request is forwarded to moto unchanged (method, path and query, headers with `Host`
+//! rewritten to moto's address, body) and moto's response is returned (hop-by-hop headers such
+//! as moto's `Connection: close` removed), unless a fault or a rule says otherwise. Requests
+//! under `/moto-api` pass straight through: no faults, no rules, not recorded.
+//!
+//! # Identification and recording
+//! ELBv2 and EC2 use the AWS Query protocol (form body `Action=CreateRule&Version=...`); ACM
+//! and the Resource Groups Tagging API use awsJson1_1 (`X-Amz-Target: Prefix.Operation`).
+//! The service is the SigV4 credential scope's (`elasticloadbalancing`, `ec2`, `acm`,
+//! `tagging`; see [`service`]), else inferred from `Version` or the target prefix. Every
+//! request is recorded as a [`Call`]; see [`Proxy::calls`], [`Proxy::count`],
+//! [`Proxy::mutating_calls`].
+//!
+//! # AWS rules (ELBv2 Query requests only; [`ProxyOptions::aws_rules`], default on)
+//! Refused with HTTP 400 in ELBv2's XML error shape, without forwarding:
+//! - CreateRule / ModifyRule: more than [`Quotas::condition_values_per_rule`] (5) condition
+//!   values (host-header, path-pattern, http-header, query-string (a key/value pair is one),
+//!   http-request-method, source-ip, regex values and the legacy `Values`), more than
+//!   [`Quotas::wildcards_per_rule`] (5) `*`/`?` characters in host/path/header/query/legacy
+//!   values, a value longer than 128 characters, or a forward action with more than 5 target
+//!   groups: `ValidationError`.
+//! - CreateRule `Priority` / SetRulePriorities priorities outside 1..=50000: `ValidationError`.
+//! - CreateRule when the load balancer already has [`Quotas::rules_per_alb`] (100) non-default
+//!   rules: `TooManyRules`.
+//! - CreateRule / ModifyRule (with actions) that would make the load balancer's rules and
+//!   listener default actions reference more than [`Quotas::target_groups_per_alb`] (100)
+//!   distinct target groups: `TooManyTargetGroups`.
+//! - CreateLoadBalancer / CreateTargetGroup names: 1..=32 characters, alphanumerics and
+//!   hyphens, not beginning or ending with a hyphen, load balancer names not beginning with
+//!   `internal-`: `ValidationError`.
+//! - CreateListener on a port that already has a listener on that load balancer:
+//!   `DuplicateListener` (moto would create a second listener; AWS, strictly, answers the
+//!   existing listener when all settings are identical and `DuplicateListener` otherwise; the
+//!   proxy always refuses).
+//!
+//! Emulated (answered 200 without forwarding): CreateLoadBalancer with a name that already
+//! exists answers the existing load balancer (moto would create a second one), built from
+//! moto's DescribeLoadBalancers response with its element names rewritten.
+//!
+//! The counting rules ask moto directly (DescribeListeners, DescribeRules with `Marker`
+//! pagination, DescribeLoadBalancers), unrecorded, with the request's own `Authorization`
+//! header (moto routes by its credential scope and does not check signatures). When those
+//! lookups fail (e.g. unknown listener) the request is forwarded and moto answers.
+//!
+//! # Faults ([`Faults`], [`Proxy::set_faults`])
+//! For each request one uniform draw from an RNG seeded with [`Faults::seed`] picks at most
+//! one fault (the probabilities are cumulative in the order below, so their sum should be at
+//! most 1); the sequence of picks is deterministic for a seed and a request order. No draw is
+//! made while all probabilities are 0.
+//! - throttle: ELBv2 answers 400 `Throttling` "Rate exceeded"; awsJson1_1 services 400
+//!   `{"__type":"ThrottlingException","message":"Rate exceeded"}` with `x-amzn-errortype`; EC2,
+//!   like real EC2, 503 `RequestLimitExceeded` in EC2's `<Response><Errors>` shape. Not forwarded.
+//! - server_error: 500 `InternalFailure` (EC2: `InternalError`), same shapes. Not forwarded.
+//! - drop_before: the connection is closed without a response. Not forwarded.
+//! - drop_after: forwarded (moto makes the change), then the connection is closed without a
+//!   response.
+//!
+//! # Hold switch for crash tests
+//! [`Proxy::hold_after_mutations`]`(Some(n))`: once [`Proxy::mutations`] reaches `n`, every
+//! further request is held (never answered) until the switch is cleared or raised;
+//! [`Proxy::wait_for_hold`] resolves when at least one request is held, so a test can abort the
+//! client task exactly then. Clearing the switch lets held requests go on to moto (a pause);
+//! [`Proxy::drop_held`] instead closes their connections without forwarding, as if the
+//! process had died before they reached AWS.
+//!
+//! [`Proxy::mutations`] counts mutating calls (ELBv2/EC2/ACM actions not starting with
+//! `Describe`, `List` or `Get`) that got past faults and rules: forwarded to moto (whatever moto
+//! answered) or emulated. Refused and fault-injected (except drop_after) ones do not count.
+
+mod protocol;
+mod rules;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use protocol::service;
+use protocol::{Form, Identity, Protocol, error_code, error_response, identify};
+
+/// One request seen by the proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// SigV4 signing name: `elasticloadbalancing`, `ec2`, `acm`, `tagging` (see [`service`]).
+    pub service: String,
+    /// Operation name, e.g. `CreateRule`, `ListCertificates` (empty if not recognised).
+    pub action: String,
+    /// HTTP status the client got; 0 when the connection was closed without a response
+    /// (drop_before, a dropped held request). For drop_after it is moto's status.
+    pub status: u16,
+    /// The injected fault, if any.
+    pub injected: Option<Fault>,
+    /// AWS error code of the response when it is an error (from a rule, a fault or moto).
+    pub error: Option<String>,
+}
+
+impl Call {
+    /// ELBv2/EC2/ACM actions that do not start with `Describe`, `List` or `Get`.
+    pub fn is_mutating(&self) -> bool {
+        is_mutating(&self.service, &self.action)
+    }
+}
+
+fn is_mutating(service: &str, action: &str) -> bool {
+    matches!(service, service::ELBV2 | service::EC2 | service::ACM)
+        && !action.is_empty()
+        && !["Describe", "List", "Get"].iter().any(|p| action.starts_with(p))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    Throttle,
+    ServerError,
+    DropBefore,
+    DropAfter,
+}
+
+/// Fault probabilities per request (each 0..=1, summing to at most 1) and the RNG seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Faults {
+    pub throttle: f64,
+    pub server_error: f64,
+    pub drop_before: f64,
+    pub drop_after: f64,
+    pub seed: u64,
+}
+
+/// AWS quotas the proxy enforces on ELBv2 (AWS defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Rules per Application Load Balancer, not counting default rules (100).
+    pub rules_per_alb: usize,
+    /// Distinct target groups referenced by one Application Load Balancer (100).
+    pub target_groups_per_alb: usize,
+    /// Target groups per forward action (5).
+    pub target_groups_per_action: usize,
+    /// Condition values per rule (5).
+    pub condition_values_per_rule: usize,
+    /// Wildcards (`*`, `?`) per rule (5).
+    pub wildcards_per_rule: usize,
+    /// Characters per host-header/path-pattern/header/query value (128).
+    pub condition_value_length: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            rules_per_alb: 100,
+            target_groups_per_alb: 100,
+            target_groups_per_action: 5,
+            condition_values_per_rule: 5,
+            wildcards_per_rule: 5,
+            condition_value_length: 128,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProxyOptions {
+    pub quotas: Quotas,
+    /// Enforce the AWS rules (default true).
+    pub aws_rules: bool,
+    pub faults: Faults,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions { quotas: Quotas::default(), aws_rules: true, faults: Faults::default() }
+    }
+}
+
+/// The running proxy; dropping it stops it.
+pub struct Proxy {
+    endpoint: String,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy").field("endpoint", &self.endpoint).field("upstream", &self.shared.upstream.base).finish()
+    }
+}
+
+impl Proxy {
+    /// Starts the proxy in front of `upstream` (e.g. [`crate::Moto::endpoint`]) on the caller's
+    /// tokio runtime. Panics if it cannot bind.
+    pub async fn start(upstream: &str, options: ProxyOptions) -> Proxy {
+        let (endpoint, shared, shutdown) = launch(upstream, options).await;
+        Proxy { endpoint, shared, shutdown, thread: None }
+    }
+
+    /// Starts the proxy on a dedicated thread with its own current-thread tokio runtime; for
+    /// sync tests. Must not be called from within an async context that forbids blocking.
+    pub fn start_blocking(upstream: &str, options: ProxyOptions) -> Proxy {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let upstream = upstream.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("albatross-proxy".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("build the proxy's tokio runtime");
+                runtime.block_on(async move {
+                    let (endpoint, shared, shutdown) = launch(&upstream, options).await;
+                    let mut stopped = shutdown.subscribe();
+                    if ready_tx.send((endpoint, shared, shutdown)).is_ok() {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    }
+                });
+            })
+            .expect("spawn the proxy thread");
+        let (endpoint, shared, shutdown) = ready_rx.recv().expect("the proxy thread failed to start");
+        Proxy { endpoint, shared, shutdown, thread: Some(thread) }
+    }
+
+    /// `http://127.0.0.1:PORT`: the endpoint URL to give the AWS SDK clients.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The upstream (moto) endpoint.
+    pub fn upstream(&self) -> &str {
+        &self.shared.upstream.base
+    }
+
+    /// Every call recorded so far, in the order they completed.
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.state().calls.clone()
+    }
+
+    /// How many recorded calls have this action (any service).
+    pub fn count(&self, action: &str) -> usize {
+        self.shared.state().calls.iter().filter(|c| c.action == action).count()
+    }
+
+    /// The recorded calls that are mutating ([`Call::is_mutating`]), whatever their outcome.
+    pub fn mutating_calls(&self) -> Vec<Call> {
+        self.shared.state().calls.iter().filter(|c| c.is_mutating()).cloned().collect()
+    }
+
+    /// Forgets the recorded calls (not the [`Proxy::mutations`] counter).
+    pub fn clear_calls(&self) {
+        self.shared.state().calls.clear();
+    }
+
+    /// Mutating calls that got past faults and rules (forwarded or emulated) since the start.
+    pub fn mutations(&self) -> usize {
+        self.shared.state().mutations
+    }
+
+    /// Replaces the fault probabilities and reseeds the RNG with `faults.seed`.
+    pub fn set_faults(&self, faults: Faults) {
+        let mut state = self.shared.state();
+        state.faults = faults;
+        state.rng = StdRng::seed_from_u64(faults.seed);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.state().faults
+    }
+
+    /// Turns the AWS rules on or off.
+    pub fn set_aws_rules(&self, enabled: bool) {
+        self.shared.state().aws_rules = enabled;
+    }
+
+    pub fn set_quotas(&self, quotas: Quotas) {
+        self.shared.state().quotas = quotas;
+    }
+
+    /// `Some(n)`: once [`Proxy::mutations`] is at least `n`, hold every further request until
+    /// this is called again with `None` (held requests then go on) or a larger `n`.
+    pub fn hold_after_mutations(&self, n: Option<usize>) {
+        self.shared.hold.send_modify(|h| h.after = n);
+    }
+
+    /// Closes the connections of the requests held now, without forwarding them (they are
+    /// recorded with status 0 and [`Fault::DropBefore`]). The hold switch stays as it is.
+    pub fn drop_held(&self) {
+        self.shared.hold.send_modify(|h| h.drop_generation += 1);
+    }
+
+    /// How many requests are being held now.
+    pub fn held(&self) -> usize {
+        *self.shared.held.borrow()
+    }
+
+    /// Resolves as soon as at least one request is held.
+    pub async fn wait_for_hold(&self) {
+        let mut held = self.shared.held.subscribe();
+        let _ = held.wait_for(|n| *n > 0).await;
+    }
+
+    /// Blocking variant of [`Proxy::wait_for_hold`] for sync tests: true if a request was held
+    /// within `timeout`.
+    pub fn wait_for_hold_blocking(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.held() == 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn launch(upstream: &str, options: ProxyOptions) -> (String, Arc<Shared>, watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("proxy cannot bind: {e}"));
+    let addr = listener.local_addr().expect("proxy local address");
+    let shared = Arc::new(Shared::new(upstream, options));
+    let (shutdown, stopped) = watch::channel(false);
+    tokio::spawn(serve(listener, shared.clone(), stopped));
+    (format!("http://{addr}"), shared, shutdown)
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!("proxy accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(shared.clone(), req));
+            let connection = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        });
+    }
+}
+
+/// Returned by the service to make hyper close the connection without a response.
+#[derive(Debug)]
+struct DropConnection;
+
+impl fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by the fault proxy")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+type ProxyResponse = Response<Full<Bytes>>;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct HoldState {
+    after: Option<usize>,
+    drop_generation: u64,
+}
+
+struct State {
+    calls: Vec<Call>,
+    faults: Faults,
+    rng: StdRng,
+    quotas: Quotas,
+    aws_rules: bool,
+    mutations: usize,
+}
+
+struct Shared {
+    upstream: Upstream,
+    state: Mutex<State>,
+    hold: watch::Sender<HoldState>,
+    held: watch::Sender<usize>,
+    request_ids: AtomicU64,
+}
+
+impl Shared {
+    fn new(upstream: &str, options: ProxyOptions) -> Shared {
+        Shared {
+            upstream: Upstream::new(upstream),
+            state: Mutex::new(State {
+                calls: Vec::new(),
+                faults: options.faults,
+                rng: StdRng::seed_from_u64(options.faults.seed),
+                quotas: options.quotas,
+                aws_rules: options.aws_rules,
+                mutations: 0,
+            }),
+            hold: watch::Sender::new(HoldState::default()),
+            held: watch::Sender::new(0),
+            request_ids: AtomicU64::new(1),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn request_id(&self) -> String {
+        protocol::request_id(self.request_ids.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn pick_fault(&self) -> Option<Fault> {
+        let mut state = self.state();
+        let f = state.faults;
+        if f.throttle + f.server_error + f.drop_before + f.drop_after <= 0.0 {
+            return None;
+        }
+        let x: f64 = state.rng.random();
+        let mut threshold = 0.0;
+        for (p, fault) in [
+            (f.throttle, Fault::Throttle),
+            (f.server_error, Fault::ServerError),
+            (f.drop_before, Fault::DropBefore),
+            (f.drop_after, Fault::DropAfter),
+        ] {
+            threshold += p;
+            if x < threshold {
+                return Some(fault);
+            }
+        }
+        None
+    }
+
+    /// Waits while the hold switch applies. `false`: the held request is to be dropped.
+    async fn pass_hold(&self) -> bool {
+        let mut hold = self.hold.subscribe();
+        let mut held: Option<(HeldGuard<'_>, u64)> = None;
+        loop {
+            let state = *hold.borrow_and_update();
+            let holding = state.after.is_some_and(|n| self.state().mutations >= n);
+            if !holding {
+                return true;
+            }
+            match &held {
+                None => held = Some((HeldGuard::new(&self.held), state.drop_generation)),
+                Some((_, generation)) if *generation != state.drop_generation => return false,
+                Some(_) => {}
+            }
+            if hold.changed().await.is_err() {
+                return true;
+            }
+        }
+    }
+
+    fn record(&self, identity: &Identity, status: u16, injected: Option<Fault>, error: Option<String>, mutated: bool) {
+        let mut state = self.state();
+        if mutated {
+            state.mutations += 1;
+        }
+        state.calls.push(Call {
+            service: identity.service.clone(),
+            action: identity.action.clone(),
+            status,
+            injected,
+            error,
+        });
+    }
+}
+
+/// Counts a request as held while it lives (also when hyper drops the request future).
+struct HeldGuard<'a>(&'a watch::Sender<usize>);
+
+impl<'a> HeldGuard<'a> {
+    fn new(held: &'a watch::Sender<usize>) -> Self {
+        held.send_modify(|n| *n += 1);
+        HeldGuard(held)
+    }
+}
+
+impl Drop for HeldGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<ProxyResponse, DropConnection> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(|_| DropConnection)?.to_bytes();
+
+    if parts.uri.path().starts_with("/moto-api") {
+        let forwarded = shared.upstream.forward(&parts.method, &parts.uri, &parts.headers, body).await;
+        return Ok(forwarded.unwrap_or_else(|e| bad_gateway(&e)).into_response());
+    }
+
+    let (identity, form) = identify(&parts.headers, &body);
+    let mutating = is_mutating(&identity.service, &identity.action);
+
+    if !shared.pass_hold().await {
+        shared.record(&identity, 0, Some(Fault::DropBefore), None, false);
+        return Err(DropConnection);
+    }
+
+    let fault = shared.pick_fault();
+    let fault_error = |status: u16, code: &str, message: &str| {
+        let error = error_response(&identity, status, code, message, &shared.request_id());
+        shared.record(&identity, status, fault, Some(error.code.clone()), false);
+        Ok(Upstreamed::from_error(error).into_response())
+    };
+    match fault {
+        Some(Fault::Throttle) => {
+            return match (identity.protocol, identity.service.as_str()) {
+                (Protocol::Json, _) => fault_error(400, "ThrottlingException", "Rate exceeded"),
+                (_, service::EC2) => fault_error(503, "RequestLimitExceeded", "Request limit exceeded."),
+                _ => fault_error(400, "Throttling", "Rate exceeded"),
+            };
+        }
+        Some(Fault::ServerError) => {
+            let code = if identity.service == service::EC2 { "InternalError" } else { "InternalFailure" };
+            return fault_error(500, code, "We encountered an internal error. Please try again.");
+        }
+        Some(Fault::DropBefore) => {
+            shared.record(&identity, 0, fault, None, false);
+            return Err(DropConnection);
+        }
+        Some(Fault::DropAfter) | None => {}
+    }
+
+    let (aws_rules, quotas) = {
+        let state = shared.state();
+        (state.aws_rules, state.quotas)
+    };
+    let verdict = match (&form, aws_rules && identity.service == service::ELBV2) {
+        (Some(form), true) => {
+            let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
+            rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await
+        }
+        _ => rules::Verdict::Forward,
+    };
+
+    let (response, mutated) = match verdict {
+        rules::Verdict::Refuse { code, message } => {
+            (Upstreamed::from_error(error_response(&identity, 400, code, &message, &shared.request_id())), false)
+        }
+        rules::Verdict::Respond { body } => (Upstreamed::xml(body), mutating),
+        rules::Verdict::Forward => {
+            match shared.upstream.forward(&parts.method, &parts.uri, &parts.headers, body).await {
+                Ok(response) => (response, mutating),
+                Err(e) => (bad_gateway(&e), false),
+            }
+        }
+    };
+    let status = response.status.as_u16();
+    let error = (status >= 400).then(|| error_code(&response.headers, &response.body)).flatten();
+    shared.record(&identity, status, fault, error, mutated);
+    if fault == Some(Fault::DropAfter) {
+        return Err(DropConnection);
+    }
+    Ok(response.into_response())
+}
+
+/// An `Authorization` header moto routes to ELBv2 (it does not check signatures).
+fn synthetic_auth(identity: &Identity) -> HeaderValue {
+    let region = identity.region.as_deref().unwrap_or("us-east-1");
+    HeaderValue::from_str(&format!(
+        "AWS4-HMAC-SHA256 Credential=albatross-proxy/20260101/{region}/{}/aws4_request, SignedHeaders=host, Signature=0",
+        service::ELBV2
+    ))
+    .expect("valid header value")
+}
+
+fn bad_gateway(error: &str) -> Upstreamed {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Upstreamed {
+        status: StatusCode::BAD_GATEWAY,
+        headers,
+        body: Bytes::from(format!("fault proxy: upstream: {error}")),
+    }
+}
+
+/// A complete response (from moto, a rule or a fault).
+struct Upstreamed {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Upstreamed {
+    fn from_error(error: protocol::ErrorResponse) -> Upstreamed {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(error.content_type));
+        for (name, value) in error.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        Upstreamed {
+            status: StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            headers,
+            body: Bytes::from(error.body),
+        }
+    }
+
+    fn xml(body: String) -> Upstreamed {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        Upstreamed { status: StatusCode::OK, headers, body: Bytes::from(body) }
+    }
+
+    fn into_response(self) -> ProxyResponse {
+        let mut response = Response::new(Full::new(self.body));
+        *response.status_mut() = self.status;
+        for (name, value) in &self.headers {
+            if !is_hop_by_hop(name) && name != CONTENT_LENGTH {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        response
+    }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// The moto server behind the proxy.
+pub(crate) struct Upstream {
+    base: String,
+    authority: HeaderValue,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Upstream {
+    fn new(base: &str) -> Upstream {
+        let base = base.trim_end_matches('/').to_owned();
+        let uri: hyper::Uri = base.parse().unwrap_or_else(|e| panic!("bad upstream URL {base}: {e}"));
+        let authority = uri.authority().unwrap_or_else(|| panic!("upstream URL {base} has no host")).as_str();
+        let authority = HeaderValue::from_str(authority).expect("authority is a valid header value");
+        // moto (werkzeug) closes every connection, so pooling would only race with it.
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(HttpConnector::new());
+        Upstream { base, authority, client }
+    }
+
+    async fn forward(
+        &self,
+        method: &Method,
+        uri: &hyper::Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Upstreamed, String> {
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = format!("{}{path}", self.base).parse().map_err(|e| format!("{e}"))?;
+        for (name, value) in headers {
+            if !is_hop_by_hop(name) && name != HOST && name != CONTENT_LENGTH {
+                request.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        request.headers_mut().insert(HOST, self.authority.clone());
+        let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| format!("{e}"))?.to_bytes();
+        Ok(Upstreamed { status: parts.status, headers: parts.headers, body })
+    }
+
+    /// An ELBv2 Query request straight to moto (not recorded); the body when moto answers 200.
+    pub(crate) async fn elbv2(&self, auth: &HeaderValue, params: &[(&str, &str)]) -> Option<String> {
+        let body = Form::encode([("Version", protocol::ELBV2_VERSION)].into_iter().chain(params.iter().copied()));
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
+        headers.insert(AUTHORIZATION, auth.clone());
+        let uri = hyper::Uri::from_static("/");
+        let response = self.forward(&Method::POST, &uri, &headers, Bytes::from(body)).await.ok()?;
+        (response.status == StatusCode::OK).then(|| String::from_utf8_lossy(&response.body).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutating_classification() {
+        assert!(is_mutating("elasticloadbalancing", "CreateRule"));
+        assert!(is_mutating("ec2", "CreateSecurityGroup"));
+        assert!(is_mutating("acm", "ImportCertificate"));
+        assert!(!is_mutating("elasticloadbalancing", "DescribeRules"));
+        assert!(!is_mutating("acm", "ListCertificates"));
+        assert!(!is_mutating("acm", "GetCertificate"));
+        assert!(!is_mutating("tagging", "TagResources"));
+    }
+
+    #[test]
+    fn fault_picks_are_deterministic_per_seed() {
+        let faults = Faults { throttle: 0.25, server_error: 0.25, drop_before: 0.25, drop_after: 0.0, seed: 7 };
+        let picks = |seed: u64| {
+            let shared = Shared::new(
+                "http://127.0.0.1:1",
+                ProxyOptions { faults: Faults { seed, ..faults }, ..Default::default() },
+            );
+            (0..64).map(|_| shared.pick_fault()).collect::<Vec<_>>()
+        };
+        assert_eq!(picks(7), picks(7));
+        assert_ne!(picks(7), picks(8));
+        let p = picks(7);
+        for f in [Some(Fault::Throttle), Some(Fault::ServerError), Some(Fault::DropBefore), None] {
+            assert!(p.contains(&f), "{f:?} never picked in {p:?}");
+        }
+        assert!(!p.contains(&Some(Fault::DropAfter)));
+    }
+}

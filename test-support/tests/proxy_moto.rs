@@ -1,0 +1,499 @@
+//! The proxy in front of a real moto, driven with plain HTTP requests (no AWS SDK).
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use albatross_test_support::{Fault, Faults, Moto, Proxy, ProxyOptions, Quotas};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+fn auth(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+    )
+}
+
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(HttpConnector::new())
+}
+
+fn query_request(endpoint: &str, service: &str, version: &str, params: &[(&str, &str)]) -> Request<Full<Bytes>> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("Version", version)
+        .extend_pairs(params.iter().copied())
+        .finish();
+    Request::post(format!("{endpoint}/"))
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header("authorization", auth(service))
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+/// Sends a Query request; `Err` when the connection broke without a response.
+async fn try_query(endpoint: &str, service: &str, params: &[(&str, &str)]) -> Result<(u16, String), String> {
+    let version = if service == "ec2" { "2016-11-15" } else { "2015-12-01" };
+    let response =
+        client().request(query_request(endpoint, service, version, params)).await.map_err(|e| format!("{e:?}"))?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.map_err(|e| format!("{e}"))?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+async fn elb(endpoint: &str, params: &[(&str, &str)]) -> (u16, String) {
+    try_query(endpoint, "elasticloadbalancing", params).await.expect("a response")
+}
+
+async fn ec2(endpoint: &str, params: &[(&str, &str)]) -> (u16, String) {
+    try_query(endpoint, "ec2", params).await.expect("a response")
+}
+
+async fn acm_list(endpoint: &str) -> (u16, String, Option<String>) {
+    let request = Request::post(format!("{endpoint}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "CertificateManager.ListCertificates")
+        .header("authorization", auth("acm"))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let response = client().request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let error_type = response.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_owned());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned(), error_type)
+}
+
+/// Text of every `<name>` element.
+fn tags(xml: &str, name: &str) -> Vec<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    xml.split(&open).skip(1).filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_owned())).collect()
+}
+
+fn tag(xml: &str, name: &str) -> String {
+    tags(xml, name).into_iter().next().unwrap_or_else(|| panic!("no <{name}> in {xml}"))
+}
+
+fn code(body: &str) -> String {
+    tag(body, "Code")
+}
+
+/// A VPC with two subnets in two zones, created directly on moto.
+struct Network {
+    vpc: String,
+    subnets: [String; 2],
+}
+
+async fn network(moto: &str) -> Network {
+    let (status, body) = ec2(moto, &[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]).await;
+    assert_eq!(status, 200, "{body}");
+    let vpc = tag(&body, "vpcId");
+    let mut subnets = Vec::new();
+    for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+        let (status, body) =
+            ec2(moto, &[("Action", "CreateSubnet"), ("VpcId", &vpc), ("CidrBlock", cidr), ("AvailabilityZone", zone)])
+                .await;
+        assert_eq!(status, 200, "{body}");
+        subnets.push(tag(&body, "subnetId"));
+    }
+    Network { vpc, subnets: [subnets[0].clone(), subnets[1].clone()] }
+}
+
+async fn create_lb(endpoint: &str, net: &Network, name: &str) -> (u16, String) {
+    elb(
+        endpoint,
+        &[
+            ("Action", "CreateLoadBalancer"),
+            ("Name", name),
+            ("Subnets.member.1", &net.subnets[0]),
+            ("Subnets.member.2", &net.subnets[1]),
+        ],
+    )
+    .await
+}
+
+async fn create_tg(endpoint: &str, net: &Network, name: &str) -> String {
+    let (status, body) = elb(
+        endpoint,
+        &[
+            ("Action", "CreateTargetGroup"),
+            ("Name", name),
+            ("Protocol", "HTTP"),
+            ("Port", "80"),
+            ("VpcId", &net.vpc),
+            ("TargetType", "ip"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    tag(&body, "TargetGroupArn")
+}
+
+async fn create_listener(endpoint: &str, lb: &str, port: &str, tg: &str) -> (u16, String) {
+    elb(
+        endpoint,
+        &[
+            ("Action", "CreateListener"),
+            ("LoadBalancerArn", lb),
+            ("Protocol", "HTTP"),
+            ("Port", port),
+            ("DefaultActions.member.1.Type", "forward"),
+            ("DefaultActions.member.1.TargetGroupArn", tg),
+        ],
+    )
+    .await
+}
+
+/// A load balancer with an HTTP:80 listener forwarding to one target group, made on moto.
+struct Alb {
+    net: Network,
+    lb: String,
+    tg: String,
+    listener: String,
+}
+
+async fn alb(moto: &str) -> Alb {
+    let net = network(moto).await;
+    let (status, body) = create_lb(moto, &net, "web").await;
+    assert_eq!(status, 200, "{body}");
+    let lb = tag(&body, "LoadBalancerArn");
+    let tg = create_tg(moto, &net, "web-default").await;
+    let (status, body) = create_listener(moto, &lb, "80", &tg).await;
+    assert_eq!(status, 200, "{body}");
+    let listener = tag(&body, "ListenerArn");
+    Alb { net, lb, tg, listener }
+}
+
+async fn create_rule(endpoint: &str, listener: &str, priority: &str, paths: &[&str], tg: &str) -> (u16, String) {
+    let keys: Vec<String> =
+        (1..=paths.len()).map(|i| format!("Conditions.member.1.PathPatternConfig.Values.member.{i}")).collect();
+    let mut params = vec![
+        ("Action", "CreateRule"),
+        ("ListenerArn", listener),
+        ("Priority", priority),
+        ("Conditions.member.1.Field", "path-pattern"),
+        ("Actions.member.1.Type", "forward"),
+        ("Actions.member.1.TargetGroupArn", tg),
+    ];
+    params.extend(keys.iter().map(String::as_str).zip(paths.iter().copied()));
+    elb(endpoint, &params).await
+}
+
+async fn rule_count(moto: &str, listener: &str) -> usize {
+    let (status, body) = elb(moto, &[("Action", "DescribeRules"), ("ListenerArn", listener)]).await;
+    assert_eq!(status, 200, "{body}");
+    tags(&body, "RuleArn").len()
+}
+
+#[tokio::test]
+async fn long_load_balancer_name_is_refused_by_the_proxy_but_accepted_by_moto() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let net = network(moto.endpoint()).await;
+    let name = "a".repeat(33);
+
+    let (status, body) = create_lb(proxy.endpoint(), &net, &name).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.starts_with(
+        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>ValidationError</Code>"
+    ));
+    assert!(body.contains("<RequestId>"), "{body}");
+    let (status, body) = create_lb(proxy.endpoint(), &net, "internal-web").await;
+    assert_eq!((status, code(&body).as_str()), (400, "ValidationError"));
+
+    let (status, body) = create_lb(moto.endpoint(), &net, &name).await;
+    assert_eq!(status, 200, "moto itself accepts it: {body}");
+
+    let calls = proxy.calls();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|c| c.service == "elasticloadbalancing"
+        && c.action == "CreateLoadBalancer"
+        && c.status == 400
+        && c.error.as_deref() == Some("ValidationError")
+        && c.injected.is_none()));
+    assert_eq!(proxy.mutations(), 0, "refused calls are not mutations");
+}
+
+#[tokio::test]
+async fn create_rule_limits() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let alb = alb(moto.endpoint()).await;
+
+    let six = ["/a", "/b", "/c", "/d", "/e", "/f"];
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "1", &six, &alb.tg).await;
+    assert_eq!((status, code(&body).as_str()), (400, "ValidationError"), "{body}");
+    let (status, body) = create_rule(moto.endpoint(), &alb.listener, "1", &six, &alb.tg).await;
+    assert_eq!(status, 200, "moto itself accepts six values: {body}");
+
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "2", &six[..5], &alb.tg).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "50001", &["/x"], &alb.tg).await;
+    assert_eq!((status, code(&body).as_str()), (400, "ValidationError"), "{body}");
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "3", &["/a*/b*/c*", "/d*/e*/f*"], &alb.tg).await;
+    assert_eq!((status, code(&body).as_str()), (400, "ValidationError"), "too many wildcards: {body}");
+
+    assert_eq!(proxy.count("CreateRule"), 4);
+    let statuses: Vec<u16> = proxy.calls().iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [400, 200, 400, 400]);
+    assert_eq!(proxy.mutations(), 1);
+    assert_eq!(rule_count(moto.endpoint(), &alb.listener).await, 3, "default + moto's own + the accepted one");
+}
+
+#[tokio::test]
+async fn rules_and_target_groups_per_load_balancer_quotas() {
+    let moto = Moto::start();
+    let quotas = Quotas { rules_per_alb: 2, target_groups_per_alb: 3, ..Quotas::default() };
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions { quotas, ..Default::default() }).await;
+    let alb = alb(moto.endpoint()).await;
+    let tg2 = create_tg(moto.endpoint(), &alb.net, "tg2").await;
+    let tg3 = create_tg(moto.endpoint(), &alb.net, "tg3").await;
+    let tg4 = create_tg(moto.endpoint(), &alb.net, "tg4").await;
+
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "1", &["/one"], &tg2).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "2", &["/two"], &tg3).await;
+    assert_eq!(status, 200, "{body}");
+    let rule2 = tag(&body, "RuleArn");
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "3", &["/three"], &alb.tg).await;
+    assert_eq!((status, code(&body).as_str()), (400, "TooManyRules"), "{body}");
+
+    // Room for a third rule, but a fourth distinct target group is over the quota.
+    proxy.set_quotas(Quotas { rules_per_alb: 3, ..quotas });
+    let (status, body) = create_rule(proxy.endpoint(), &alb.listener, "3", &["/three"], &tg4).await;
+    assert_eq!((status, code(&body).as_str()), (400, "TooManyTargetGroups"), "{body}");
+    // Replacing rule 2's target group keeps the count at 3.
+    let (status, body) = elb(
+        proxy.endpoint(),
+        &[
+            ("Action", "ModifyRule"),
+            ("RuleArn", &rule2),
+            ("Actions.member.1.Type", "forward"),
+            ("Actions.member.1.TargetGroupArn", &tg4),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(rule_count(moto.endpoint(), &alb.listener).await, 3);
+}
+
+#[tokio::test]
+async fn create_load_balancer_is_idempotent_and_listener_ports_unique() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let alb = alb(moto.endpoint()).await;
+
+    let (status, body) = create_lb(proxy.endpoint(), &alb.net, "web").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("<CreateLoadBalancerResponse"), "{body}");
+    assert!(body.contains("<CreateLoadBalancerResult>"), "{body}");
+    assert_eq!(tag(&body, "LoadBalancerArn"), alb.lb);
+    let (_, all) = elb(moto.endpoint(), &[("Action", "DescribeLoadBalancers")]).await;
+    assert_eq!(tags(&all, "LoadBalancerArn").len(), 1);
+
+    let (status, body) = create_listener(proxy.endpoint(), &alb.lb, "80", &alb.tg).await;
+    assert_eq!((status, code(&body).as_str()), (400, "DuplicateListener"), "{body}");
+    let (status, body) = create_listener(proxy.endpoint(), &alb.lb, "8080", &alb.tg).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(proxy.mutations(), 2, "the emulated create and the new listener");
+}
+
+#[tokio::test]
+async fn throttle_fault_answers_throttling_without_forwarding() {
+    let moto = Moto::start();
+    let faults = Faults { throttle: 1.0, ..Faults::default() };
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions { faults, ..Default::default() }).await;
+    let net = network(moto.endpoint()).await;
+
+    let (status, body) = create_lb(proxy.endpoint(), &net, "web").await;
+    assert_eq!(status, 400);
+    let request_id = tag(&body, "RequestId");
+    assert_eq!(
+        body,
+        format!(
+            "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    );
+    let (status, body, error_type) = acm_list(proxy.endpoint()).await;
+    assert_eq!(status, 400);
+    assert_eq!(body, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#);
+    assert_eq!(error_type.as_deref(), Some("ThrottlingException"));
+    let (status, body) = ec2(proxy.endpoint(), &[("Action", "DescribeVpcs")]).await;
+    assert_eq!((status, code(&body).as_str()), (503, "RequestLimitExceeded"));
+
+    let (_, all) = elb(moto.endpoint(), &[("Action", "DescribeLoadBalancers")]).await;
+    assert!(tags(&all, "LoadBalancerArn").is_empty(), "a throttled create must not reach moto");
+    let calls = proxy.calls();
+    let seen: Vec<(&str, &str, u16, Option<Fault>)> =
+        calls.iter().map(|c| (c.service.as_str(), c.action.as_str(), c.status, c.injected)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("elasticloadbalancing", "CreateLoadBalancer", 400, Some(Fault::Throttle)),
+            ("acm", "ListCertificates", 400, Some(Fault::Throttle)),
+            ("ec2", "DescribeVpcs", 503, Some(Fault::Throttle)),
+        ]
+    );
+    assert_eq!(proxy.mutating_calls().len(), 1);
+
+    proxy.set_faults(Faults { server_error: 1.0, ..Faults::default() });
+    let (status, body) = elb(proxy.endpoint(), &[("Action", "DescribeLoadBalancers")]).await;
+    assert_eq!((status, code(&body).as_str()), (500, "InternalFailure"));
+    proxy.set_faults(Faults::default());
+    let (status, _) = elb(proxy.endpoint(), &[("Action", "DescribeLoadBalancers")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(proxy.count("DescribeLoadBalancers"), 2);
+    proxy.clear_calls();
+    assert!(proxy.calls().is_empty());
+}
+
+#[tokio::test]
+async fn dropped_connections_before_and_after_forwarding() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let net = network(moto.endpoint()).await;
+    let params = |name: &'static str| {
+        vec![
+            ("Action", "CreateLoadBalancer"),
+            ("Name", name),
+            ("Subnets.member.1", net.subnets[0].as_str()),
+            ("Subnets.member.2", net.subnets[1].as_str()),
+        ]
+    };
+
+    proxy.set_faults(Faults { drop_before: 1.0, ..Faults::default() });
+    let result = try_query(proxy.endpoint(), "elasticloadbalancing", &params("before")).await;
+    assert!(result.is_err(), "expected a broken connection, got {result:?}");
+    proxy.set_faults(Faults { drop_after: 1.0, ..Faults::default() });
+    let result = try_query(proxy.endpoint(), "elasticloadbalancing", &params("after")).await;
+    assert!(result.is_err(), "expected a broken connection, got {result:?}");
+
+    let (_, all) = elb(moto.endpoint(), &[("Action", "DescribeLoadBalancers")]).await;
+    assert_eq!(tags(&all, "LoadBalancerName"), ["after"]);
+    let calls = proxy.calls();
+    assert_eq!((calls[0].status, calls[0].injected), (0, Some(Fault::DropBefore)));
+    assert_eq!((calls[1].status, calls[1].injected), (200, Some(Fault::DropAfter)));
+    assert_eq!(proxy.mutations(), 1);
+}
+
+#[tokio::test]
+async fn fault_sequence_is_deterministic_for_a_seed() {
+    let moto = Moto::start();
+    let faults = Faults { throttle: 0.3, server_error: 0.3, seed: 42, ..Faults::default() };
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let proxy = Proxy::start(moto.endpoint(), ProxyOptions { faults, ..Default::default() }).await;
+        for _ in 0..12 {
+            elb(proxy.endpoint(), &[("Action", "DescribeLoadBalancers")]).await;
+        }
+        runs.push(proxy.calls().iter().map(|c| (c.status, c.injected)).collect::<Vec<_>>());
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(runs[0].iter().any(|(s, _)| *s == 200));
+    assert!(runs[0].iter().any(|(s, _)| *s != 200));
+}
+
+#[tokio::test]
+async fn hold_after_mutations_holds_until_released() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let net = network(moto.endpoint()).await;
+
+    proxy.hold_after_mutations(Some(proxy.mutations() + 1));
+    create_tg(proxy.endpoint(), &net, "first").await; // the first mutation is answered
+    assert_eq!(proxy.mutations(), 1);
+
+    let endpoint = proxy.endpoint().to_owned();
+    let held = tokio::spawn(async move { elb(&endpoint, &[("Action", "DescribeTargetGroups")]).await });
+    tokio::time::timeout(Duration::from_secs(10), proxy.wait_for_hold()).await.expect("a request is held");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.is_finished(), "a held request must not be answered");
+    assert_eq!(proxy.held(), 1);
+
+    proxy.hold_after_mutations(None);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), held).await.expect("released").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(proxy.held(), 0);
+
+    // Crash test shape: hold, abort the client, drop what is held; nothing reaches moto.
+    proxy.hold_after_mutations(Some(proxy.mutations()));
+    let endpoint = proxy.endpoint().to_owned();
+    let vpc = net.vpc.clone();
+    let client = tokio::spawn(async move {
+        let params = [
+            ("Action", "CreateTargetGroup"),
+            ("Name", "second"),
+            ("Protocol", "HTTP"),
+            ("Port", "80"),
+            ("VpcId", vpc.as_str()),
+            ("TargetType", "ip"),
+        ];
+        try_query(&endpoint, "elasticloadbalancing", &params).await
+    });
+    tokio::time::timeout(Duration::from_secs(10), proxy.wait_for_hold()).await.expect("a request is held");
+    client.abort();
+    proxy.drop_held();
+    proxy.hold_after_mutations(None);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while proxy.held() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("held request dropped");
+    let (_, groups) = elb(moto.endpoint(), &[("Action", "DescribeTargetGroups")]).await;
+    assert_eq!(tags(&groups, "TargetGroupName"), ["first"]);
+}
+
+#[tokio::test]
+async fn keeps_connections_alive() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let stream = tokio::net::TcpStream::connect(proxy.endpoint().trim_start_matches("http://")).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    for _ in 0..3 {
+        let request = query_request(
+            proxy.endpoint(),
+            "elasticloadbalancing",
+            "2015-12-01",
+            &[("Action", "DescribeLoadBalancers")],
+        );
+        let response = sender.send_request(request).await.expect("same connection");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get("connection").is_none());
+        response.into_body().collect().await.unwrap();
+    }
+    assert_eq!(proxy.count("DescribeLoadBalancers"), 3);
+    // /moto-api passes through unrecorded.
+    let response = client()
+        .request(Request::post(format!("{}/moto-api/reset", proxy.endpoint())).body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(proxy.calls().len(), 3);
+}
+
+#[test]
+fn blocking_proxy_serves_sync_tests() {
+    let moto = Moto::start();
+    let proxy = Proxy::start_blocking(moto.endpoint(), ProxyOptions::default());
+    let mut stream = std::net::TcpStream::connect(proxy.endpoint().trim_start_matches("http://")).unwrap();
+    let body = "Action=DescribeLoadBalancers&Version=2015-12-01";
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        auth("elasticloadbalancing"),
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("<DescribeLoadBalancersResponse"), "{response}");
+    assert_eq!(proxy.count("DescribeLoadBalancers"), 1);
+    moto.reset();
+    drop(proxy);
+}

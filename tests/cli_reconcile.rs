@@ -1,0 +1,375 @@
+//! `albatross reconcile` against a real moto server behind the proxy that refuses what AWS
+//! would refuse and counts every call.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use albatross_aws::{Aws, AwsSettings, RateLimits};
+use albatross_test_support::{Faults, Moto, Proxy, ProxyOptions};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
+const CLUSTER: &str = "test";
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/blue-orange");
+
+struct World {
+    _moto: Moto,
+    proxy: Proxy,
+    aws: Aws,
+    vpc: String,
+}
+
+async fn world() -> World {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let aws = Aws::connect(&AwsSettings {
+        endpoint: Some(moto.endpoint().into()),
+        limits: RateLimits::unlimited(),
+        ..Default::default()
+    })
+    .await;
+    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        aws.ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.0.{i}.0/24"))
+            .availability_zone(*zone)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Subnet)
+                    .tags(Tag::builder().key("kubernetes.io/role/elb").value("1").build())
+                    .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["sample.com".to_owned()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "sample.com");
+    let cert = params.self_signed(&key).unwrap();
+    aws.acm
+        .import_certificate()
+        .certificate(aws_sdk_acm::primitives::Blob::new(cert.pem()))
+        .private_key(aws_sdk_acm::primitives::Blob::new(key.serialize_pem()))
+        .send()
+        .await
+        .unwrap();
+    World { _moto: moto, proxy, aws, vpc }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+async fn reconcile(world: &World, manifests: &Path, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
+    cmd.args(["reconcile", "--manifests"])
+        .arg(manifests)
+        .args(["--aws-endpoint", world.proxy.endpoint(), "--cluster-name", CLUSTER, "--aws-unlimited"])
+        .args(["--vpc-id", &world.vpc])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn mutations(world: &World) -> Vec<String> {
+    world.proxy.mutating_calls().into_iter().map(|c| c.action).collect()
+}
+
+/// `(load balancers named name, rules per listener port, target groups)` in AWS.
+async fn state(aws: &Aws, name: &str) -> (usize, Vec<(i32, usize)>, usize) {
+    let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let ours: Vec<_> = lbs.load_balancers().iter().filter(|l| l.load_balancer_name() == Some(name)).collect();
+    let mut rules = Vec::new();
+    for lb in &ours {
+        let listeners =
+            aws.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+        for l in listeners.listeners() {
+            let r = aws.elbv2.describe_rules().listener_arn(l.listener_arn().unwrap()).page_size(400).send().await;
+            let n = r.unwrap().rules().iter().filter(|r| r.is_default() != Some(true)).count();
+            rules.push((l.port().unwrap(), n));
+        }
+    }
+    rules.sort();
+    let tgs = aws.elbv2.describe_target_groups().send().await.unwrap().target_groups().len();
+    (ours.len(), rules, tgs)
+}
+
+#[tokio::test]
+async fn the_announcement_example_converges_and_a_second_run_makes_no_mutating_call() {
+    let world = world().await;
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("type: Hostname"), "{stdout}");
+    let (lbs, rules, tgs) = state(&world.aws, "my-example-gateway-alb").await;
+    assert_eq!(lbs, 1);
+    assert_eq!(rules, vec![(80, 2), (443, 1)]);
+    assert_eq!(tgs, 2);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 mutating"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn changing_one_route_touches_only_that_routes_rule() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let routes = dir.path().join("routes.yaml");
+    let changed = std::fs::read_to_string(&routes).unwrap().replace("/alb-response", "/alb-answer");
+    std::fs::write(&routes, changed).unwrap();
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), ["ModifyRule"], "{}", text(&out));
+}
+
+#[tokio::test]
+async fn deleting_a_route_removes_only_its_rules_and_target_group() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let routes = dir.path().join("routes.yaml");
+    let all = std::fs::read_to_string(&routes).unwrap();
+    let kept: Vec<&str> = all.split("\n---\n").filter(|d| !d.contains("name: http-route-orange")).collect();
+    std::fs::write(&routes, kept.join("\n---\n")).unwrap();
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), ["DeleteRule", "DeleteTargetGroup"], "{}", text(&out));
+    let (_, rules, tgs) = state(&world.aws, "my-example-gateway-alb").await;
+    assert_eq!(rules, vec![(80, 2), (443, 0)]);
+    assert_eq!(tgs, 1);
+}
+
+#[tokio::test]
+async fn deleting_the_gateway_leaves_nothing_of_ours() {
+    let world = world().await;
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = reconcile(&world, Path::new(EXAMPLE), &["--delete"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (0, vec![], 0));
+    let groups = world
+        .aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("tag:elbv2.k8s.aws/cluster").values(CLUSTER).build())
+        .send()
+        .await
+        .unwrap();
+    let frontends: Vec<_> = groups
+        .security_groups()
+        .iter()
+        .filter(|g| g.tags().iter().any(|t| t.key() == Some("gateway.k8s.aws.alb/stack")))
+        .collect();
+    assert!(frontends.is_empty(), "{frontends:?}");
+}
+
+#[tokio::test]
+async fn a_foreign_load_balancer_with_the_same_name_is_never_adopted_or_deleted() {
+    let world = world().await;
+    let subnets = world.aws.ec2.describe_subnets().send().await.unwrap();
+    let ids: Vec<String> = subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)).collect();
+    let foreign = world
+        .aws
+        .elbv2
+        .create_load_balancer()
+        .name("my-example-gateway-alb")
+        .set_subnets(Some(ids))
+        .send()
+        .await
+        .unwrap();
+    let foreign_arn = foreign.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("LoadBalancerNameTaken"), "{}", text(&out));
+    let out = reconcile(&world, Path::new(EXAMPLE), &["--delete"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let left = world.aws.elbv2.describe_load_balancers().load_balancer_arns(&foreign_arn).send().await.unwrap();
+    assert_eq!(left.load_balancers().len(), 1);
+    let listeners = world.aws.elbv2.describe_listeners().load_balancer_arn(&foreign_arn).send().await.unwrap();
+    assert!(listeners.listeners().is_empty());
+}
+
+const NLB: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: nlb}
+spec: {controllerName: gateway.k8s.aws/nlb}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: nlb
+  listeners:
+  - {name: db, protocol: TCP, port: 5432}
+  - {name: dns, protocol: UDP, port: 53}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec:
+  ports: [{port: 5432, targetPort: 5432, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns, namespace: shop}
+spec:
+  ports: [{port: 53, targetPort: 53, protocol: UDP}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: db, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: db}]
+  rules: [{backendRefs: [{name: db, port: 5432}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata: {name: dns, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: dns}]
+  rules: [{backendRefs: [{name: dns, port: 53}]}]
+"#;
+
+#[tokio::test]
+async fn an_nlb_gets_tcp_and_udp_listeners_and_converges_to_no_change() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nlb.yaml"), NLB).unwrap();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lbs = world.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let lb = &lbs.load_balancers()[0];
+    assert_eq!(lb.r#type().map(|t| t.as_str()), Some("network"));
+    let listeners =
+        world.aws.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+    let mut ports: Vec<(i32, String)> =
+        listeners.listeners().iter().map(|l| (l.port().unwrap(), l.protocol().unwrap().as_str().to_owned())).collect();
+    ports.sort();
+    assert_eq!(ports, vec![(53, "UDP".to_owned()), (5432, "TCP".to_owned())]);
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn throttling_server_errors_and_dropped_connections_still_converge_without_leaks() {
+    let world = world().await;
+    world.proxy.set_faults(Faults { throttle: 0.1, server_error: 0.05, drop_before: 0.05, drop_after: 0.05, seed: 7 });
+    let mut last = None;
+    for _ in 0..3 {
+        let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+        let ok = out.status.code() == Some(0);
+        last = Some(out);
+        if ok {
+            break;
+        }
+    }
+    let out = last.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(world.proxy.calls().iter().any(|c| c.injected.is_some()));
+    world.proxy.set_faults(Faults::default());
+    world.proxy.clear_calls();
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (1, vec![(80, 2), (443, 1)], 2));
+}
+
+/// Eight more rules and a target group, so a full convergence has more than 20 mutations.
+const MORE_ROUTES: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: more, namespace: example-ns}
+spec:
+  parentRefs: [{name: my-alb-gateway, sectionName: http}]
+  rules:
+  - {matches: [{path: {value: /a}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /b}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /c}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /d}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /e}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /f}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /g}}], backendRefs: [{name: service-blue, port: 80}]}
+  - {matches: [{path: {value: /h}}], backendRefs: [{name: service-blue, port: 80}]}
+"#;
+
+#[tokio::test]
+async fn a_run_killed_at_any_mutation_and_restarted_converges_without_duplicates() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    std::fs::write(dir.path().join("more.yaml"), MORE_ROUTES).unwrap();
+    let manifests = dir.path().to_str().unwrap();
+    // The shared backend security group outlives stacks: create it once, then count how many
+    // mutations a full convergence takes.
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = reconcile(&world, dir.path(), &["--delete"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let total = world.proxy.mutating_calls().len();
+    let expected = state(&world.aws, "my-example-gateway-alb").await;
+    let out = reconcile(&world, dir.path(), &["--delete"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Killed after k mutations, for every k before the last.
+    let points: Vec<usize> = (0..total).collect();
+    assert!(points.len() >= 20, "{total}");
+    for k in points {
+        world.proxy.hold_after_mutations(Some(world.proxy.mutations() + k));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
+        cmd.args(["reconcile", "--manifests", manifests, "--aws-endpoint", world.proxy.endpoint()])
+            .args(["--cluster-name", CLUSTER, "--aws-unlimited", "--vpc-id", &world.vpc])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let held = tokio::time::timeout(std::time::Duration::from_secs(60), world.proxy.wait_for_hold()).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        world.proxy.hold_after_mutations(None);
+        world.proxy.drop_held();
+        assert!(held.is_ok(), "the run never reached mutation {k}");
+
+        let out = reconcile(&world, dir.path(), &[]).await;
+        assert_eq!(out.status.code(), Some(0), "after a kill at mutation {k}: {}", text(&out));
+        assert_eq!(state(&world.aws, "my-example-gateway-alb").await, expected, "after a kill at mutation {k}");
+        world.proxy.clear_calls();
+        let out = reconcile(&world, dir.path(), &[]).await;
+        assert_eq!(mutations(&world), Vec::<String>::new(), "after a kill at mutation {k}: {}", text(&out));
+        let out = reconcile(&world, dir.path(), &["--delete"]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (0, vec![], 0), "leak after a kill at {k}");
+    }
+}
