@@ -373,3 +373,55 @@ async fn a_run_killed_at_any_mutation_and_restarted_converges_without_duplicates
         assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (0, vec![], 0), "leak after a kill at {k}");
     }
 }
+
+#[tokio::test]
+async fn watch_reconciles_again_when_a_manifest_changes() {
+    use std::io::{BufRead, BufReader};
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_albatross"))
+        .args(["reconcile", "--watch", "--manifests"])
+        .arg(dir.path())
+        .args(["--aws-endpoint", world.proxy.endpoint(), "--cluster-name", CLUSTER, "--aws-unlimited"])
+        .args(["--vpc-id", &world.vpc])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_programmed = |rx: &std::sync::mpsc::Receiver<String>| loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a reconcile within 60 s");
+        if line.contains("programmed") {
+            return line;
+        }
+    };
+    // The proxy runs on this test's runtime: wait off it.
+    let rx = tokio::task::spawn_blocking(move || {
+        wait_programmed(&rx);
+        rx
+    })
+    .await
+    .unwrap();
+    world.proxy.clear_calls();
+    // Modification times are compared, so give the clock a moment to move on.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let routes = dir.path().join("routes.yaml");
+    let changed = std::fs::read_to_string(&routes).unwrap().replace("/alb-response", "/alb-answer");
+    std::fs::write(&routes, changed).unwrap();
+    let line = tokio::task::spawn_blocking(move || wait_programmed(&rx)).await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.contains("(1 changes)"), "{line}");
+    assert_eq!(mutations(&world), ["ModifyRule"]);
+}

@@ -174,6 +174,12 @@ impl Deployer {
                 removed.push(gateway);
             }
         }
+        // A crash between deleting a stack's load balancer and its security group leaves the
+        // group alone, with nothing else to find it by.
+        for group in self.resolver.orphan_security_groups(live).await? {
+            tracing::info!(%group, "deleting an orphaned managed security group");
+            self.resolver.delete_security_group(&group).await?;
+        }
         Ok(removed)
     }
 

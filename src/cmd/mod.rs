@@ -53,6 +53,31 @@ pub struct RuleArgs {
     pub nlb_controller: String,
 }
 
+/// AWS quotas that accounts can raise; the defaults are AWS's.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QuotaArgs {
+    /// Listener rules per Application Load Balancer (default rules not counted).
+    #[arg(long, env = "ALBATROSS_QUOTA_RULES_PER_ALB", default_value_t = 100)]
+    pub quota_rules_per_alb: usize,
+    /// Target groups per Application Load Balancer.
+    #[arg(long, env = "ALBATROSS_QUOTA_TARGET_GROUPS_PER_ALB", default_value_t = 100)]
+    pub quota_target_groups_per_alb: usize,
+    /// Certificates per load balancer (the default certificate not counted).
+    #[arg(long, env = "ALBATROSS_QUOTA_CERTIFICATES_PER_LB", default_value_t = 25)]
+    pub quota_certificates_per_lb: usize,
+}
+
+impl QuotaArgs {
+    pub fn limits(&self) -> albatross_model::validate::AwsLimits {
+        albatross_model::validate::AwsLimits {
+            rules_per_alb: self.quota_rules_per_alb,
+            target_groups_per_alb: self.quota_target_groups_per_alb,
+            certificates_per_lb: self.quota_certificates_per_lb,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum ChannelArg {
     Standard,

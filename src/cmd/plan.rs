@@ -31,6 +31,8 @@ pub struct PlanArgs {
     pub now: Option<String>,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub quotas: super::QuotaArgs,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +104,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let env = Env {
         cluster_name: args.cluster_name.clone(),
         controllers: args.rules.options().controllers,
+        limits: args.quotas.limits(),
         certificates: match &args.certificates {
             Some(path) => load_certificates(path)?,
             None => Vec::new(),

@@ -49,6 +49,8 @@ pub struct ReconcileArgs {
     pub aws_unlimited: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub quotas: super::QuotaArgs,
 }
 
 pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
@@ -151,6 +153,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     let env = Env {
         cluster_name: args.cluster_name.clone(),
         controllers: args.rules.options().controllers,
+        limits: args.quotas.limits(),
         certificates,
         now: chrono_now(),
         ..Env::default()
