@@ -425,3 +425,60 @@ async fn watch_reconciles_again_when_a_manifest_changes() {
     assert!(line.contains("(1 changes)"), "{line}");
     assert_eq!(mutations(&world), ["ModifyRule"]);
 }
+
+#[tokio::test]
+async fn configured_subnet_selector_and_source_ranges_shape_the_load_balancer_and_its_security_group() {
+    let world = world().await;
+    let mut edge = Vec::new();
+    for (i, zone) in ["us-east-1a", "us-east-1c"].iter().enumerate() {
+        let subnet = world
+            .aws
+            .ec2
+            .create_subnet()
+            .vpc_id(&world.vpc)
+            .cidr_block(format!("10.0.{}.0/24", 10 + i))
+            .availability_zone(*zone)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Subnet)
+                    .tags(Tag::builder().key("tier").value("edge").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        edge.push(subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    let gateway = dir.path().join("gateway.yaml");
+    let configured = std::fs::read_to_string(&gateway).unwrap().replace(
+        "  scheme: internet-facing\n",
+        "  scheme: internet-facing\n  loadBalancerSubnetsSelector:\n    tier: [edge]\n  sourceRanges: [10.1.0.0/16]\n",
+    );
+    std::fs::write(&gateway, configured).unwrap();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let lbs = world.aws.elbv2.describe_load_balancers().names("my-example-gateway-alb").send().await.unwrap();
+    let lb = &lbs.load_balancers()[0];
+    let mut subnets: Vec<String> =
+        lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_owned)).collect();
+    subnets.sort();
+    edge.sort();
+    assert_eq!(subnets, edge);
+    let groups = world.aws.ec2.describe_security_groups().set_group_ids(Some(lb.security_groups().to_vec())).send();
+    let groups = groups.await.unwrap();
+    let frontend = groups
+        .security_groups()
+        .iter()
+        .find(|g| g.tags().iter().any(|t| t.value() == Some("ManagedLBSecurityGroup")))
+        .expect("a managed frontend group");
+    let mut opened: Vec<(i32, String)> = frontend
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.ip_ranges().iter().map(move |r| (p.from_port().unwrap(), r.cidr_ip().unwrap().to_owned())))
+        .collect();
+    opened.sort();
+    assert_eq!(opened, vec![(80, "10.1.0.0/16".to_owned()), (443, "10.1.0.0/16".to_owned())]);
+}

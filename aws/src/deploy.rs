@@ -43,6 +43,8 @@ impl Deployer {
         let lb = &mut stack.load_balancer;
         if !lb.subnets.is_empty() {
             lb.subnets = self.resolver.subnet_ids(&lb.subnets).await?;
+        } else if !existing && !lb.subnet_selector.is_empty() {
+            lb.subnets = self.resolver.subnets_by_selector(&lb.subnet_selector).await?;
         } else if !existing {
             lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
         }
@@ -51,7 +53,13 @@ impl Deployer {
             let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
             let groups = self
                 .resolver
-                .managed_security_groups(&stack.gateway, alb, &stack.load_balancer.load_balancer_name, &ports, &[])
+                .managed_security_groups(
+                    &stack.gateway,
+                    alb,
+                    &stack.load_balancer.load_balancer_name,
+                    &ports,
+                    &stack.load_balancer.source_ranges,
+                )
                 .await?;
             stack.load_balancer.security_groups = groups;
         }

@@ -257,6 +257,38 @@ impl Resolver {
         }
         Ok(out)
     }
+
+    /// Subnets matching a configuration's tag selector (`key: [values]`; no values means the key
+    /// alone) in the VPC: one per availability zone, the lowest id, sorted by id.
+    pub async fn subnets_by_selector(&self, selector: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>, AwsError> {
+        let vpc = self.vpc_id().await?;
+        let mut filters = vec![filter("vpc-id", [vpc.clone()])];
+        for (key, values) in selector {
+            if values.is_empty() {
+                filters.push(filter("tag-key", [key.clone()]));
+            } else {
+                filters.push(filter(&format!("tag:{key}"), values.iter().cloned()));
+            }
+        }
+        let mut by_zone: BTreeMap<String, String> = BTreeMap::new();
+        for subnet in self.describe_subnets(filters).await? {
+            let entry = by_zone.entry(subnet.availability_zone.clone()).or_insert_with(|| subnet.id.clone());
+            if subnet.id < *entry {
+                *entry = subnet.id.clone();
+            }
+        }
+        let mut ids: Vec<String> = by_zone.into_values().collect();
+        ids.sort();
+        if ids.is_empty() {
+            let wanted: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={}", v.join("|"))).collect();
+            return Err(user_error(
+                "DescribeSubnets",
+                "SubnetsNotFound",
+                format!("no subnet in {vpc} matches loadBalancerSubnetsSelector {}", wanted.join(", ")),
+            ));
+        }
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]

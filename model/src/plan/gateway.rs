@@ -196,6 +196,19 @@ fn load_balancer(
         ip_address_type: config.get("ipAddressType").and_then(Value::as_str).unwrap_or("ipv4").to_owned(),
         subnets,
         security_groups: config::text_list(config, "securityGroups"),
+        subnet_selector: config
+            .get("loadBalancerSubnetsSelector")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let values = v.as_array().into_iter().flatten().filter_map(Value::as_str);
+                        (k.clone(), values.map(str::to_owned).collect())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        source_ranges: config::text_list(config, "sourceRanges"),
         attributes,
         tags: naming::tags(
             &env.cluster_name,

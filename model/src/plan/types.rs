@@ -41,6 +41,12 @@ pub struct LoadBalancerPlan {
     pub subnets: Vec<String>,
     /// Security groups from the configuration; empty means a managed group per load balancer.
     pub security_groups: Vec<String>,
+    /// Subnet tags to select subnets by when the configuration names none (discovered at apply).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub subnet_selector: std::collections::BTreeMap<String, Vec<String>>,
+    /// CIDRs the managed security group opens the listener ports to; empty means anywhere.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub source_ranges: Vec<String>,
     pub attributes: Vec<Attribute>,
     pub tags: Vec<Tag>,
 }
