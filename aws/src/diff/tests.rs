@@ -79,6 +79,8 @@ fn stack(rules: Vec<RulePlan>, tgs: &[&str]) -> Stack {
             ip_address_type: "ipv4".into(),
             subnets: vec!["subnet-a".into(), "subnet-b".into()],
             security_groups: vec!["sg-1".into()],
+            subnet_selector: Default::default(),
+            source_ranges: vec![],
             attributes: vec![],
             tags: vec![],
         },
