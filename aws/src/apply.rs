@@ -55,9 +55,19 @@ pub async fn apply(
         target_groups: target_group_ids(stack, observed).into_iter().map(|(arn, id)| (id, arn)).collect(),
         listeners: observed.listeners.iter().map(|l| (l.port, l.arn.clone())).collect(),
     };
+    let mut unverified = Vec::new();
     for op in ops {
+        if !matches!(op, Op::CreateTargetGroup { .. }) && !unverified.is_empty() {
+            state.verify_owned(&std::mem::take(&mut unverified)).await?;
+        }
         tracing::info!(gateway = %stack.gateway, operation = op.operation(), "apply");
         state.run(op).await?;
+        if let Op::CreateTargetGroup { id } = op {
+            unverified.extend(state.tg_arn(id));
+        }
+    }
+    if !unverified.is_empty() {
+        state.verify_owned(&unverified).await?;
     }
     state.lb.ok_or_else(|| AwsError::new("Apply", "LoadBalancerMissing", "no load balancer", ErrorClass::Transient))
 }
@@ -118,6 +128,42 @@ impl State<'_> {
                 value: t.value().unwrap_or_default().to_owned(),
             })
             .collect())
+    }
+
+    /// AWS answers a CreateTargetGroup whose name and settings match an existing group with
+    /// that group: make sure every group we just "created" is really ours before using it.
+    async fn verify_owned(&mut self, arns: &[String]) -> Result<(), AwsError> {
+        for chunk in arns.chunks(20) {
+            let out = self
+                .aws
+                .call(
+                    Api::Elbv2Read,
+                    "DescribeTags",
+                    self.aws.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send(),
+                )
+                .await?;
+            for description in out.tag_descriptions() {
+                let tags: Vec<Tag> = description
+                    .tags()
+                    .iter()
+                    .map(|t| Tag {
+                        key: t.key().unwrap_or_default().to_owned(),
+                        value: t.value().unwrap_or_default().to_owned(),
+                    })
+                    .collect();
+                if !self.owned(&tags) {
+                    let arn = description.resource_arn().unwrap_or_default().to_owned();
+                    self.target_groups.retain(|_, a| *a != arn);
+                    return Err(AwsError::new(
+                        "CreateTargetGroup",
+                        "TargetGroupNameTaken",
+                        format!("target group {arn} has the planned name but is not owned by this Gateway"),
+                        ErrorClass::Permanent,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn run(&mut self, op: &Op) -> Result<(), AwsError> {

@@ -132,30 +132,34 @@ pub fn diff(stack: &Stack, observed: &StackObserved) -> Vec<Op> {
         let ids = target_group_ids(stack, observed);
         observed.target_groups.iter().filter(|t| ids.contains_key(&t.arn)).map(|t| (t.id.as_str(), t)).collect()
     };
+    // Creations first, together: apply checks their ownership in one batch before anything
+    // else touches them.
+    let mut tg_changes = Vec::new();
     for tg in &stack.target_groups {
         match by_id.get(tg.id.as_str()) {
             None => {
                 ops.push(Op::CreateTargetGroup { id: tg.id.clone() });
                 if !tg.attributes.is_empty() {
-                    ops.push(Op::ModifyTargetGroupAttributes { id: tg.id.clone() });
+                    tg_changes.push(Op::ModifyTargetGroupAttributes { id: tg.id.clone() });
                 }
             }
             Some(o) => {
                 if !health_check_equal(tg, o) {
-                    ops.push(Op::ModifyTargetGroup { id: tg.id.clone() });
+                    tg_changes.push(Op::ModifyTargetGroup { id: tg.id.clone() });
                 }
                 let want = attributes_hash(&tg.attributes);
                 let have = o.tag(ATTRIBUTES_TAG);
                 if have != Some(want.as_str()) && !(have.is_none() && tg.attributes.is_empty()) {
-                    ops.push(Op::ModifyTargetGroupAttributes { id: tg.id.clone() });
+                    tg_changes.push(Op::ModifyTargetGroupAttributes { id: tg.id.clone() });
                 }
                 let missing = missing_tags(&tg.tags, &o.tags);
                 if !missing.is_empty() {
-                    ops.push(Op::AddTags { arn: o.arn.clone(), tags: missing });
+                    tg_changes.push(Op::AddTags { arn: o.arn.clone(), tags: missing });
                 }
             }
         }
     }
+    ops.extend(tg_changes);
 
     let ids = target_group_ids(stack, observed);
     let observed_listeners: BTreeMap<i32, &ListenerObserved> = observed.listeners.iter().map(|l| (l.port, l)).collect();
