@@ -9,7 +9,9 @@
 //! 2. a no-op resync (same manifests),
 //! 3. a one-route change (one rule's path edited, same length so no priority moves).
 //!
-//! Prints a markdown table, then the calls per action of every run, to stdout.
+//! Prints a markdown table, then the calls per action of every run (with the binary's
+//! client-side time per action), to stdout. `ALBATROSS_BENCH_AWS_RULES=0` turns the proxy's AWS
+//! rules off: a diagnostic for how much of the time is the proxy's quota accounting.
 //!
 //! ```sh
 //! cargo bench --profile dev --bench reconcile   # reuses the dev build of the tests
@@ -38,6 +40,9 @@ struct Run {
     mutating: usize,
     read: usize,
     per_action: BTreeMap<String, usize>,
+    /// Client-side time per action in ms, from the binary's `aws <Action>: .. ms` lines
+    /// (summed over the calls, retries included).
+    millis: BTreeMap<String, u64>,
     /// `action: error` of the calls that failed (some are expected, e.g. DescribeLoadBalancers
     /// by name answering LoadBalancerNotFound before the load balancer exists).
     failures: Vec<String>,
@@ -85,7 +90,10 @@ fn main() {
 async fn bench(n: usize) -> Size {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let quotas = Quotas { rules_per_alb: n.max(100), target_groups_per_alb: 100, ..Quotas::default() };
-    let proxy = Proxy::start(moto.endpoint(), ProxyOptions { quotas, ..ProxyOptions::default() }).await;
+    // Diagnostic: `ALBATROSS_BENCH_AWS_RULES=0` turns the proxy's AWS rules (and quota counting,
+    // which reads the load balancer's rules from moto on every CreateRule) off.
+    let aws_rules = std::env::var("ALBATROSS_BENCH_AWS_RULES").map_or(true, |v| v != "0");
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions { quotas, aws_rules, ..ProxyOptions::default() }).await;
     let aws = Aws::connect(&AwsSettings {
         endpoint: Some(moto.endpoint().into()),
         limits: RateLimits::unlimited(),
@@ -220,6 +228,14 @@ async fn run(proxy: &Proxy, vpc: &str, manifests: &Path, extra: &[&str]) -> Run 
         .collect();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_owned();
+    let millis = stderr
+        .lines()
+        .filter_map(|l| {
+            let (action, rest) = l.strip_prefix("aws ")?.split_once(": ")?;
+            let ms = rest.strip_suffix(" ms")?.rsplit(", ").next()?.parse().ok()?;
+            Some((action.to_owned(), ms))
+        })
+        .collect();
     let ok = out.status.success();
     if !ok {
         eprintln!(
@@ -228,7 +244,7 @@ async fn run(proxy: &Proxy, vpc: &str, manifests: &Path, extra: &[&str]) -> Run 
             String::from_utf8_lossy(&out.stdout),
         );
     }
-    Run { wall, mutating, read: calls.len() - mutating, failures, per_action, summary, ok }
+    Run { wall, mutating, read: calls.len() - mutating, failures, per_action, millis, summary, ok }
 }
 
 /// What moto holds, read directly (not through the proxy).
@@ -314,7 +330,14 @@ fn report(sizes: &[Size]) -> String {
         )
         .unwrap();
         for (phase, r) in [("converge", &s.converge), ("no-op resync", &s.resync), ("one-route change", &s.change)] {
-            let actions: Vec<String> = r.per_action.iter().map(|(a, c)| format!("{a} {c}")).collect();
+            let actions: Vec<String> = r
+                .per_action
+                .iter()
+                .map(|(a, c)| match r.millis.get(a) {
+                    Some(ms) => format!("{a} {c} ({ms} ms)"),
+                    None => format!("{a} {c}"),
+                })
+                .collect();
             writeln!(out, "- {phase} ({}): {}", r.summary, actions.join(", ")).unwrap();
             if !r.failures.is_empty() {
                 writeln!(out, "  - failed calls: {}", r.failures.join(", ")).unwrap();

@@ -313,7 +313,8 @@ impl Inventory {
         for listener in &listeners {
             let mut marker: Option<String> = None;
             loop {
-                let mut params = vec![("Action", "DescribeRules"), ("ListenerArn", listener.arn.as_str())];
+                let mut params =
+                    vec![("Action", "DescribeRules"), ("ListenerArn", listener.arn.as_str()), ("PageSize", "400")];
                 if let Some(m) = &marker {
                     params.push(("Marker", m.as_str()));
                 }
