@@ -345,6 +345,7 @@ async fn a_run_killed_at_any_mutation_and_restarted_converges_without_duplicates
     // Killed after k mutations, for every k before the last.
     let points: Vec<usize> = (0..total).collect();
     assert!(points.len() >= 20, "{total}");
+    eprintln!("killing the run after each of 0..{total} mutations");
     for k in points {
         world.proxy.hold_after_mutations(Some(world.proxy.mutations() + k));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
