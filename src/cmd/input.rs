@@ -3,7 +3,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use albatross_model::Validator;
 use albatross_model::manifest::{self, Document, ParseError};
+use albatross_model::plan::Snapshot;
 
 /// Every document of every manifest that some paths name, each with its file's name.
 pub struct Loaded {
@@ -31,6 +33,47 @@ pub fn load(paths: &[String]) -> Loaded {
         }
     }
     loaded
+}
+
+/// The objects of some manifests that validation accepts, with schema defaults, as a snapshot.
+pub struct Admitted {
+    pub snapshot: Snapshot,
+    /// Objects validation rejected plus objects the snapshot could not take.
+    pub refused: usize,
+}
+
+/// Loads, validates and gathers manifests, reporting every problem on stderr. `None` when some
+/// input could not be read or parsed: nothing should act on part of the input.
+pub fn admit(validator: &Validator, paths: &[String], refused_as: &str) -> Option<Admitted> {
+    let Loaded { documents, malformed, unreadable } = load(paths);
+    for (file, error) in &unreadable {
+        eprintln!("{file}: {error}");
+    }
+    for (file, error) in &malformed {
+        eprintln!("{file}: {error}");
+    }
+    if !unreadable.is_empty() || !malformed.is_empty() {
+        return None;
+    }
+    let values: Vec<&serde_json::Value> = documents.iter().map(|(_, d)| &d.value).collect();
+    let outcomes = validator.validate_all(&values);
+    let mut refused = 0;
+    let mut accepted = Vec::new();
+    for ((file, doc), outcome) in documents.iter().zip(&outcomes) {
+        if outcome.allowed() {
+            accepted.push(validator.with_defaults(&doc.value));
+        } else {
+            refused += 1;
+            for e in &outcome.errors {
+                eprintln!("{file}:{}: rejected, {refused_as}: {e}", doc.line);
+            }
+        }
+    }
+    let (snapshot, skipped) = Snapshot::from_objects(accepted);
+    for s in &skipped {
+        eprintln!("{} {}: {refused_as}: {}", s.kind, s.key, s.reason);
+    }
+    Some(Admitted { snapshot, refused: refused + skipped.len() })
 }
 
 /// The manifest files a list of paths names, folders walked in name order.

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use albatross_model::Validator;
-use albatross_model::plan::{self, AcmCertificate, Build, Env, Snapshot, types::Action};
+use albatross_model::plan::{self, AcmCertificate, Build, Env, types::Action};
 use anyhow::Context;
 use serde_json::Value;
 
 use super::RuleArgs;
-use super::input::{Loaded, load};
+use super::input::{Admitted, admit};
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
@@ -73,34 +73,9 @@ fn load_certificates(path: &Path) -> anyhow::Result<Vec<AcmCertificate>> {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let validator = Validator::new(args.rules.options());
-    let Loaded { documents: objects, malformed, unreadable } = load(&args.paths);
-    for (file, error) in &unreadable {
-        eprintln!("{file}: {error}");
-    }
-    for (file, error) in &malformed {
-        eprintln!("{file}: {error}");
-    }
-    if !unreadable.is_empty() || !malformed.is_empty() {
+    let Some(Admitted { snapshot, refused }) = admit(&validator, &args.paths, "not planned") else {
         return Ok(ExitCode::from(2));
-    }
-    let values: Vec<&Value> = objects.iter().map(|(_, d)| &d.value).collect();
-    let outcomes = validator.validate_all(&values);
-    let mut rejected = 0;
-    let mut accepted = Vec::new();
-    for ((file, doc), outcome) in objects.iter().zip(&outcomes) {
-        if outcome.allowed() {
-            accepted.push(validator.with_defaults(&doc.value));
-        } else {
-            rejected += 1;
-            for e in &outcome.errors {
-                eprintln!("{file}:{}: rejected, not planned: {e}", doc.line);
-            }
-        }
-    }
-    let (snapshot, skipped) = Snapshot::from_objects(accepted);
-    for s in &skipped {
-        eprintln!("{} {}: not planned: {}", s.kind, s.key, s.reason);
-    }
+    };
     let env = Env {
         cluster_name: args.cluster_name.clone(),
         controllers: args.rules.options().controllers,
@@ -119,7 +94,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Output::Table => print!("{}", table(&build)),
         Output::Mermaid => print!("{}", mermaid(&build)),
     }
-    Ok(ExitCode::from(if rejected > 0 || !skipped.is_empty() { 1 } else { 0 }))
+    Ok(ExitCode::from(if refused > 0 { 1 } else { 0 }))
 }
 
 fn action_text(a: &Action) -> String {

@@ -11,12 +11,11 @@ use albatross_aws::deploy::Deployer;
 use albatross_aws::resolve::{ResolveSettings, Resolver};
 use albatross_aws::{Aws, AwsSettings, ErrorClass, RateLimits, is_mutating};
 use albatross_model::Validator;
-use albatross_model::plan::{self, Env, Snapshot};
+use albatross_model::plan::{self, Env};
 use anyhow::Context;
-use serde_json::Value;
 
 use super::RuleArgs;
-use super::input::{Loaded, load};
+use super::input::{Admitted, admit};
 
 #[derive(clap::Args, Debug)]
 pub struct ReconcileArgs {
@@ -120,35 +119,10 @@ fn stamp(paths: &[String]) -> (Option<SystemTime>, usize) {
 
 async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitCode> {
     let validator = Validator::new(args.rules.options());
-    let Loaded { documents, malformed, unreadable } = load(&args.manifests);
-    for (file, error) in &unreadable {
-        eprintln!("{file}: {error}");
-    }
-    for (file, error) in &malformed {
-        eprintln!("{file}: {error}");
-    }
-    if !unreadable.is_empty() || !malformed.is_empty() {
-        // Nothing is touched on partial input: a missing Gateway would read as deleted.
+    // Nothing is touched on partial input: a missing Gateway would read as deleted.
+    let Some(Admitted { snapshot, refused }) = admit(&validator, &args.manifests, "not reconciled") else {
         return Ok(ExitCode::from(2));
-    }
-    let values: Vec<&Value> = documents.iter().map(|(_, d)| &d.value).collect();
-    let outcomes = validator.validate_all(&values);
-    let mut rejected = 0;
-    let mut accepted = Vec::new();
-    for ((file, doc), outcome) in documents.iter().zip(&outcomes) {
-        if outcome.allowed() {
-            accepted.push(validator.with_defaults(&doc.value));
-        } else {
-            rejected += 1;
-            for e in &outcome.errors {
-                eprintln!("{file}:{}: rejected: {e}", doc.line);
-            }
-        }
-    }
-    let (snapshot, skipped) = Snapshot::from_objects(accepted);
-    for s in &skipped {
-        eprintln!("{} {}: skipped: {}", s.kind, s.key, s.reason);
-    }
+    };
     let certificates = deployer.resolver.certificates().await.context("listing ACM certificates")?;
     let env = Env {
         cluster_name: args.cluster_name.clone(),
@@ -201,7 +175,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
         }
     }
     print!("{}", serde_norway::to_string(&build.statuses)?);
-    Ok(ExitCode::from(if failed > 0 || rejected > 0 || !skipped.is_empty() { 1 } else { 0 }))
+    Ok(ExitCode::from(if failed > 0 || refused > 0 { 1 } else { 0 }))
 }
 
 fn chrono_now() -> String {
