@@ -135,11 +135,13 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     let mut build = plan::build(&snapshot, &env);
 
     if args.delete {
-        for stack in &build.stacks {
-            let alb = stack.load_balancer.r#type == "application";
-            let n =
-                deployer.delete(&stack.gateway, alb).await.with_context(|| format!("deleting {}", stack.gateway))?;
-            eprintln!("Gateway {}: deleted {n} resources", stack.gateway);
+        // By tags, for every Gateway given: one whose build fails now may still have a stack.
+        for gateway in snapshot.gateways.keys().map(ToString::to_string) {
+            let mut n = 0;
+            for alb in [true, false] {
+                n += deployer.delete(&gateway, alb).await.with_context(|| format!("deleting {gateway}"))?;
+            }
+            eprintln!("Gateway {gateway}: deleted {n} resources");
         }
         return Ok(ExitCode::SUCCESS);
     }
