@@ -8,8 +8,8 @@ use std::time::Duration;
 use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
 use albatross_model::plan::types::{Stack, Tag, TargetGroupPlan};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Certificate as SdkCertificate, IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
-    Matcher, ProtocolEnum, RulePriorityPair, TargetGroupAttribute, TargetTypeEnum,
+    Certificate as SdkCertificate, IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
+    RulePriorityPair, TargetTypeEnum,
 };
 
 use crate::client::{Api, Aws, AwsError, ErrorClass};
@@ -119,15 +119,7 @@ impl State<'_> {
             .aws
             .call(Api::Elbv2Read, "DescribeTags", self.aws.elbv2.describe_tags().resource_arns(arn).send())
             .await?;
-        Ok(out
-            .tag_descriptions()
-            .iter()
-            .flat_map(|d| d.tags())
-            .map(|t| Tag {
-                key: t.key().unwrap_or_default().to_owned(),
-                value: t.value().unwrap_or_default().to_owned(),
-            })
-            .collect())
+        Ok(out.tag_descriptions().iter().flat_map(|d| sdk::tags_from_sdk(d.tags())).collect())
     }
 
     /// AWS answers a CreateTargetGroup whose name and settings match an existing group with
@@ -143,15 +135,7 @@ impl State<'_> {
                 )
                 .await?;
             for description in out.tag_descriptions() {
-                let tags: Vec<Tag> = description
-                    .tags()
-                    .iter()
-                    .map(|t| Tag {
-                        key: t.key().unwrap_or_default().to_owned(),
-                        value: t.value().unwrap_or_default().to_owned(),
-                    })
-                    .collect();
-                if !self.owned(&tags) {
+                if !self.owned(&sdk::tags_from_sdk(description.tags())) {
                     let arn = description.resource_arn().unwrap_or_default().to_owned();
                     self.target_groups.retain(|_, a| *a != arn);
                     return Err(AwsError::new(
@@ -247,10 +231,7 @@ impl State<'_> {
             }
             Op::ModifyLoadBalancerAttributes { attributes } => {
                 let arn = self.lb_arn()?.to_owned();
-                let attributes = attributes
-                    .iter()
-                    .map(|a| LoadBalancerAttribute::builder().key(&a.key).value(&a.value).build())
-                    .collect();
+                let attributes = sdk::lb_attributes_to_sdk(attributes);
                 aws.call(
                     Api::Elbv2Write,
                     name,
@@ -357,11 +338,7 @@ impl State<'_> {
             Op::ModifyTargetGroupAttributes { id } => {
                 let tg = self.target_group_plan(id);
                 let arn = self.tg_arn(id).ok_or_else(|| conflict(name, format!("no target group {id}")))?;
-                let attributes = tg
-                    .attributes
-                    .iter()
-                    .map(|a| TargetGroupAttribute::builder().key(&a.key).value(&a.value).build())
-                    .collect();
+                let attributes = sdk::tg_attributes_to_sdk(&tg.attributes);
                 aws.call(
                     Api::Elbv2Write,
                     name,
@@ -539,9 +516,7 @@ impl State<'_> {
 }
 
 fn matcher(tg: &TargetGroupPlan) -> Option<Matcher> {
-    tg.matcher
-        .as_ref()
-        .map(|m| Matcher::builder().set_http_code(m.http_code.clone()).set_grpc_code(m.grpc_code.clone()).build())
+    tg.matcher.as_ref().map(sdk::matcher_to_sdk)
 }
 
 fn ignore_not_found<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {

@@ -144,14 +144,7 @@ async fn load_balancer_attributes(aws: &Aws, arn: &str) -> Result<Vec<Attribute>
             aws.elbv2.describe_load_balancer_attributes().load_balancer_arn(arn).send(),
         )
         .await?;
-    Ok(out
-        .attributes()
-        .iter()
-        .map(|a| Attribute {
-            key: a.key().unwrap_or_default().to_owned(),
-            value: a.value().unwrap_or_default().to_owned(),
-        })
-        .collect())
+    Ok(sdk::lb_attributes_from_sdk(out.attributes()))
 }
 
 async fn listeners(aws: &Aws, lb: &str) -> Result<Vec<ListenerObserved>, AwsError> {
