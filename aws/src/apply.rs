@@ -23,6 +23,8 @@ use crate::sdk;
 pub struct Applied {
     pub load_balancer_arn: String,
     pub dns_name: String,
+    /// Target group ARNs by the plan's target group id.
+    pub target_groups: std::collections::BTreeMap<String, String>,
 }
 
 struct State<'a> {
@@ -48,10 +50,11 @@ pub async fn apply(
         stack,
         cluster,
         vpc_id,
-        lb: observed
-            .load_balancer
-            .as_ref()
-            .map(|lb| Applied { load_balancer_arn: lb.arn.clone(), dns_name: lb.dns_name.clone() }),
+        lb: observed.load_balancer.as_ref().map(|lb| Applied {
+            load_balancer_arn: lb.arn.clone(),
+            dns_name: lb.dns_name.clone(),
+            target_groups: Default::default(),
+        }),
         target_groups: target_group_ids(stack, observed).into_iter().map(|(arn, id)| (id, arn)).collect(),
         listeners: observed.listeners.iter().map(|l| (l.port, l.arn.clone())).collect(),
     };
@@ -69,7 +72,15 @@ pub async fn apply(
     if !unverified.is_empty() {
         state.verify_owned(&unverified).await?;
     }
-    state.lb.ok_or_else(|| AwsError::new("Apply", "LoadBalancerMissing", "no load balancer", ErrorClass::Transient))
+    let target_groups = stack
+        .target_groups
+        .iter()
+        .filter_map(|tg| state.target_groups.get(&tg.id).map(|arn| (tg.id.clone(), arn.clone())))
+        .collect();
+    let lb = state
+        .lb
+        .ok_or_else(|| AwsError::new("Apply", "LoadBalancerMissing", "no load balancer", ErrorClass::Transient))?;
+    Ok(Applied { target_groups, ..lb })
 }
 
 fn conflict(operation: &'static str, message: String) -> AwsError {
@@ -209,6 +220,7 @@ impl State<'_> {
                 self.lb = Some(Applied {
                     load_balancer_arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
                     dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+                    target_groups: Default::default(),
                 });
             }
             Op::SetSubnets { subnets } => {

@@ -241,8 +241,35 @@ pub struct Aws {
     pub acm: aws_sdk_acm::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub metrics: CallMetrics,
+    /// Closed while this process may not change AWS (it lost its lease).
+    pub fence: WriteFence,
     limiters: [Arc<DefaultDirectRateLimiter>; 5],
 }
+
+/// Whether mutating calls may go out. Shared by every clone of [`Aws`]; open by default. A
+/// replica that loses leadership closes it, so a reconcile in flight stops at its next write
+/// instead of racing the new leader.
+#[derive(Clone, Debug)]
+pub struct WriteFence(Arc<std::sync::atomic::AtomicBool>);
+
+impl Default for WriteFence {
+    fn default() -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicBool::new(true)))
+    }
+}
+
+impl WriteFence {
+    pub fn set_open(&self, open: bool) {
+        self.0.store(open, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The code of the error a fenced write gets.
+pub const FENCED: &str = "NotLeader";
 
 impl Aws {
     /// Clients from the standard credential chain (environment, profile, web identity / IRSA,
@@ -279,6 +306,7 @@ impl Aws {
             acm: aws_sdk_acm::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             metrics: CallMetrics::default(),
+            fence: WriteFence::default(),
             limiters: [
                 limiter(limits.elbv2_read),
                 limiter(limits.elbv2_write),
@@ -296,6 +324,10 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         self.limiters[api as usize].until_ready().await;
+        if is_mutating(operation) && !self.fence.is_open() {
+            self.metrics.record(operation, FENCED, Duration::ZERO);
+            return Err(AwsError::new(operation, FENCED, "this replica is not the leader", ErrorClass::Permanent));
+        }
         let started = Instant::now();
         let result = call.await;
         let elapsed = started.elapsed();

@@ -9,5 +9,8 @@ pub mod observe;
 pub mod observed;
 pub mod resolve;
 pub mod sdk;
+pub mod targets;
 
-pub use client::{Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, RateLimits, is_mutating};
+pub use client::{
+    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, RateLimits, WriteFence, is_mutating,
+};

@@ -151,42 +151,90 @@ pub fn self_signed(dir: &Path, dns_names: &[String], days: u32) -> Result<SelfSi
         return Ok(out);
     }
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_owned(), source })?;
-    let now = time::OffsetDateTime::now_utc();
-    let until = now + time::Duration::days(i64::from(days));
-
-    let ca_key = rcgen::KeyPair::generate()?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    ca_params.distinguished_name = rcgen::DistinguishedName::new();
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "albatross webhook CA");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
-    ca_params.not_before = now - time::Duration::minutes(5);
-    ca_params.not_after = until;
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-
-    let key = rcgen::KeyPair::generate()?;
-    let mut params = rcgen::CertificateParams::new(dns_names.to_vec())?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, dns_names.first().map_or("albatross", String::as_str));
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    params.not_before = now - time::Duration::minutes(5);
-    params.not_after = until;
-    let cert = params.signed_by(&key, &issuer)?;
-
+    let ca = Authority::generate(days)?;
+    let serving = ca.issue(dns_names, days)?;
     let write = |path: &Path, text: String| {
         std::fs::write(path, text).map_err(|source| Error::Write { path: path.to_owned(), source })
     };
-    write(&out.ca, ca_cert.pem())?;
-    write(&out.serving.key, key.serialize_pem())?;
+    write(&out.ca, ca.cert_pem.clone())?;
+    write(&out.serving.key, serving.key_pem)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&out.serving.key, std::fs::Permissions::from_mode(0o600));
     }
     // The chain file is written last: a reader that sees it also finds the matching key.
-    write(&out.serving.cert, cert.pem())?;
+    write(&out.serving.cert, serving.cert_pem)?;
     Ok(out)
+}
+
+/// A certificate and its key, PEM encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pair {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// The webhook's own CA: it signs the serving certificate and goes into `caBundle`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authority {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+const CA_NAME: &str = "albatross webhook CA";
+
+fn ca_params(not_after: time::OffsetDateTime) -> Result<rcgen::CertificateParams, Error> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, CA_NAME);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    params.not_after = not_after;
+    Ok(params)
+}
+
+impl Authority {
+    /// A new CA valid for `days`.
+    pub fn generate(days: u32) -> Result<Self, Error> {
+        let key = rcgen::KeyPair::generate()?;
+        let until = time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days));
+        let cert = ca_params(until)?.self_signed(&key)?;
+        Ok(Self { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+
+    /// A serving certificate for `dns_names`, valid for `days`, signed by this CA.
+    pub fn issue(&self, dns_names: &[String], days: u32) -> Result<Pair, Error> {
+        let ca_key = rcgen::KeyPair::from_pem(&self.key_pem)?;
+        // The issuer is named as the CA certificate names itself; its key identifies it.
+        let issuer = rcgen::Issuer::new(ca_params(time::OffsetDateTime::now_utc())?, ca_key);
+        let key = rcgen::KeyPair::generate()?;
+        let now = time::OffsetDateTime::now_utc();
+        let mut params = rcgen::CertificateParams::new(dns_names.to_vec())?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, dns_names.first().map_or("albatross", String::as_str));
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = now - time::Duration::minutes(5);
+        params.not_after = now + time::Duration::days(i64::from(days));
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok(Pair { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+}
+
+/// Checks that a PEM pair loads as a serving key.
+pub fn check_pair(pair: &Pair) -> Result<(), Error> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Pem { path: PathBuf::from("<memory>"), reason: e.to_string() })?;
+    let key = PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes())
+        .map_err(|e| Error::Pem { path: PathBuf::from("<memory>"), reason: e.to_string() })?;
+    let provider = rustls::crypto::ring::default_provider();
+    CertifiedKey::from_der(chain, key, &provider)
+        .map(|_| ())
+        .map_err(|source| Error::Key { path: PathBuf::from("<memory>"), source })
 }
 
 #[cfg(test)]
@@ -224,6 +272,25 @@ mod tests {
         let after = resolver.current().cert[0].clone();
         assert_ne!(after, before);
         assert_eq!(after.as_ref(), load(&b.serving).unwrap().cert[0].as_ref());
+    }
+
+    #[test]
+    fn a_serving_certificate_issued_by_a_stored_ca_verifies_against_it() {
+        use rustls::client::danger::ServerCertVerifier;
+        let ca = Authority::generate(3650).unwrap();
+        let stored = Authority { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() };
+        let pair = stored.issue(&["albatross-webhook.albatross-system.svc".into()], 365).unwrap();
+        check_pair(&pair).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(ca.cert_pem.as_bytes()).unwrap()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+        let leaf = CertificateDer::from_pem_slice(pair.cert_pem.as_bytes()).unwrap();
+        let name = rustls_pki_types::ServerName::try_from("albatross-webhook.albatross-system.svc").unwrap();
+        verifier
+            .verify_server_cert(&leaf, &[], &name, &[], rustls_pki_types::UnixTime::now())
+            .expect("the leaf chains to the CA");
     }
 
     #[test]

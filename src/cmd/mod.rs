@@ -3,6 +3,7 @@
 mod input;
 mod plan;
 mod reconcile;
+mod serve;
 mod validate;
 mod webhook;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Reconcile(reconcile::ReconcileArgs),
     /// Serve the admission webhook alone.
     Webhook(webhook::WebhookArgs),
+    /// Run in the cluster: the webhook on every replica, the controllers on the lease holder.
+    Serve(Box<serve::ServeArgs>),
     /// Print the CustomResourceDefinitions of group gateway.k8s.aws as YAML.
     Crds,
 }
@@ -51,6 +54,44 @@ pub struct RuleArgs {
     /// controllerName of GatewayClasses provisioned as Network Load Balancers.
     #[arg(long, env = "ALBATROSS_NLB_CONTROLLER", default_value = "gateway.k8s.aws/nlb")]
     pub nlb_controller: String,
+}
+
+/// Where AWS is and which cluster's resources are ours.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AwsArgs {
+    /// AWS endpoint override (moto, LocalStack); default is the real regional endpoint.
+    #[arg(long, env = "ALBATROSS_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Cluster name: scopes ownership. Every stack tagged with it whose Gateway is gone is
+    /// deleted, so give each cluster (or manifest set) its own name.
+    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", default_value = "albatross")]
+    pub cluster_name: String,
+    /// VPC for target groups; default: the VPC of the subnets tagged for load balancers.
+    #[arg(long, env = "ALBATROSS_VPC_ID")]
+    pub vpc_id: Option<String>,
+    /// Client-side AWS rate limits off (for a local endpoint).
+    #[arg(long, env = "ALBATROSS_AWS_UNLIMITED")]
+    pub aws_unlimited: bool,
+}
+
+impl AwsArgs {
+    /// Clients from the standard credential chain (IRSA, Pod Identity, environment, profile).
+    pub async fn deployer(&self) -> albatross_aws::deploy::Deployer {
+        use albatross_aws::{Aws, AwsSettings, RateLimits};
+        let settings = AwsSettings {
+            region: self.region.clone(),
+            endpoint: self.aws_endpoint.clone(),
+            limits: if self.aws_unlimited { RateLimits::unlimited() } else { RateLimits::default() },
+            ..AwsSettings::default()
+        };
+        let aws = Aws::connect(&settings).await;
+        let mut resolve = albatross_aws::resolve::ResolveSettings::new(self.cluster_name.clone());
+        resolve.vpc_id = self.vpc_id.clone();
+        let resolver = albatross_aws::resolve::Resolver::new(aws.clone(), resolve);
+        albatross_aws::deploy::Deployer::new(aws, resolver, self.cluster_name.clone())
+    }
 }
 
 /// AWS quotas that accounts can raise; the defaults are AWS's.
@@ -113,6 +154,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Webhook(args) => webhook::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Crds => {
             print!("{}", albatross_k8s::aws::crds_yaml());
             Ok(ExitCode::SUCCESS)

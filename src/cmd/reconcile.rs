@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use albatross_aws::deploy::Deployer;
-use albatross_aws::resolve::{ResolveSettings, Resolver};
-use albatross_aws::{Aws, AwsSettings, ErrorClass, RateLimits, is_mutating};
+use albatross_aws::{Aws, ErrorClass, is_mutating};
 use albatross_model::Validator;
 use albatross_model::plan::{self, Env};
 use anyhow::Context;
@@ -22,18 +21,8 @@ pub struct ReconcileArgs {
     /// Manifest files or folders (recursive: .yaml, .yml, .json).
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     pub manifests: Vec<String>,
-    /// AWS endpoint override (moto, LocalStack); default is the real regional endpoint.
-    #[arg(long, env = "ALBATROSS_AWS_ENDPOINT")]
-    pub aws_endpoint: Option<String>,
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
-    /// Cluster name: scopes ownership. Every stack tagged with it and not in the manifests is
-    /// deleted, so give each manifest set its own name.
-    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", default_value = "albatross")]
-    pub cluster_name: String,
-    /// VPC for target groups; default: the VPC of the subnets tagged for load balancers.
-    #[arg(long, env = "ALBATROSS_VPC_ID")]
-    pub vpc_id: Option<String>,
+    #[command(flatten)]
+    pub aws: super::AwsArgs,
     /// Reconcile once and exit (the default).
     #[arg(long, conflicts_with = "watch")]
     pub once: bool,
@@ -43,9 +32,6 @@ pub struct ReconcileArgs {
     /// Delete the stacks of the Gateways in the manifests instead of converging them.
     #[arg(long)]
     pub delete: bool,
-    /// Client-side AWS rate limits off (for a local endpoint).
-    #[arg(long, env = "ALBATROSS_AWS_UNLIMITED")]
-    pub aws_unlimited: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
@@ -55,17 +41,8 @@ pub struct ReconcileArgs {
 pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let settings = AwsSettings {
-            region: args.region.clone(),
-            endpoint: args.aws_endpoint.clone(),
-            limits: if args.aws_unlimited { RateLimits::unlimited() } else { RateLimits::default() },
-            ..AwsSettings::default()
-        };
-        let aws = Aws::connect(&settings).await;
-        let mut resolve = ResolveSettings::new(args.cluster_name.clone());
-        resolve.vpc_id = args.vpc_id.clone();
-        let resolver = Resolver::new(aws.clone(), resolve);
-        let deployer = Deployer::new(aws.clone(), resolver, args.cluster_name.clone());
+        let deployer = args.aws.deployer().await;
+        let aws = deployer.aws.clone();
         if !args.watch {
             let code = once(&args, &deployer).await;
             summary(&aws);
@@ -125,7 +102,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     };
     let certificates = deployer.resolver.certificates().await.context("listing ACM certificates")?;
     let env = Env {
-        cluster_name: args.cluster_name.clone(),
+        cluster_name: args.aws.cluster_name.clone(),
         controllers: args.rules.options().controllers,
         limits: args.quotas.limits(),
         certificates,

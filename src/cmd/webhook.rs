@@ -100,7 +100,7 @@ async fn serve(args: WebhookArgs) -> anyhow::Result<()> {
         .with_context(|| format!("serving on {}", args.listen))
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -6,6 +6,9 @@
 //!   accepts (ELBv2 quotas and validation, idempotent creates), injects faults (throttling,
 //!   server errors, dropped connections, a hold switch for crash tests) and records every call:
 //!   [`Proxy::start`].
+//! - [`kube_api`]: a fake Kubernetes API server (discovery, watches, the four patch types,
+//!   finalizers, the status subresource) that a kube-rs client talks to over plain HTTP, with
+//!   request recording and fault injection: [`FakeApiServer::start`].
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -17,8 +20,11 @@
 //! # }
 //! ```
 
+pub mod kube_api;
 pub mod moto;
 pub mod proxy;
+pub mod rbac;
 
+pub use kube_api::{FakeApiServer, Recorded, ResourceDef};
 pub use moto::{Moto, moto_server_path};
 pub use proxy::{Call, Fault, Faults, Proxy, ProxyOptions, Quotas};

@@ -40,6 +40,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Registers the same metrics in another registry (one `/metrics` for a whole process).
+    pub fn register(&self, registry: &mut Registry) {
+        let sub = registry.sub_registry_with_prefix("albatross_webhook");
+        sub.register("reviews", "AdmissionReviews answered, by kind, operation and verdict", self.reviews.clone());
+        sub.register("review_duration_seconds", "Time to answer one AdmissionReview", self.latency.clone());
+    }
+
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.

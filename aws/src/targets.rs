@@ -1,0 +1,80 @@
+//! Target registration: one target group's registered targets converged to the ready endpoints
+//! (IP targets) or nodes (instance targets) Kubernetes reports.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+
+use crate::client::{Api, Aws, AwsError};
+
+/// An IP address or instance id, and the port traffic goes to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Target {
+    pub id: String,
+    pub port: i32,
+}
+
+/// What one sync changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetChanges {
+    pub registered: usize,
+    pub deregistered: usize,
+}
+
+/// RegisterTargets and DeregisterTargets take at most this many targets a call.
+const BATCH: usize = 200;
+
+/// Registered targets of a group, leaving out those already draining: a draining target is on
+/// its way out, so one that is wanted again must be registered again.
+pub async fn registered(aws: &Aws, target_group_arn: &str) -> Result<BTreeSet<Target>, AwsError> {
+    let out = aws
+        .call(
+            Api::Elbv2Read,
+            "DescribeTargetHealth",
+            aws.elbv2.describe_target_health().target_group_arn(target_group_arn).send(),
+        )
+        .await?;
+    Ok(out
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| d.target_health().and_then(|h| h.state()) != Some(&TargetHealthStateEnum::Draining))
+        .filter_map(|d| {
+            let t = d.target()?;
+            Some(Target { id: t.id()?.to_owned(), port: t.port().unwrap_or_default() })
+        })
+        .collect())
+}
+
+/// Registers what is wanted and missing, then deregisters what is registered and not wanted:
+/// new targets take traffic before old ones drain.
+pub async fn sync(aws: &Aws, target_group_arn: &str, wanted: &BTreeSet<Target>) -> Result<TargetChanges, AwsError> {
+    let current = registered(aws, target_group_arn).await?;
+    let add: Vec<&Target> = wanted.difference(&current).collect();
+    let remove: Vec<&Target> = current.difference(wanted).collect();
+    let describe = |t: &&Target| TargetDescription::builder().id(&t.id).port(t.port).build();
+    for batch in add.chunks(BATCH) {
+        aws.call(
+            Api::Elbv2Write,
+            "RegisterTargets",
+            aws.elbv2
+                .register_targets()
+                .target_group_arn(target_group_arn)
+                .set_targets(Some(batch.iter().map(describe).collect()))
+                .send(),
+        )
+        .await?;
+    }
+    for batch in remove.chunks(BATCH) {
+        aws.call(
+            Api::Elbv2Write,
+            "DeregisterTargets",
+            aws.elbv2
+                .deregister_targets()
+                .target_group_arn(target_group_arn)
+                .set_targets(Some(batch.iter().map(describe).collect()))
+                .send(),
+        )
+        .await?;
+    }
+    Ok(TargetChanges { registered: add.len(), deregistered: remove.len() })
+}

@@ -1,0 +1,482 @@
+//! The controllers: GatewayClass status, and each Gateway end to end (gather -> build -> apply
+//! -> targets -> status), with finalizers, per-key backoff by error class, periodic resync and
+//! the sweep of stacks whose Gateway is gone. Only the lease holder works; every replica keeps
+//! its caches warm so a new leader starts at once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use albatross_aws::deploy::Deployer;
+use albatross_aws::{AwsError, ErrorClass, FENCED};
+use albatross_k8s::route::ObjectKey;
+use albatross_model::Controllers;
+use albatross_model::plan::{self, Env, Snapshot, StatusEntry};
+use albatross_model::validate::AwsLimits;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::cache::{Cache, Change, Kind, Watches, key_of};
+use crate::index::{Index, Key, gather};
+use crate::leader::Leadership;
+use crate::metrics::{DirectionLabels, ErrorLabels, KindLabels, Metrics, ReconcileLabels};
+use crate::queue::Queue;
+use crate::status::{StatusWriter, Written};
+
+/// Held on every Gateway of ours until its AWS stack is gone.
+pub const FINALIZER: &str = "gateway.k8s.aws/albatross";
+pub const FIELD_MANAGER: &str = "albatross";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub cluster_name: String,
+    pub controllers: Controllers,
+    pub limits: AwsLimits,
+    pub resync: Duration,
+    pub concurrency: usize,
+    /// This replica's name, for Events.
+    pub instance: Option<String>,
+    /// How often discovery looks again for CRDs that were not installed.
+    pub rediscover: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("not the leader")]
+    NotLeader,
+}
+
+impl Error {
+    fn class(&self) -> &'static str {
+        match self {
+            Error::Aws(e) if e.class == ErrorClass::Permanent => "permanent",
+            Error::Aws(_) => "transient",
+            Error::Kube(_) => "kubernetes",
+            Error::NotLeader => "not_leader",
+        }
+    }
+}
+
+pub struct Controller {
+    pub client: Client,
+    pub cache: Cache,
+    pub deployer: Deployer,
+    pub leadership: Leadership,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub queue: Queue,
+    index: Mutex<Index>,
+    writer: StatusWriter,
+    recorder: Recorder,
+    failures: Mutex<HashMap<Key, u32>>,
+    /// Routes each Gateway's last build attached, to clear our status entry on those that left.
+    attached: Mutex<HashMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>>,
+}
+
+impl Controller {
+    pub fn new(client: Client, deployer: Deployer, leadership: Leadership, settings: Settings) -> Arc<Self> {
+        let cache = Cache::default();
+        let writer = StatusWriter {
+            client: client.clone(),
+            cache: cache.clone(),
+            leadership: leadership.clone(),
+            field_manager: FIELD_MANAGER.into(),
+            controllers: vec![settings.controllers.alb.clone(), settings.controllers.nlb.clone()],
+        };
+        let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: settings.instance.clone() };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            cache,
+            deployer,
+            leadership,
+            settings,
+            metrics: Metrics::default(),
+            queue: Queue::default(),
+            index: Mutex::new(Index::default()),
+            writer,
+            failures: Mutex::new(HashMap::new()),
+            attached: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Every watch has read its initial list (kinds whose CRD is missing do not count).
+    pub fn synced(&self) -> bool {
+        [Kind::Service, Kind::EndpointSlice, Kind::Namespace, Kind::Node]
+            .into_iter()
+            .chain(Kind::ALL.into_iter().filter(|k| self.cache.resource(*k).is_some()))
+            .all(|k| self.cache.synced(k))
+    }
+
+    /// Runs the watches and workers until the process ends.
+    pub async fn run(self: Arc<Self>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Change>();
+        let watches = Watches {
+            client: self.client.clone(),
+            cache: self.cache.clone(),
+            changes: tx,
+            rediscover: self.settings.rediscover,
+        };
+        tokio::spawn(watches.run());
+        let this = self.clone();
+        tokio::spawn(async move {
+            while let Some(change) = rx.recv().await {
+                let keys = this.index.lock().unwrap_or_else(|e| e.into_inner()).affected(&this.cache, &change);
+                if this.leadership.is_leader() {
+                    for key in keys {
+                        this.queue.add(key);
+                    }
+                }
+            }
+        });
+        let this = self.clone();
+        tokio::spawn(async move { this.resync_loop().await });
+        for _ in 0..self.settings.concurrency.max(1) {
+            let this = self.clone();
+            tokio::spawn(async move { this.worker().await });
+        }
+    }
+
+    /// On becoming leader and every resync period: everything again, and the orphan sweep.
+    async fn resync_loop(&self) {
+        let mut leadership = self.leadership.clone();
+        loop {
+            while !self.leadership.is_leader() {
+                leadership.changed().await;
+            }
+            while !self.synced() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            self.metrics.leader.set(1);
+            for key in self.all_keys() {
+                self.queue.add(key);
+            }
+            self.sweep_orphans().await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.resync) => {}
+                _ = async { while leadership.changed().await {} } => {}
+            }
+            if !self.leadership.is_leader() {
+                self.metrics.leader.set(0);
+            }
+        }
+    }
+
+    fn all_keys(&self) -> Vec<Key> {
+        let classes = self.cache.keys(Kind::GatewayClass).into_iter().map(|k| Key::Class(k.name));
+        classes.chain(self.cache.keys(Kind::Gateway).into_iter().map(Key::Gateway)).collect()
+    }
+
+    fn ours(&self, class: Option<&Value>) -> bool {
+        let controller = class.and_then(|c| c.pointer("/spec/controllerName")).and_then(Value::as_str);
+        controller.is_some_and(|c| c == self.settings.controllers.alb || c == self.settings.controllers.nlb)
+    }
+
+    /// Deletes the stacks of this cluster whose Gateway no longer exists or left our classes.
+    async fn sweep_orphans(&self) {
+        if !self.cache.synced(Kind::Gateway) || !self.cache.synced(Kind::GatewayClass) {
+            return;
+        }
+        let live: BTreeSet<String> = self
+            .cache
+            .list(Kind::Gateway)
+            .iter()
+            .filter(|gw| {
+                let class = gw.pointer("/spec/gatewayClassName").and_then(Value::as_str).unwrap_or("");
+                // A missing class may be recreated: keep its Gateways' load balancers meanwhile.
+                match self.cache.get(Kind::GatewayClass, &ObjectKey::new("", class)) {
+                    Some(c) => self.ours(Some(&c)),
+                    None => true,
+                }
+            })
+            .map(|gw| key_of(Kind::Gateway, gw).to_string())
+            .collect();
+        match self.deployer.delete_orphans(&live).await {
+            Ok(gone) => {
+                for gateway in gone {
+                    tracing::info!(%gateway, "Gateway gone: its AWS stack was deleted");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "orphan sweep failed; trying at the next resync"),
+        }
+    }
+
+    async fn worker(&self) {
+        loop {
+            let key = self.queue.next().await;
+            self.metrics.queue_depth.set(self.queue.depth() as i64);
+            if self.leadership.is_leader() {
+                while !self.synced() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                self.reconcile_and_schedule(&key).await;
+            }
+            self.queue.done(&key);
+        }
+    }
+
+    async fn reconcile_and_schedule(&self, key: &Key) {
+        let started = Instant::now();
+        let kind = match key {
+            Key::Class(_) => "GatewayClass",
+            Key::Gateway(_) => "Gateway",
+        };
+        let result = match key {
+            Key::Class(name) => self.reconcile_class(name).await,
+            Key::Gateway(gw) => self.reconcile_gateway(gw).await,
+        };
+        self.metrics.durations.get_or_create(&KindLabels { kind }).observe(started.elapsed().as_secs_f64());
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, outcome }).inc();
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(()) => {
+                failures.remove(key);
+            }
+            Err(Error::NotLeader) => {}
+            Err(error) => {
+                self.metrics.errors.get_or_create(&ErrorLabels { class: error.class() }).inc();
+                let n = failures.entry(key.clone()).or_insert(0);
+                *n += 1;
+                // Permanent AWS refusals wait for a change or the resync; the rest back off.
+                let delay = if error.class() == "permanent" {
+                    self.settings.resync
+                } else {
+                    (Duration::from_millis(500) * 2u32.saturating_pow((*n - 1).min(10))).min(Duration::from_secs(300))
+                };
+                tracing::warn!(%key, %error, attempt = *n, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+                self.queue.add_after(key.clone(), delay);
+            }
+        }
+    }
+
+    async fn reconcile_class(&self, name: &str) -> Result<(), Error> {
+        let Some(class) = self.cache.get(Kind::GatewayClass, &ObjectKey::new("", name)) else { return Ok(()) };
+        if !self.ours(Some(&class)) {
+            return Ok(());
+        }
+        let mut objects = vec![(*class).clone()];
+        if let Some(p) = class.pointer("/spec/parametersRef") {
+            let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let key = ObjectKey::new(text("namespace"), text("name"));
+            objects.extend(self.cache.get(Kind::LoadBalancerConfiguration, &key).map(|v| (*v).clone()));
+        }
+        let (snapshot, _) = Snapshot::from_objects(objects);
+        let build = plan::build(&snapshot, &self.env(Vec::new()));
+        for entry in build.statuses.iter().filter(|s| s.kind == "GatewayClass") {
+            self.write_status(entry, None).await?;
+        }
+        Ok(())
+    }
+
+    fn env(&self, certificates: Vec<plan::AcmCertificate>) -> Env {
+        Env {
+            cluster_name: self.settings.cluster_name.clone(),
+            controllers: self.settings.controllers.clone(),
+            limits: self.settings.limits.clone(),
+            certificates,
+            now: k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ..Env::default()
+        }
+    }
+
+    async fn write_status(&self, entry: &StatusEntry, gateway: Option<&ObjectKey>) -> Result<(), Error> {
+        match self.writer.write(entry, gateway).await? {
+            Written::Patched => {
+                self.metrics.status_patches.inc();
+                Ok(())
+            }
+            Written::NotLeader => Err(Error::NotLeader),
+            Written::Unchanged | Written::Gone => Ok(()),
+        }
+    }
+
+    async fn reconcile_gateway(&self, key: &ObjectKey) -> Result<(), Error> {
+        // Gone without our finalizer (never ours, or removed by hand): the sweep finds its stack.
+        let Some(gw) = self.cache.get(Kind::Gateway, key) else { return Ok(()) };
+        let class_name = gw.pointer("/spec/gatewayClassName").and_then(Value::as_str).unwrap_or("");
+        let class = self.cache.get(Kind::GatewayClass, &ObjectKey::new("", class_name));
+        let finalizers: Vec<String> =
+            gw.pointer("/metadata/finalizers").and_then(|f| serde_json::from_value(f.clone()).ok()).unwrap_or_default();
+        let held = finalizers.iter().any(|f| f == FINALIZER);
+        let deleting = gw.pointer("/metadata/deletionTimestamp").is_some();
+        if deleting || !self.ours(class.as_deref()) {
+            if held {
+                self.delete_stack(key, &gw).await?;
+                self.set_finalizer(key, &gw, &finalizers, false).await?;
+            }
+            return Ok(());
+        }
+        if !held {
+            // Before anything exists in AWS: a delete from now on waits for the cleanup.
+            self.set_finalizer(key, &gw, &finalizers, true).await?;
+        }
+
+        let gathered = {
+            let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(gathered) = gather(&self.cache, &index, key) else { return Ok(()) };
+            index.record(key, gathered.deps.clone());
+            gathered
+        };
+        let (snapshot, skipped) = Snapshot::from_objects(gathered.objects);
+        for s in skipped {
+            tracing::warn!(gateway = %key, kind = s.kind, object = %s.key, reason = s.reason, "object not readable; left out");
+        }
+        let certificates = self.deployer.resolver.certificates().await?;
+        let mut build = plan::build(&snapshot, &self.env(certificates));
+        let mut failure = None;
+        if let Some(stack) = build.stacks.iter().find(|s| s.gateway == key.to_string()) {
+            let entry = build
+                .statuses
+                .iter_mut()
+                .find(|s| s.kind == "Gateway" && s.name == key.name && s.namespace.as_deref() == Some(&key.namespace));
+            match self.deployer.deploy(stack).await {
+                Ok(deployed) => {
+                    if let Some(entry) = entry {
+                        plan::programmed(entry, Ok(&deployed.applied.dns_name));
+                    }
+                    if !deployed.operations.is_empty() {
+                        let note = format!(
+                            "{} AWS changes; load balancer {}",
+                            deployed.operations.len(),
+                            deployed.applied.dns_name
+                        );
+                        self.event(&gw, EventType::Normal, "Programmed", "Reconcile", note).await;
+                    }
+                    for tg in &stack.target_groups {
+                        let (Some(arn), Some(wanted)) =
+                            (deployed.applied.target_groups.get(&tg.id), crate::targets::wanted(&self.cache, tg))
+                        else {
+                            continue;
+                        };
+                        let changes = albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await?;
+                        self.metrics
+                            .targets
+                            .get_or_create(&DirectionLabels { direction: "registered" })
+                            .inc_by(changes.registered as u64);
+                        self.metrics
+                            .targets
+                            .get_or_create(&DirectionLabels { direction: "deregistered" })
+                            .inc_by(changes.deregistered as u64);
+                    }
+                }
+                Err(e) if e.code == FENCED => return Err(Error::NotLeader),
+                Err(e) => {
+                    let reason = if e.class == ErrorClass::Permanent { "Invalid" } else { "Pending" };
+                    if let Some(entry) = entry {
+                        plan::programmed(entry, Err((reason, &e.to_string())));
+                    }
+                    self.event(&gw, EventType::Warning, "ProgrammingFailed", "Reconcile", e.to_string()).await;
+                    failure = Some(e);
+                }
+            }
+        }
+        for entry in build.statuses.iter().filter(|s| s.kind != "GatewayClass") {
+            self.write_status(entry, Some(key)).await?;
+        }
+        self.clear_detached(key).await?;
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Routes that left this Gateway lose our status entry for it.
+    async fn clear_detached(&self, key: &ObjectKey) -> Result<(), Error> {
+        let now: BTreeSet<(Kind, ObjectKey)> = self
+            .index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .attached(key)
+            .into_iter()
+            .filter(|(k, _)| k.is_route())
+            .collect();
+        let before = self.attached.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), now.clone());
+        for (kind, route) in before.unwrap_or_default().difference(&now) {
+            let Some(resource) = self.cache.resource(*kind) else { continue };
+            let entry = StatusEntry {
+                api_version: resource.api_version.clone(),
+                kind: kind.name().into(),
+                namespace: Some(route.namespace.clone()),
+                name: route.name.clone(),
+                status: json!({ "parents": [] }),
+            };
+            self.write_status(&entry, Some(key)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_stack(&self, key: &ObjectKey, gw: &Value) -> Result<(), Error> {
+        let gateway = key.to_string();
+        let mut deleted = 0;
+        for alb in [true, false] {
+            deleted += match self.deployer.delete(&gateway, alb).await {
+                Ok(n) => n,
+                Err(e) if e.code == FENCED => return Err(Error::NotLeader),
+                Err(e) => return Err(e.into()),
+            };
+        }
+        tracing::info!(%gateway, deleted, "AWS stack deleted");
+        self.event(gw, EventType::Normal, "Deleted", "Delete", format!("{deleted} AWS resources deleted")).await;
+        self.attached.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.index.lock().unwrap_or_else(|e| e.into_inner()).record(key, Vec::new());
+        Ok(())
+    }
+
+    /// Adds or removes our finalizer with a JSON patch that fails if the object changed since it
+    /// was read, so another controller's finalizers are never lost.
+    async fn set_finalizer(&self, key: &ObjectKey, gw: &Value, current: &[String], add: bool) -> Result<(), Error> {
+        if !self.leadership.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        let Some(resource) = self.cache.resource(Kind::Gateway) else { return Ok(()) };
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &key.namespace, &resource);
+        let version = gw.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        let mut next: Vec<String> = current.iter().filter(|f| *f != FINALIZER).cloned().collect();
+        if add {
+            next.push(FINALIZER.into());
+        }
+        let patch: json_patch::Patch = serde_json::from_value(json!([
+            { "op": "test", "path": "/metadata/resourceVersion", "value": version },
+            { "op": "add", "path": "/metadata/finalizers", "value": next },
+        ]))
+        .expect("a valid JSON patch");
+        match api.patch(&key.name, &PatchParams::default(), &Patch::Json::<()>(patch)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 && !add => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn event(&self, object: &Value, kind: EventType, reason: &str, action: &str, note: String) {
+        let text = |p: &str| object.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        let reference = ObjectReference {
+            api_version: text("/apiVersion"),
+            kind: text("/kind"),
+            name: text("/metadata/name"),
+            namespace: text("/metadata/namespace"),
+            uid: text("/metadata/uid"),
+            resource_version: text("/metadata/resourceVersion"),
+            ..Default::default()
+        };
+        let event = Event {
+            type_: kind,
+            reason: reason.into(),
+            note: Some(note.chars().take(1000).collect()),
+            action: action.into(),
+            secondary: None,
+        };
+        // Events are best effort: a refused one is logged, the reconcile goes on.
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            tracing::debug!(%error, reason, "event not recorded");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! In-cluster controllers: watch caches and the index of which Gateway an event touches, the
+//! GatewayClass and Gateway controllers (finalizers, target registration, backoff, resync), the
+//! server-side-apply status writer, Events, and leader election on a Lease.
+
+pub mod cache;
+pub mod controller;
+pub mod index;
+pub mod leader;
+pub mod metrics;
+pub mod queue;
+pub mod status;
+pub mod targets;
+pub mod webhook_certs;
+
+pub use cache::{Cache, Kind};
+pub use controller::{Controller, FIELD_MANAGER, FINALIZER, Settings};
+pub use leader::{Elector, Leadership, LeaseSettings};

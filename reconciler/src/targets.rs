@@ -1,0 +1,137 @@
+//! The targets a target group should have, from the watch caches: ready endpoint addresses of
+//! the backend Service (IP targets), or every ready node on the Service's NodePort (instance
+//! targets).
+
+use std::collections::BTreeSet;
+
+use albatross_aws::targets::Target;
+use albatross_k8s::route::ObjectKey;
+use albatross_model::plan::types::TargetGroupPlan;
+use serde_json::Value;
+
+use crate::cache::{Cache, Kind};
+
+/// Nodes carrying this label are left out of load balancers, as Kubernetes' service controller
+/// does.
+const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// `None` while the caches that decide it are not synced: nothing is deregistered on a guess.
+pub fn wanted(cache: &Cache, tg: &TargetGroupPlan) -> Option<BTreeSet<Target>> {
+    if !cache.synced(Kind::Service) || !cache.synced(Kind::EndpointSlice) || !cache.synced(Kind::Node) {
+        return None;
+    }
+    let key = ObjectKey::new(tg.backend.namespace.clone(), tg.backend.name.clone());
+    let Some(service) = cache.get(Kind::Service, &key) else { return Some(BTreeSet::new()) };
+    let Some(port) = service
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .and_then(|ports| ports.iter().find(|p| p["port"].as_i64() == Some(i64::from(tg.backend.port))))
+    else {
+        return Some(BTreeSet::new());
+    };
+    match tg.target_type.as_str() {
+        "ip" => Some(ip_targets(&cache.slices_of(&key), port.get("name").and_then(Value::as_str).unwrap_or(""))),
+        "instance" => {
+            let Some(node_port) = port.get("nodePort").and_then(Value::as_i64) else { return Some(BTreeSet::new()) };
+            Some(instance_targets(&cache.list(Kind::Node), node_port as i32))
+        }
+        // An ALB as an NLB target is registered by the load balancer's ARN, not from Kubernetes.
+        _ => None,
+    }
+}
+
+/// Ready endpoints (a missing `ready` counts as ready, as the API documents) on the slice port
+/// named like the Service port.
+pub fn ip_targets(slices: &[std::sync::Arc<Value>], port_name: &str) -> BTreeSet<Target> {
+    let mut out = BTreeSet::new();
+    for slice in slices {
+        let Some(port) = slice
+            .get("ports")
+            .and_then(Value::as_array)
+            .and_then(|ps| ps.iter().find(|p| p.get("name").and_then(Value::as_str).unwrap_or("") == port_name))
+            .and_then(|p| p.get("port").and_then(Value::as_i64))
+        else {
+            continue;
+        };
+        for endpoint in slice.get("endpoints").and_then(Value::as_array).into_iter().flatten() {
+            if endpoint.pointer("/conditions/ready").and_then(Value::as_bool) == Some(false) {
+                continue;
+            }
+            for address in endpoint.get("addresses").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(ip) = address.as_str() {
+                    out.insert(Target { id: ip.to_owned(), port: port as i32 });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Ready, schedulable nodes with an AWS instance id, not excluded by label.
+pub fn instance_targets(nodes: &[std::sync::Arc<Value>], node_port: i32) -> BTreeSet<Target> {
+    let mut out = BTreeSet::new();
+    for node in nodes {
+        let ready = node
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+        let excluded = node.pointer("/metadata/labels").and_then(|l| l.get(EXCLUDE_LABEL)).is_some();
+        let cordoned = node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+        // providerID looks like aws:///us-east-1a/i-0123456789abcdef0
+        let instance = node
+            .pointer("/spec/providerID")
+            .and_then(Value::as_str)
+            .and_then(|p| p.rsplit('/').next())
+            .filter(|id| id.starts_with("i-"));
+        if let (true, false, false, Some(id)) = (ready, excluded, cordoned, instance) {
+            out.insert(Target { id: id.to_owned(), port: node_port });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    #[test]
+    fn only_ready_endpoints_on_the_named_port_are_targets() {
+        let slice = Arc::new(json!({
+            "ports": [{"name": "metrics", "port": 9090}, {"name": "http", "port": 8080}],
+            "endpoints": [
+                {"addresses": ["10.0.0.1"], "conditions": {"ready": true}},
+                {"addresses": ["10.0.0.2"], "conditions": {"ready": false, "terminating": true}},
+                {"addresses": ["10.0.0.3"]},
+            ]
+        }));
+        let targets = ip_targets(&[slice], "http");
+        let ids: Vec<(&str, i32)> = targets.iter().map(|t| (t.id.as_str(), t.port)).collect();
+        assert_eq!(ids, vec![("10.0.0.1", 8080), ("10.0.0.3", 8080)]);
+    }
+
+    #[test]
+    fn nodes_that_are_not_ready_cordoned_or_excluded_are_not_targets() {
+        let node = |name: &str, ready: &str, extra: Value| {
+            let mut n = json!({"metadata": {"name": name, "labels": {}},
+                               "spec": {"providerID": format!("aws:///us-east-1a/i-{name}")},
+                               "status": {"conditions": [{"type": "Ready", "status": ready}]}});
+            if let Some(labels) = extra.get("labels") {
+                n["metadata"]["labels"] = labels.clone();
+            }
+            if extra.get("cordoned").is_some() {
+                n["spec"]["unschedulable"] = json!(true);
+            }
+            Arc::new(n)
+        };
+        let nodes = vec![
+            node("a", "True", json!({})),
+            node("b", "False", json!({})),
+            node("c", "True", json!({"cordoned": true})),
+            node("d", "True", json!({"labels": {EXCLUDE_LABEL: ""}})),
+        ];
+        let targets = instance_targets(&nodes, 30080);
+        assert_eq!(targets.into_iter().collect::<Vec<_>>(), vec![Target { id: "i-a".into(), port: 30080 }]);
+    }
+}

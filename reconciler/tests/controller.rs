@@ -1,0 +1,362 @@
+//! The controllers against a fake Kubernetes API server (real HTTP, real kube-rs client,
+//! watches included) and a real moto behind the AWS-rules proxy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use albatross_aws::deploy::Deployer;
+use albatross_aws::resolve::{ResolveSettings, Resolver};
+use albatross_aws::{Aws, AwsSettings, RateLimits};
+use albatross_model::Controllers;
+use albatross_model::validate::AwsLimits;
+use albatross_reconciler::{Controller, Elector, FIELD_MANAGER, FINALIZER, LeaseSettings, Settings};
+use albatross_test_support::kube_api::{FakeApiServer, Recorded, ResourceDef};
+use albatross_test_support::rbac::Rbac;
+use albatross_test_support::{Moto, Proxy, ProxyOptions};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+const CLUSTER: &str = "component";
+const GW: &str = "gateway.networking.k8s.io/v1";
+
+struct Cluster {
+    api: FakeApiServer,
+    _moto: Moto,
+    proxy: Proxy,
+    /// Straight to moto, for looking at what exists.
+    aws: Aws,
+    controller: Arc<Controller>,
+    _stop: watch::Sender<bool>,
+}
+
+async fn cluster(objects: Vec<Value>) -> Cluster {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let connect = |endpoint: String| async move {
+        Aws::connect(&AwsSettings { endpoint: Some(endpoint), limits: RateLimits::unlimited(), ..Default::default() })
+            .await
+    };
+    let aws = connect(moto.endpoint().into()).await;
+    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        aws.ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.0.{i}.0/24"))
+            .availability_zone(*zone)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Subnet)
+                    .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let api = FakeApiServer::start().await;
+    for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
+        api.register(def);
+    }
+    for object in objects {
+        api.apply(object);
+    }
+    let client = kube::Client::try_from(kube::Config::new(api.url().parse().unwrap())).unwrap();
+    let through_proxy = connect(proxy.endpoint().into()).await;
+    let resolver = Resolver::new(through_proxy.clone(), ResolveSettings::new(CLUSTER));
+    let deployer = Deployer::new(through_proxy, resolver, CLUSTER);
+    let lease = LeaseSettings {
+        namespace: "albatross-system".into(),
+        name: "albatross-leader".into(),
+        identity: "replica-a".into(),
+        duration: Duration::from_secs(3),
+    };
+    let (elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(elector.run(stopped));
+    let settings = Settings {
+        cluster_name: CLUSTER.into(),
+        controllers: Controllers::default(),
+        limits: AwsLimits::default(),
+        resync: Duration::from_secs(600),
+        concurrency: 2,
+        instance: Some("replica-a".into()),
+        rediscover: Duration::from_secs(1),
+    };
+    let controller = Controller::new(client, deployer, leadership, settings);
+    tokio::spawn(controller.clone().run());
+    Cluster { api, _moto: moto, proxy, aws, controller, _stop: stop }
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+fn class() -> Value {
+    json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
+           "spec": {"controllerName": "gateway.k8s.aws/alb"}})
+}
+
+fn gateway(from: &str) -> Value {
+    json!({"apiVersion": GW, "kind": "Gateway", "metadata": {"name": "web", "namespace": "gw"},
+           "spec": {"gatewayClassName": "alb", "listeners": [
+               {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": from}}}]}})
+}
+
+fn route(name: &str, path: &str, service: &str) -> Value {
+    json!({"apiVersion": GW, "kind": "HTTPRoute", "metadata": {"name": name, "namespace": "apps"},
+           "spec": {"parentRefs": [{"name": "web", "namespace": "gw"}],
+                    "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                               "backendRefs": [{"name": service, "port": 80}]}]}})
+}
+
+fn service(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "apps"},
+           "spec": {"type": "ClusterIP", "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+}
+
+fn slice(service: &str, endpoints: Value) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": format!("{service}-1"), "namespace": "apps",
+                        "labels": {"kubernetes.io/service-name": service}},
+           "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+           "endpoints": endpoints})
+}
+
+fn world(from: &str) -> Vec<Value> {
+    vec![
+        namespace("gw"),
+        namespace("apps"),
+        namespace("albatross-system"),
+        class(),
+        gateway(from),
+        route("r1", "/a", "svc-a"),
+        route("r2", "/b", "svc-b"),
+        service("svc-a"),
+        service("svc-b"),
+        slice(
+            "svc-a",
+            json!([{"addresses": ["10.0.0.10"], "conditions": {"ready": true}},
+                   {"addresses": ["10.0.0.11"], "conditions": {"ready": false}}]),
+        ),
+        slice("svc-b", json!([{"addresses": ["10.0.1.20"]}])),
+    ]
+}
+
+/// Polls until `f` gives a value, failing after 60 s with `what`.
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn condition<'a>(conditions: &'a Value, kind: &str) -> Option<&'a Value> {
+    conditions.as_array()?.iter().find(|c| c["type"] == kind)
+}
+
+fn programmed_address(api: &FakeApiServer) -> Option<String> {
+    let gw = api.get(GW, "Gateway", Some("gw"), "web")?;
+    let programmed = condition(gw.pointer("/status/conditions")?, "Programmed")?;
+    (programmed["status"] == "True").then(|| gw.pointer("/status/addresses/0/value")?.as_str().map(str::to_owned))?
+}
+
+fn route_condition(api: &FakeApiServer, name: &str, kind: &str) -> Option<Value> {
+    let r = api.get(GW, "HTTPRoute", Some("apps"), name)?;
+    let parent =
+        r.pointer("/status/parents")?.as_array()?.iter().find(|p| p["controllerName"] == "gateway.k8s.aws/alb")?;
+    condition(&parent["conditions"], kind).cloned()
+}
+
+/// Writes the controller sent, lease renewals left out, as `METHOD path`.
+fn writes(requests: &[Recorded]) -> Vec<String> {
+    let mut out: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method != "GET" && !r.path.contains("/leases"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn load_balancer_dns(aws: &Aws) -> Vec<String> {
+    let out = aws.elbv2.describe_load_balancers().send().await.unwrap();
+    out.load_balancers().iter().filter_map(|lb| lb.dns_name().map(str::to_owned)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_name() {
+    let c = cluster(world("All")).await;
+    let address = eventually("Programmed with an address", || programmed_address(&c.api)).await;
+    assert_eq!(load_balancer_dns(&c.aws).await, vec![address.clone()]);
+    for r in ["r1", "r2"] {
+        let accepted = eventually("route accepted", || route_condition(&c.api, r, "Accepted")).await;
+        assert_eq!(accepted["status"], "True", "{r}: {accepted}");
+        assert!(accepted["lastTransitionTime"].is_string());
+    }
+    let gw = c.api.get(GW, "Gateway", Some("gw"), "web").unwrap();
+    assert_eq!(gw.pointer("/metadata/finalizers"), Some(&json!([FINALIZER])));
+    assert_eq!(gw.pointer("/status/addresses/0/type"), Some(&json!("Hostname")));
+
+    // Only ready endpoints become targets.
+    let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert_eq!(tgs.target_groups().len(), 2);
+    let mut targets = Vec::new();
+    for tg in tgs.target_groups() {
+        let health =
+            c.aws.elbv2.describe_target_health().target_group_arn(tg.target_group_arn().unwrap()).send().await.unwrap();
+        for d in health.target_health_descriptions() {
+            let t = d.target().unwrap();
+            targets.push(format!("{}:{}", t.id().unwrap(), t.port().unwrap()));
+        }
+    }
+    targets.sort();
+    assert_eq!(targets, vec!["10.0.0.10:8080", "10.0.1.20:8080"]);
+
+    // Let the reconcile the finalizer's own update caused finish, then look at every write.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let requests = c.api.requests();
+    assert_eq!(
+        writes(&requests),
+        vec![
+            "PATCH /apis/gateway.networking.k8s.io/v1/gatewayclasses/alb/status",
+            "PATCH /apis/gateway.networking.k8s.io/v1/namespaces/apps/httproutes/r1/status",
+            "PATCH /apis/gateway.networking.k8s.io/v1/namespaces/apps/httproutes/r2/status",
+            "PATCH /apis/gateway.networking.k8s.io/v1/namespaces/gw/gateways/web",
+            "PATCH /apis/gateway.networking.k8s.io/v1/namespaces/gw/gateways/web/status",
+            "POST /apis/events.k8s.io/v1/namespaces/gw/events",
+        ]
+    );
+    for r in requests.iter().filter(|r| r.path.ends_with("/status")) {
+        assert_eq!(r.content_type.as_deref(), Some("application/apply-patch+yaml"), "{}", r.path);
+        assert_eq!(r.field_manager(), Some(FIELD_MANAGER));
+        assert_eq!(r.query.get("force").map(String::as_str), Some("true"));
+    }
+    let finalizer = requests.iter().find(|r| r.path.ends_with("/gateways/web")).unwrap();
+    assert_eq!(finalizer.content_type.as_deref(), Some("application/json-patch+json"));
+    let event = c.api.list("Event").into_iter().find(|e| e["reason"] == "Programmed").expect("a Programmed event");
+    assert_eq!(event.pointer("/regarding/name"), Some(&json!("web")));
+
+    // A change to one route reconciles its Gateway: one rule modified, one status written.
+    c.api.clear_requests();
+    c.proxy.clear_calls();
+    c.api.apply(route("r1", "/changed", "svc-a"));
+    eventually("the new path in AWS", || c.proxy.calls().iter().any(|call| call.action == "ModifyRule").then_some(()))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mutations: Vec<String> = c.proxy.mutating_calls().into_iter().map(|call| call.action).collect();
+    assert_eq!(mutations, vec!["ModifyRule"]);
+    // Only the changed route's status (its observedGeneration moved) and the event.
+    assert_eq!(
+        writes(&c.api.requests()),
+        vec![
+            "PATCH /apis/gateway.networking.k8s.io/v1/namespaces/apps/httproutes/r1/status",
+            "POST /apis/events.k8s.io/v1/namespaces/gw/events",
+        ]
+    );
+    let r1 = c.api.get(GW, "HTTPRoute", Some("apps"), "r1").unwrap();
+    let accepted = route_condition(&c.api, "r1", "Accepted").unwrap();
+    assert_eq!(accepted["observedGeneration"], r1["metadata"]["generation"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_from_a_namespace_the_listener_does_not_allow_is_refused_and_builds_nothing() {
+    let c = cluster(world("Same")).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+    for r in ["r1", "r2"] {
+        let accepted = eventually("route status", || route_condition(&c.api, r, "Accepted")).await;
+        assert_eq!(accepted["status"], "False");
+        assert_eq!(accepted["reason"], "NotAllowedByListeners");
+    }
+    let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert!(tgs.target_groups().is_empty(), "no target group for refused routes");
+    let lbs = c.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let lb = lbs.load_balancers()[0].load_balancer_arn().unwrap();
+    let listeners = c.aws.elbv2.describe_listeners().load_balancer_arn(lb).send().await.unwrap();
+    let listener = listeners.listeners()[0].listener_arn().unwrap();
+    let rules = c.aws.elbv2.describe_rules().listener_arn(listener).send().await.unwrap();
+    assert_eq!(rules.rules().len(), 1, "only the default rule");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_gateway_removes_its_stack_before_its_finalizer() {
+    let c = cluster(world("All")).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Hold the first AWS deletion: the Gateway must stay while its stack exists.
+    c.proxy.hold_after_mutations(Some(c.proxy.mutations()));
+    c.api.delete(GW, "Gateway", Some("gw"), "web");
+    c.proxy.wait_for_hold().await;
+    let gw = c.api.get(GW, "Gateway", Some("gw"), "web").expect("still there while AWS is being cleaned");
+    assert!(gw.pointer("/metadata/deletionTimestamp").is_some());
+    assert_eq!(gw.pointer("/metadata/finalizers"), Some(&json!([FINALIZER])));
+    c.proxy.hold_after_mutations(None);
+
+    eventually("the Gateway gone", || c.api.get(GW, "Gateway", Some("gw"), "web").is_none().then_some(())).await;
+    assert!(load_balancer_dns(&c.aws).await.is_empty());
+    let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert!(tgs.target_groups().is_empty());
+    let removal = c
+        .api
+        .requests_matching("PATCH", "/namespaces/gw/gateways/web")
+        .into_iter()
+        .rfind(|r| !r.path.ends_with("/status"))
+        .unwrap();
+    assert_eq!(removal.body.as_ref().unwrap()[1]["value"], json!([]));
+    let event = c.api.list("Event").into_iter().find(|e| e["reason"] == "Deleted").expect("a Deleted event");
+    assert_eq!(event.pointer("/regarding/name"), Some(&json!("web")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_loses_its_lease_stops_writing_at_once() {
+    let c = cluster(world("All")).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let mut lease = c.api.get("coordination.k8s.io/v1", "Lease", Some("albatross-system"), "albatross-leader").unwrap();
+    lease["spec"]["holderIdentity"] = json!("replica-b");
+    lease["spec"]["renewTime"] = json!(now);
+    lease["spec"]["leaseDurationSeconds"] = json!(60);
+    c.api.apply(lease);
+    eventually("leadership lost", || (!c.controller.leadership.is_leader()).then_some(())).await;
+    assert!(!c.controller.deployer.aws.fence.is_open(), "AWS writes fenced");
+
+    c.api.clear_requests();
+    c.proxy.clear_calls();
+    c.api.apply(route("r1", "/changed", "svc-a"));
+    c.api.delete(GW, "HTTPRoute", Some("apps"), "r2");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(c.proxy.mutating_calls().is_empty(), "{:?}", c.proxy.mutating_calls());
+    assert!(writes(&c.api.requests()).is_empty(), "{:?}", writes(&c.api.requests()));
+    let lease = c.api.get("coordination.k8s.io/v1", "Lease", Some("albatross-system"), "albatross-leader").unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "replica-b", "the follower does not take a live lease");
+}
+
+/// Every request sent, watches included, is granted to the controller's ServiceAccount by the
+/// shipped RBAC manifests.
+fn assert_granted_by_shipped_rbac(api: &FakeApiServer) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/deploy/rbac.yaml");
+    let rbac = Rbac::load(&[path]).unwrap().for_service_account("albatross-system", "albatross");
+    let requests: Vec<Recorded> = api.requests().into_iter().chain(api.watches()).collect();
+    assert!(requests.len() > 10);
+    assert_eq!(rbac.denied(&requests), Vec::<String>::new(), "not granted by manifests/deploy/rbac.yaml");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_of_a_gateways_life_is_granted_by_the_shipped_rbac() {
+    let c = cluster(world("All")).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+    c.api.apply(route("r1", "/changed", "svc-a"));
+    c.api.delete(GW, "Gateway", Some("gw"), "web");
+    eventually("the Gateway gone", || c.api.get(GW, "Gateway", Some("gw"), "web").is_none().then_some(())).await;
+    assert_granted_by_shipped_rbac(&c.api);
+}

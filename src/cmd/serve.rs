@@ -1,0 +1,235 @@
+//! `albatross serve`: in the cluster. Every replica serves the admission webhook and keeps
+//! watch caches; the holder of the Lease reconciles. Readiness is the webhook's (TLS loaded,
+//! listener bound, caches synced), never leadership.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use albatross_certs::{PemFiles, ReloadingResolver};
+use albatross_model::Validator;
+use albatross_model::validate::Catalog;
+use albatross_reconciler::cache::Kind;
+use albatross_reconciler::webhook_certs::Bootstrap;
+use albatross_reconciler::{Controller, Elector, LeaseSettings, Settings};
+use albatross_webhook::Webhook;
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+
+use super::{AwsArgs, QuotaArgs, RuleArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address of the TLS admission endpoints.
+    #[arg(long, env = "ALBATROSS_LISTEN", default_value = "0.0.0.0:9443")]
+    pub listen: SocketAddr,
+    /// Address of /healthz, /readyz and /metrics (plain HTTP).
+    #[arg(long, env = "ALBATROSS_ADMIN_LISTEN", default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// PEM certificate chain (cert-manager); re-read when it changes. Without it the replicas
+    /// keep their own CA and pair in --cert-secret.
+    #[arg(long, env = "ALBATROSS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key; re-read when it changes.
+    #[arg(long, env = "ALBATROSS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Secret (in --namespace) holding the self-managed CA and serving pair.
+    #[arg(long, env = "ALBATROSS_CERT_SECRET", default_value = "albatross-webhook-tls")]
+    pub cert_secret: String,
+    /// Service in front of the webhook: the serving certificate names it.
+    #[arg(long, env = "ALBATROSS_WEBHOOK_SERVICE", default_value = "albatross-webhook")]
+    pub webhook_service: String,
+    /// Validating and Mutating webhook configurations whose caBundle is kept current.
+    #[arg(long, env = "ALBATROSS_WEBHOOK_CONFIGURATION", default_value = "albatross")]
+    pub webhook_configuration: String,
+    /// Namespace the controller runs in (Lease, certificate Secret).
+    #[arg(long, env = "ALBATROSS_NAMESPACE", default_value = "albatross-system")]
+    pub namespace: String,
+    /// This replica's name: the Lease holder identity. Default: the host name.
+    #[arg(long, env = "ALBATROSS_POD_NAME")]
+    pub pod_name: Option<String>,
+    #[arg(long, env = "ALBATROSS_LEASE_NAME", default_value = "albatross-leader")]
+    pub lease_name: String,
+    /// Seconds a Lease holder that stopped renewing keeps it.
+    #[arg(long, env = "ALBATROSS_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+    /// Seconds between full resyncs (every Gateway again, orphan sweep).
+    #[arg(long, env = "ALBATROSS_RESYNC_SECONDS", default_value_t = 600)]
+    pub resync_seconds: u64,
+    /// Gateways reconciled at once.
+    #[arg(long, env = "ALBATROSS_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Skip the checks the API server runs before calling validating webhooks.
+    #[arg(long, env = "ALBATROSS_SKIP_API_SERVER_CHECKS")]
+    pub skip_api_server_checks: bool,
+    /// Seconds open webhook connections get to finish at shutdown.
+    #[arg(long, env = "ALBATROSS_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub quotas: QuotaArgs,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Admin {
+    webhook: Arc<Webhook>,
+    controller: Arc<Controller>,
+    registry: Registry,
+}
+
+fn admin_router(admin: Arc<Admin>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(a): State<Arc<Admin>>| async move {
+                match (a.webhook.readiness.get(), a.controller.synced()) {
+                    (true, true) => (StatusCode::OK, "ok"),
+                    (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "webhook not serving"),
+                    (true, false) => (StatusCode::SERVICE_UNAVAILABLE, "caches not synced"),
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(a): State<Arc<Admin>>| async move {
+                a.controller.metrics.queue_depth.set(a.controller.queue.depth() as i64);
+                let mut out = String::new();
+                let _ = prometheus_client::encoding::text::encode(&mut out, &a.registry);
+                ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], out)
+            }),
+        )
+        .with_state(admin)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let identity = args
+        .pod_name
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("albatross-{}", std::process::id()));
+
+    let files = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => PemFiles { cert: cert.clone(), key: key.clone() },
+        _ => {
+            let bootstrap = Bootstrap {
+                namespace: args.namespace.clone(),
+                secret: args.cert_secret.clone(),
+                service: args.webhook_service.clone(),
+                configuration: args.webhook_configuration.clone(),
+                dir: std::env::temp_dir().join("albatross-certs"),
+            };
+            let files = bootstrap.ensure(&client).await.context("bootstrapping the serving certificate")?;
+            tokio::spawn(bootstrap.keep_fresh(client.clone(), Duration::from_secs(3600)));
+            files
+        }
+    };
+    let resolver = Arc::new(ReloadingResolver::new(files).context("loading the serving certificate")?);
+    let tls = Arc::new(albatross_certs::server_config(resolver)?);
+
+    let mut options = args.rules.options();
+    options.api_server_checks = !args.skip_api_server_checks;
+    let controllers = options.controllers.clone();
+    let webhook = Arc::new(Webhook::new(Validator::new(options)));
+
+    let deployer = args.aws.deployer().await;
+    let lease = LeaseSettings {
+        namespace: args.namespace.clone(),
+        name: args.lease_name.clone(),
+        identity: identity.clone(),
+        duration: Duration::from_secs(args.lease_duration_seconds.max(3)),
+    };
+    let (elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
+    let settings = Settings {
+        cluster_name: args.aws.cluster_name.clone(),
+        controllers: controllers.clone(),
+        limits: args.quotas.limits(),
+        resync: Duration::from_secs(args.resync_seconds.max(10)),
+        concurrency: args.concurrency,
+        instance: Some(identity),
+        rediscover: Duration::from_secs(30),
+    };
+    let mut registry = Registry::default();
+    webhook.metrics.register(&mut registry);
+    deployer.aws.metrics.register(registry.sub_registry_with_prefix("albatross"));
+    let controller = Controller::new(client.clone(), deployer, leadership, settings);
+    controller.metrics.register(registry.sub_registry_with_prefix("albatross"));
+    tokio::spawn(controller.clone().run());
+    tokio::spawn(refresh_catalog(webhook.clone(), controller.clone(), controllers));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let elector = tokio::spawn(elector.run(stopped));
+
+    let admin = tokio::net::TcpListener::bind(args.admin_listen)
+        .await
+        .with_context(|| format!("binding the admin port {}", args.admin_listen))?;
+    let admin_app = admin_router(Arc::new(Admin { webhook: webhook.clone(), controller, registry }));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(admin, admin_app).await {
+            tracing::error!(%error, "admin server stopped");
+        }
+    });
+
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    let readiness = webhook.readiness.clone();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    tokio::spawn(async move {
+        super::webhook::wait_for_signal().await;
+        tracing::info!("shutting down: releasing the lease, draining webhook connections");
+        readiness.set(false);
+        let _ = stop.send(true);
+        shutdown.graceful_shutdown(Some(grace));
+    });
+    let ready = handle.clone();
+    let readiness = webhook.readiness.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = ready.listening().await {
+            tracing::info!(%addr, "admission webhook listening");
+            readiness.set(true);
+        }
+    });
+    let app = albatross_webhook::router(webhook);
+    let served = albatross_webhook::serve_tls(app, args.listen, tls, handle)
+        .await
+        .with_context(|| format!("serving on {}", args.listen));
+    // The lease goes back before the process ends, so the next leader starts at once.
+    let _ = tokio::time::timeout(Duration::from_secs(5), elector).await;
+    served
+}
+
+/// Keeps the webhook's view of classes, Gateways and configurations current from the watch
+/// caches, for its cross-object checks.
+async fn refresh_catalog(
+    webhook: Arc<Webhook>,
+    controller: Arc<Controller>,
+    controllers: albatross_model::Controllers,
+) {
+    let kinds = [
+        Kind::GatewayClass,
+        Kind::Gateway,
+        Kind::LoadBalancerConfiguration,
+        Kind::TargetGroupConfiguration,
+        Kind::ListenerRuleConfiguration,
+    ];
+    loop {
+        let objects: Vec<Arc<serde_json::Value>> = kinds.iter().flat_map(|k| controller.cache.list(*k)).collect();
+        let catalog = Catalog::from_objects(objects.iter().map(|o| o.as_ref()), &controllers);
+        *webhook.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

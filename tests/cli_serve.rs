@@ -1,0 +1,249 @@
+//! `albatross serve` as a process, against a fake Kubernetes API server and moto: certificate
+//! bootstrap, readiness, a Gateway programmed, the webhook answering over TLS with the CA the
+//! Secret holds, one `/metrics` for everything, and a clean stop that hands the lease back.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use albatross_aws::{Aws, AwsSettings, RateLimits};
+use albatross_test_support::kube_api::{FakeApiServer, ResourceDef};
+use albatross_test_support::{Moto, Proxy, ProxyOptions};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use serde_json::{Value, json};
+
+const GW: &str = "gateway.networking.k8s.io/v1";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some((response.split_whitespace().nth(1)?.parse().ok()?, response))
+}
+
+/// POSTs `body` to the webhook over TLS, trusting only `ca_pem`, as the API server would.
+fn admission(port: u16, ca_pem: &[u8], body: &Value) -> String {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = "albatross-webhook.albatross-system.svc".try_into().unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    let body = body.to_string();
+    write!(
+        tls,
+        "POST /validate HTTP/1.1\r\nHost: albatross-webhook.albatross-system.svc\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = tls.read_to_string(&mut response);
+    response
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_for<T>(what: &'static str, mut f: impl FnMut() -> Option<T> + Send + 'static) -> T
+where
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn objects() -> Vec<Value> {
+    let hooks = |kind: &str| {
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": "albatross"},
+               "webhooks": [{"name": "gateway-api.albatross.gateway.k8s.aws", "sideEffects": "None",
+                             "admissionReviewVersions": ["v1"],
+                             "clientConfig": {"service": {"name": "albatross-webhook", "namespace": "albatross-system"}}}]})
+    };
+    vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "albatross-system"}}),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        hooks("ValidatingWebhookConfiguration"),
+        hooks("MutatingWebhookConfiguration"),
+        json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
+               "spec": {"controllerName": "gateway.k8s.aws/alb"}}),
+        json!({"apiVersion": GW, "kind": "Gateway", "metadata": {"name": "web", "namespace": "apps"},
+               "spec": {"gatewayClassName": "alb", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}),
+        json!({"apiVersion": GW, "kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "apps"},
+               "spec": {"parentRefs": [{"name": "web"}], "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}}),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc", "namespace": "apps"},
+               "spec": {"ports": [{"port": 80, "targetPort": 8080}]}}),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_hands_back_its_lease() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let aws = Aws::connect(&AwsSettings {
+        endpoint: Some(moto.endpoint().into()),
+        limits: RateLimits::unlimited(),
+        ..Default::default()
+    })
+    .await;
+    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Subnet)
+            .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
+            .build();
+        let cidr = format!("10.0.{i}.0/24");
+        aws.ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(*zone)
+            .tag_specifications(tags)
+            .send()
+            .await
+            .unwrap();
+    }
+    let api = Arc::new(FakeApiServer::start().await);
+    for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
+        api.register(def);
+    }
+    for object in objects() {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
+             users: [{{name: fake, user: {{}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\n\
+             current-context: fake\n",
+            api.url()
+        ),
+    )
+    .unwrap();
+    let (tls, admin) = (free_port(), free_port());
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_albatross"))
+            .arg("serve")
+            .env("KUBECONFIG", &kubeconfig)
+            .env("TMPDIR", dir.path())
+            .env("ALBATROSS_LISTEN", format!("127.0.0.1:{tls}"))
+            .env("ALBATROSS_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+            .env("ALBATROSS_AWS_ENDPOINT", proxy.endpoint())
+            .env("ALBATROSS_AWS_UNLIMITED", "true")
+            .env("ALBATROSS_CLUSTER_NAME", "serve-test")
+            .env("ALBATROSS_POD_NAME", "replica-a")
+            .env("ALBATROSS_LEASE_DURATION_SECONDS", "3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    wait_for("ready", move || (http(admin, "/readyz")?.0 == 200).then_some(())).await;
+    let watched = api.clone();
+    let address = wait_for("Programmed", move || {
+        let gw = watched.get(GW, "Gateway", Some("apps"), "web")?;
+        let conditions = gw.pointer("/status/conditions")?.as_array()?;
+        let programmed = conditions.iter().find(|c| c["type"] == "Programmed")?;
+        (programmed["status"] == "True").then(|| gw.pointer("/status/addresses/0/value").cloned())?
+    })
+    .await;
+    let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
+    assert_eq!(json!(lbs.load_balancers()[0].dns_name().unwrap()), address);
+
+    let secret = api.get("v1", "Secret", Some("albatross-system"), "albatross-webhook-tls").expect("bootstrap Secret");
+    let config =
+        api.get("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", None, "albatross").unwrap();
+    assert_eq!(config.pointer("/webhooks/0/clientConfig/caBundle"), secret.pointer("/data/ca.crt"));
+    let ca_b64 = secret.pointer("/data/ca.crt").unwrap().as_str().unwrap().to_owned();
+    let ca = base64_decode(&ca_b64);
+    let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u-1", "kind": {"group": "gateway.networking.k8s.io", "version": "v1", "kind": "Gateway"},
+        "resource": {"group": "gateway.networking.k8s.io", "version": "v1", "resource": "gateways"},
+        "operation": "CREATE", "namespace": "apps", "name": "bad",
+        "object": {"apiVersion": GW, "kind": "Gateway", "metadata": {"name": "bad", "namespace": "apps"},
+                   "spec": {"gatewayClassName": "alb", "listeners": [{"name": "x", "port": 70000, "protocol": "HTTP"}]}}}});
+    let answer = tokio::task::spawn_blocking(move || admission(tls, &ca, &review)).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"uid\":\"u-1\"") && answer.contains("\"allowed\":false"), "{answer}");
+
+    let (_, metrics) = tokio::task::spawn_blocking(move || http(admin, "/metrics").unwrap()).await.unwrap();
+    for family in [
+        "albatross_reconciles_total",
+        "albatross_aws_api_calls_total",
+        "albatross_webhook_reviews_total",
+        "albatross_leader",
+    ] {
+        assert!(metrics.contains(family), "{family} missing from /metrics");
+    }
+    assert_eq!(metrics.matches("# EOF").count(), 1, "one exposition");
+
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+    let lease = api.get("coordination.k8s.io/v1", "Lease", Some("albatross-system"), "albatross-leader").unwrap();
+    assert!(lease.pointer("/spec/holderIdentity").is_none_or(Value::is_null), "lease handed back: {lease}");
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u32, 0);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
+        buffer = (buffer << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
