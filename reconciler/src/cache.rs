@@ -130,12 +130,21 @@ pub struct Change {
 
 #[derive(Default)]
 struct Inner {
-    objects: HashMap<Kind, BTreeMap<ObjectKey, Arc<Value>>>,
+    /// Compact JSON text: a decoded `Value` tree takes ten to twenty times the memory, and a
+    /// reconcile decodes only the few objects its Gateway reads.
+    objects: HashMap<Kind, BTreeMap<ObjectKey, Box<str>>>,
+    /// Bumped on every change, so readers can tell nothing moved.
+    generation: u64,
     /// The version each CRD kind is watched at.
     resources: HashMap<Kind, ApiResource>,
     synced: HashSet<Kind>,
     /// EndpointSlices by the Service they belong to.
     slices: HashMap<ObjectKey, Vec<ObjectKey>>,
+}
+
+fn decode(text: &str) -> Arc<Value> {
+    // The text was encoded from a `Value` by this module: it always decodes.
+    Arc::new(serde_json::from_str(text).unwrap_or(Value::Null))
 }
 
 /// The objects of every watched kind. Cheap to clone; reads never wait for the API server.
@@ -163,11 +172,16 @@ impl Cache {
     }
 
     pub fn get(&self, kind: Kind, key: &ObjectKey) -> Option<Arc<Value>> {
-        self.read().objects.get(&kind)?.get(key).cloned()
+        self.read().objects.get(&kind)?.get(key).map(|t| decode(t))
     }
 
     pub fn list(&self, kind: Kind) -> Vec<Arc<Value>> {
-        self.read().objects.get(&kind).map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.read().objects.get(&kind).map(|m| m.values().map(|t| decode(t)).collect()).unwrap_or_default()
+    }
+
+    /// Changes so far: equal numbers mean equal contents.
+    pub fn generation(&self) -> u64 {
+        self.read().generation
     }
 
     /// Objects of a kind in one namespace.
@@ -175,7 +189,7 @@ impl Cache {
         let inner = self.read();
         let Some(map) = inner.objects.get(&kind) else { return Vec::new() };
         let from = ObjectKey::new(namespace, "");
-        map.range(from..).take_while(|(k, _)| k.namespace == namespace).map(|(_, v)| v.clone()).collect()
+        map.range(from..).take_while(|(k, _)| k.namespace == namespace).map(|(_, t)| decode(t)).collect()
     }
 
     pub fn keys(&self, kind: Kind) -> Vec<ObjectKey> {
@@ -191,7 +205,7 @@ impl Cache {
         let inner = self.read();
         let Some(keys) = inner.slices.get(service) else { return Vec::new() };
         let slices = inner.objects.get(&Kind::EndpointSlice);
-        keys.iter().filter_map(|k| slices?.get(k).cloned()).collect()
+        keys.iter().filter_map(|k| slices?.get(k).map(|t| decode(t))).collect()
     }
 
     /// Whether the kind's initial list has been read (it may be absent from the cluster, then
@@ -208,34 +222,58 @@ impl Cache {
     /// Stores `value` (or removes the key when `None`) and says what changed; equal values
     /// (a resync, a status write of our own that changed nothing) are not changes.
     pub fn store(&self, kind: Kind, key: ObjectKey, value: Option<Value>) -> Option<Change> {
+        let new = value.map(slim);
+        let text: Option<Box<str>> = new.as_ref().map(|v| v.to_string().into_boxed_str());
+        self.store_text(kind, key, text, new)
+    }
+
+    /// Stores compact JSON text; `value` is the same object decoded, when the caller has it.
+    fn store_text(&self, kind: Kind, key: ObjectKey, text: Option<Box<str>>, value: Option<Value>) -> Option<Change> {
         let mut inner = self.write();
-        let new = value.map(|v| Arc::new(slim(v)));
         let map = inner.objects.entry(kind).or_default();
-        let old = match &new {
-            Some(v) => map.insert(key.clone(), v.clone()),
+        let old = match text {
+            Some(t) => map.insert(key.clone(), t),
             None => map.remove(&key),
         };
-        if old.as_deref() == new.as_deref() {
+        let now = map.get(&key);
+        if old.as_deref() == now.map(|t| &**t) {
             return None;
         }
+        let new = value.map(Arc::new).or_else(|| now.map(|t| decode(t)));
+        inner.generation += 1;
+        let old = old.map(|t| decode(&t));
         if kind == Kind::EndpointSlice {
             index_slice(&mut inner, &key, old.as_deref(), new.as_deref());
         }
         Some(Change { kind, key, old, new })
     }
 
-    /// Replaces every object of a kind after a (re)list: objects gone during a watch gap show
-    /// up as removals.
-    fn replace_all(&self, kind: Kind, values: Vec<Value>) -> Vec<Change> {
-        let mut listed: BTreeMap<ObjectKey, Value> = BTreeMap::new();
-        for v in values {
-            listed.insert(key_of(kind, &v), v);
+    /// Replaces every object of a kind after a (re)list, handing each change to `send` as it is
+    /// made (so a large list is never decoded all at once): objects gone during a watch gap
+    /// show up as removals.
+    async fn relist<F, Fut>(&self, kind: Kind, listed: Vec<(ObjectKey, Box<str>)>, mut send: F) -> bool
+    where
+        F: FnMut(Change) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let keys: HashSet<&ObjectKey> = listed.iter().map(|(k, _)| k).collect();
+        let gone: Vec<ObjectKey> = self.keys(kind).into_iter().filter(|k| !keys.contains(k)).collect();
+        for key in gone {
+            if let Some(change) = self.store_text(kind, key, None, None)
+                && !send(change).await
+            {
+                return false;
+            }
         }
-        let gone: Vec<ObjectKey> = self.keys(kind).into_iter().filter(|k| !listed.contains_key(k)).collect();
-        let mut changes: Vec<Change> = gone.into_iter().filter_map(|k| self.store(kind, k, None)).collect();
-        changes.extend(listed.into_iter().filter_map(|(k, v)| self.store(kind, k, Some(v))));
+        for (key, text) in listed {
+            if let Some(change) = self.store_text(kind, key, Some(text), None)
+                && !send(change).await
+            {
+                return false;
+            }
+        }
         self.write().synced.insert(kind);
-        changes
+        true
     }
 
     fn set_resource(&self, kind: Kind, resource: ApiResource) {
@@ -279,7 +317,7 @@ fn slim(mut value: Value) -> Value {
 pub struct Watches {
     pub client: Client,
     pub cache: Cache,
-    pub changes: mpsc::UnboundedSender<Change>,
+    pub changes: mpsc::Sender<Change>,
     /// How often discovery looks for CRDs that were missing.
     pub rediscover: Duration,
 }
@@ -342,7 +380,12 @@ impl Watches {
         tokio::spawn(async move {
             let api_version = resource.api_version.clone();
             let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
-            let mut buffer: Vec<Value> = Vec::new();
+            // The initial list, as compact text until it is complete.
+            let mut buffer: Vec<(ObjectKey, Box<str>)> = Vec::new();
+            let send = |change: Change| {
+                let changes = changes.clone();
+                async move { changes.send(change).await.is_ok() }
+            };
             while let Some(event) = stream.next().await {
                 let event = match event {
                     Ok(event) => event,
@@ -351,29 +394,34 @@ impl Watches {
                         continue;
                     }
                 };
-                let sent = match event {
+                let change = match event {
                     watcher::Event::Init => {
                         buffer.clear();
-                        Vec::new()
+                        None
                     }
                     watcher::Event::InitApply(obj) => {
-                        buffer.extend(to_value(kind, &api_version, obj));
-                        Vec::new()
+                        if let Some(v) = to_value(kind, &api_version, obj).map(slim) {
+                            buffer.push((key_of(kind, &v), v.to_string().into_boxed_str()));
+                        }
+                        None
                     }
-                    watcher::Event::InitDone => cache.replace_all(kind, std::mem::take(&mut buffer)),
-                    watcher::Event::Apply(obj) => to_value(kind, &api_version, obj)
-                        .and_then(|v| cache.store(kind, key_of(kind, &v), Some(v)))
-                        .into_iter()
-                        .collect(),
-                    watcher::Event::Delete(obj) => to_value(kind, &api_version, obj)
-                        .and_then(|v| cache.store(kind, key_of(kind, &v), None))
-                        .into_iter()
-                        .collect(),
+                    watcher::Event::InitDone => {
+                        if !cache.relist(kind, std::mem::take(&mut buffer), send).await {
+                            return;
+                        }
+                        None
+                    }
+                    watcher::Event::Apply(obj) => {
+                        to_value(kind, &api_version, obj).and_then(|v| cache.store(kind, key_of(kind, &v), Some(v)))
+                    }
+                    watcher::Event::Delete(obj) => {
+                        to_value(kind, &api_version, obj).and_then(|v| cache.store(kind, key_of(kind, &v), None))
+                    }
                 };
-                for change in sent {
-                    if changes.send(change).is_err() {
-                        return;
-                    }
+                if let Some(change) = change
+                    && !send(change).await
+                {
+                    return;
                 }
             }
         });
@@ -429,14 +477,20 @@ mod tests {
         assert!(cache.slices_of(&ObjectKey::new("ns", "web")).is_empty());
     }
 
-    #[test]
-    fn a_relist_reports_objects_deleted_during_a_watch_gap() {
+    #[tokio::test]
+    async fn a_relist_reports_objects_deleted_during_a_watch_gap() {
         let cache = Cache::default();
         let a = json!({"metadata": {"name": "a", "namespace": "ns"}});
         let b = json!({"metadata": {"name": "b", "namespace": "ns"}});
         cache.store(Kind::HttpRoute, ObjectKey::new("ns", "a"), Some(a.clone()));
         cache.store(Kind::HttpRoute, ObjectKey::new("ns", "b"), Some(b));
-        let changes = cache.replace_all(Kind::HttpRoute, vec![a]);
+        let mut changes = Vec::new();
+        let listed = vec![(ObjectKey::new("ns", "a"), a.to_string().into_boxed_str())];
+        let collect = |c: Change| {
+            changes.push(c);
+            async { true }
+        };
+        assert!(cache.relist(Kind::HttpRoute, listed, collect).await);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].key, ObjectKey::new("ns", "b"));
         assert!(changes[0].new.is_none());

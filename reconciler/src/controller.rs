@@ -118,7 +118,8 @@ impl Controller {
 
     /// Runs the watches and workers until the process ends.
     pub async fn run(self: Arc<Self>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Change>();
+        // Bounded: a large initial list waits for the index instead of piling up decoded.
+        let (tx, mut rx) = mpsc::channel::<Change>(256);
         let watches = Watches {
             client: self.client.clone(),
             cache: self.cache.clone(),

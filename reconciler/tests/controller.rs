@@ -31,6 +31,11 @@ struct Cluster {
 }
 
 async fn cluster(objects: Vec<Value>) -> Cluster {
+    cluster_with(objects, true).await
+}
+
+/// `crds`: whether the Gateway API and our CRDs are served from the start.
+async fn cluster_with(objects: Vec<Value>, crds: bool) -> Cluster {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
     let connect = |endpoint: String| async move {
@@ -58,8 +63,8 @@ async fn cluster(objects: Vec<Value>) -> Cluster {
     }
 
     let api = FakeApiServer::start().await;
-    for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
-        api.register(def);
+    if crds {
+        install_crds(&api);
     }
     for object in objects {
         api.apply(object);
@@ -89,6 +94,12 @@ async fn cluster(objects: Vec<Value>) -> Cluster {
     let controller = Controller::new(client, deployer, leadership, settings);
     tokio::spawn(controller.clone().run());
     Cluster { api, _moto: moto, proxy, aws, controller, _stop: stop }
+}
+
+fn install_crds(api: &FakeApiServer) {
+    for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
+        api.register(def);
+    }
 }
 
 fn namespace(name: &str) -> Value {
@@ -359,4 +370,38 @@ async fn every_request_of_a_gateways_life_is_granted_by_the_shipped_rbac() {
     c.api.delete(GW, "Gateway", Some("gw"), "web");
     eventually("the Gateway gone", || c.api.get(GW, "Gateway", Some("gw"), "web").is_none().then_some(())).await;
     assert_granted_by_shipped_rbac(&c.api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crds_installed_after_the_start_are_watched_once_they_appear() {
+    let (gateway_api, core): (Vec<Value>, Vec<Value>) = world("All")
+        .into_iter()
+        .partition(|o| o["apiVersion"].as_str().unwrap().starts_with("gateway.networking.k8s.io"));
+    let c = cluster_with(core, false).await;
+    eventually("ready without the Gateway API", || c.controller.synced().then_some(())).await;
+    install_crds(&c.api);
+    for object in gateway_api {
+        c.api.apply(object);
+    }
+    let address = eventually("Programmed once the CRDs appeared", || programmed_address(&c.api)).await;
+    assert_eq!(load_balancer_dns(&c.aws).await, vec![address]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_that_does_not_decode_is_left_out_and_the_rest_is_served() {
+    let mut objects = world("All");
+    let mut broken = route("broken", "/x", "svc-a");
+    broken["spec"]["rules"] = json!("not a list");
+    objects.push(broken);
+    let c = cluster(objects).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+    for r in ["r1", "r2"] {
+        let accepted = eventually("route accepted", || route_condition(&c.api, r, "Accepted")).await;
+        assert_eq!(accepted["status"], "True");
+    }
+    let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert_eq!(tgs.target_groups().len(), 2, "the two good routes' backends");
+    // The watch goes on: a later change still arrives.
+    c.api.apply(route("r3", "/c", "svc-b"));
+    eventually("a route added after the broken one", || route_condition(&c.api, "r3", "Accepted")).await;
 }

@@ -226,10 +226,15 @@ async fn refresh_catalog(
         Kind::TargetGroupConfiguration,
         Kind::ListenerRuleConfiguration,
     ];
+    let mut seen = None;
     loop {
-        let objects: Vec<Arc<serde_json::Value>> = kinds.iter().flat_map(|k| controller.cache.list(*k)).collect();
-        let catalog = Catalog::from_objects(objects.iter().map(|o| o.as_ref()), &controllers);
-        *webhook.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+        let generation = controller.cache.generation();
+        if seen != Some(generation) {
+            seen = Some(generation);
+            let objects: Vec<Arc<serde_json::Value>> = kinds.iter().flat_map(|k| controller.cache.list(*k)).collect();
+            let catalog = Catalog::from_objects(objects.iter().map(|o| o.as_ref()), &controllers);
+            *webhook.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+        }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
