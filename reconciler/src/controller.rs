@@ -11,6 +11,7 @@ use albatross_aws::deploy::Deployer;
 use albatross_aws::{AwsError, ErrorClass, FENCED};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::Controllers;
+use albatross_model::plan::types::TargetGroupPlan;
 use albatross_model::plan::{self, Env, Snapshot, StatusEntry};
 use albatross_model::validate::AwsLimits;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -79,6 +80,9 @@ pub struct Controller {
     failures: Mutex<HashMap<Key, u32>>,
     /// Routes each Gateway's last build attached, to clear our status entry on those that left.
     attached: Mutex<HashMap<ObjectKey, BTreeSet<(Kind, ObjectKey)>>>,
+    /// Each Gateway's target groups as last deployed, with their ARNs: what a targets-only
+    /// reconcile syncs.
+    deployed: Mutex<HashMap<ObjectKey, Vec<(TargetGroupPlan, String)>>>,
 }
 
 impl Controller {
@@ -105,6 +109,7 @@ impl Controller {
             writer,
             failures: Mutex::new(HashMap::new()),
             attached: Mutex::new(HashMap::new()),
+            deployed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -229,10 +234,12 @@ impl Controller {
         let kind = match key {
             Key::Class(_) => "GatewayClass",
             Key::Gateway(_) => "Gateway",
+            Key::Targets(..) => "Targets",
         };
         let result = match key {
             Key::Class(name) => self.reconcile_class(name).await,
             Key::Gateway(gw) => self.reconcile_gateway(gw).await,
+            Key::Targets(gw, service) => self.reconcile_targets(gw, service.as_ref()).await,
         };
         self.metrics.durations.get_or_create(&KindLabels { kind }).observe(started.elapsed().as_secs_f64());
         let outcome = if result.is_ok() { "ok" } else { "error" };
@@ -352,22 +359,13 @@ impl Controller {
                         );
                         self.event(&gw, EventType::Normal, "Programmed", "Reconcile", note).await;
                     }
-                    for tg in &stack.target_groups {
-                        let (Some(arn), Some(wanted)) =
-                            (deployed.applied.target_groups.get(&tg.id), crate::targets::wanted(&self.cache, tg))
-                        else {
-                            continue;
-                        };
-                        let changes = albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await?;
-                        self.metrics
-                            .targets
-                            .get_or_create(&DirectionLabels { direction: "registered" })
-                            .inc_by(changes.registered as u64);
-                        self.metrics
-                            .targets
-                            .get_or_create(&DirectionLabels { direction: "deregistered" })
-                            .inc_by(changes.deregistered as u64);
-                    }
+                    let groups: Vec<(TargetGroupPlan, String)> = stack
+                        .target_groups
+                        .iter()
+                        .filter_map(|tg| Some((tg.clone(), deployed.applied.target_groups.get(&tg.id)?.clone())))
+                        .collect();
+                    self.sync_targets(&groups).await?;
+                    self.deployed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), groups);
                 }
                 Err(e) if e.code == FENCED => return Err(Error::NotLeader),
                 Err(e) => {
@@ -387,6 +385,44 @@ impl Controller {
         match failure {
             Some(e) => Err(e.into()),
             None => Ok(()),
+        }
+    }
+
+    /// Registers and deregisters targets of deployed target groups to match the caches.
+    async fn sync_targets(&self, groups: &[(TargetGroupPlan, String)]) -> Result<(), Error> {
+        for (tg, arn) in groups {
+            let Some(wanted) = crate::targets::wanted(&self.cache, tg) else { continue };
+            let changes = match albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await {
+                Ok(changes) => changes,
+                Err(e) if e.code == FENCED => return Err(Error::NotLeader),
+                Err(e) => return Err(e.into()),
+            };
+            let count = |direction| self.metrics.targets.get_or_create(&DirectionLabels { direction });
+            count("registered").inc_by(changes.registered as u64);
+            count("deregistered").inc_by(changes.deregistered as u64);
+        }
+        Ok(())
+    }
+
+    /// Endpoints or nodes changed: only the targets, from the target groups last deployed. A
+    /// Gateway not deployed by this replica yet, or whose group vanished, gets a full reconcile.
+    async fn reconcile_targets(&self, key: &ObjectKey, service: Option<&ObjectKey>) -> Result<(), Error> {
+        let groups = self.deployed.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
+        let Some(mut groups) = groups else {
+            self.queue.add(Key::Gateway(key.clone()));
+            return Ok(());
+        };
+        groups.retain(|(tg, _)| match service {
+            Some(s) => tg.backend.namespace == s.namespace && tg.backend.name == s.name,
+            None => tg.target_type == "instance",
+        });
+        match self.sync_targets(&groups).await {
+            Err(Error::Aws(e)) if e.class == ErrorClass::NotFound => {
+                self.deployed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+                self.queue.add(Key::Gateway(key.clone()));
+                Ok(())
+            }
+            other => other,
         }
     }
 
@@ -428,6 +464,7 @@ impl Controller {
         tracing::info!(%gateway, deleted, "AWS stack deleted");
         self.event(gw, EventType::Normal, "Deleted", "Delete", format!("{deleted} AWS resources deleted")).await;
         self.attached.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.deployed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         self.index.lock().unwrap_or_else(|e| e.into_inner()).record(key, Vec::new());
         Ok(())
     }

@@ -13,11 +13,16 @@ use serde_json::Value;
 
 use crate::cache::{Cache, Change, GATEWAY_GROUP, Kind, key_of};
 
-/// A unit of work: one class's status, or one Gateway end to end.
+/// A unit of work: one class's status, one Gateway end to end, or only the registered targets
+/// of a Gateway's target groups (endpoints and nodes come and go far more often than anything
+/// else, and need no look at the load balancer).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     Class(String),
     Gateway(ObjectKey),
+    /// The Gateway, and the backend Service whose endpoints changed (`None`: nodes changed,
+    /// every instance target group).
+    Targets(ObjectKey, Option<ObjectKey>),
 }
 
 impl std::fmt::Display for Key {
@@ -25,6 +30,8 @@ impl std::fmt::Display for Key {
         match self {
             Key::Class(name) => write!(f, "GatewayClass {name}"),
             Key::Gateway(key) => write!(f, "Gateway {key}"),
+            Key::Targets(key, Some(service)) => write!(f, "targets of Service {service} in Gateway {key}"),
+            Key::Targets(key, None) => write!(f, "instance targets of Gateway {key}"),
         }
     }
 }
@@ -158,7 +165,7 @@ impl Index {
                     _ => true,
                 };
                 if relevant {
-                    keys.extend(self.readers_of(&Dep::Nodes));
+                    keys.extend(self.targets_of(&Dep::Nodes, None));
                 }
             }
             Kind::EndpointSlice => {
@@ -169,7 +176,7 @@ impl Index {
                         .and_then(Value::as_str)
                     {
                         let key = ObjectKey::new(change.key.namespace.clone(), service);
-                        keys.extend(self.readers_of(&Dep::Object(Kind::Service, key)));
+                        keys.extend(self.targets_of(&Dep::Object(Kind::Service, key.clone()), Some(key)));
                     }
                 }
             }
@@ -192,6 +199,11 @@ impl Index {
             }
         }
         keys.into_iter().collect()
+    }
+
+    fn targets_of(&self, dep: &Dep, service: Option<ObjectKey>) -> Vec<Key> {
+        let gateways = self.readers.get(dep).into_iter().flatten();
+        gateways.map(|g| Key::Targets(g.clone(), service.clone())).collect()
     }
 
     fn readers_of(&self, dep: &Dep) -> Vec<Key> {
@@ -425,9 +437,10 @@ mod tests {
             json!({"metadata": {"name": "n1"}, "spec": {"providerID": "aws:///us-east-1a/i-1"},
                    "status": {"conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": beat}]}})
         };
-        assert_eq!(apply(&mut index, &cache, Kind::Node, node("True", "1")), vec![gw("gw", "a")]);
+        let targets = vec![Key::Targets(ObjectKey::new("gw", "a"), None)];
+        assert_eq!(apply(&mut index, &cache, Kind::Node, node("True", "1")), targets);
         assert!(apply(&mut index, &cache, Kind::Node, node("True", "2")).is_empty());
-        assert_eq!(apply(&mut index, &cache, Kind::Node, node("False", "3")), vec![gw("gw", "a")]);
+        assert_eq!(apply(&mut index, &cache, Kind::Node, node("False", "3")), targets);
     }
 
     #[test]

@@ -36,6 +36,8 @@ async fn cluster(objects: Vec<Value>) -> Cluster {
 
 /// `crds`: whether the Gateway API and our CRDs are served from the start.
 async fn cluster_with(objects: Vec<Value>, crds: bool) -> Cluster {
+    // The controller's log, shown with a failing test's output.
+    let _ = tracing_subscriber::fmt().with_env_filter("info,albatross_aws=warn").with_test_writer().try_init();
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
     let connect = |endpoint: String| async move {
@@ -77,7 +79,8 @@ async fn cluster_with(objects: Vec<Value>, crds: bool) -> Cluster {
         namespace: "albatross-system".into(),
         name: "albatross-leader".into(),
         identity: "replica-a".into(),
-        duration: Duration::from_secs(3),
+        // Long enough that a loaded CI machine never drops it by accident.
+        duration: Duration::from_secs(10),
     };
     let (elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
     let (stop, stopped) = watch::channel(false);
@@ -234,6 +237,8 @@ async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_nam
     // Let the reconcile the finalizer's own update caused finish, then look at every write.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let requests = c.api.requests();
+    let events: Vec<String> = c.api.list("Event").iter().map(|e| format!("{}: {}", e["reason"], e["note"])).collect();
+    assert_eq!(events.len(), 1, "one event: {events:?}");
     assert_eq!(
         writes(&requests),
         vec![
@@ -275,6 +280,19 @@ async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_nam
     let r1 = c.api.get(GW, "HTTPRoute", Some("apps"), "r1").unwrap();
     let accepted = route_condition(&c.api, "r1", "Accepted").unwrap();
     assert_eq!(accepted["observedGeneration"], r1["metadata"]["generation"]);
+
+    // A pod turning ready touches only its target group: no load balancer reads at all.
+    c.proxy.clear_calls();
+    c.api.apply(slice(
+        "svc-a",
+        json!([{"addresses": ["10.0.0.10"], "conditions": {"ready": true}},
+               {"addresses": ["10.0.0.11"], "conditions": {"ready": true}}]),
+    ));
+    eventually("the new target", || c.proxy.calls().iter().any(|call| call.action == "RegisterTargets").then_some(()))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let actions: Vec<String> = c.proxy.calls().into_iter().map(|call| call.action).collect();
+    assert_eq!(actions, vec!["DescribeTargetHealth", "RegisterTargets"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
