@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use albatross_aws::{Aws, AwsSettings, RateLimits};
 use albatross_test_support::{Moto, Proxy, ProxyOptions, Quotas};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 const CLUSTER: &str = "bench";
 const NAMESPACE: &str = "bench";
@@ -100,7 +99,7 @@ async fn bench(n: usize) -> Size {
         ..Default::default()
     })
     .await;
-    let vpc = setup_vpc(&aws).await;
+    let vpc = albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
 
     let dir = tempfile::tempdir().unwrap();
     let routes = n / RULES_PER_ROUTE;
@@ -118,30 +117,6 @@ async fn bench(n: usize) -> Size {
     drop(proxy);
     drop(moto);
     Size { rules: n, target_groups: routes, converge, resync, change, live }
-}
-
-/// A VPC with two subnets tagged for internet-facing and internal load balancers.
-async fn setup_vpc(aws: &Aws) -> String {
-    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        aws.ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.0.{i}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Subnet)
-                    .tags(Tag::builder().key("kubernetes.io/role/elb").value("1").build())
-                    .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
-    vpc
 }
 
 /// GatewayClass, Gateway, `routes` Services and `routes` HTTPRoutes of 10 rules

@@ -17,8 +17,7 @@
 //!   ALBATROSS_BENCH_CHANGES=20 cargo bench --profile dev --bench serve
 //! ```
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use albatross_test_support::loopback::{free_port, http_get};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +25,6 @@ use std::time::{Duration, Instant};
 use albatross_aws::{Aws, AwsSettings, RateLimits};
 use albatross_test_support::kube_api::{FakeApiServer, ResourceDef};
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use serde_json::{Value, json};
 
 const GW: &str = "gateway.networking.k8s.io/v1";
@@ -34,19 +32,6 @@ const NAMESPACES: usize = 100;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some((response.split_whitespace().nth(1)?.parse().ok()?, response))
 }
 
 /// (VmRSS, VmHWM) of a process in MiB.
@@ -65,7 +50,7 @@ fn memory(pid: u32) -> (f64, f64) {
 
 /// Sum of the AWS client time the process has spent, from its metrics.
 fn aws_seconds(admin: u16) -> f64 {
-    let (_, metrics) = http(admin, "/metrics").unwrap();
+    let (_, metrics) = http_get(admin, "/metrics").unwrap();
     metrics
         .lines()
         .filter(|l| l.starts_with("albatross_aws_api_call_duration_seconds_sum"))
@@ -173,23 +158,7 @@ fn main() {
             ..Default::default()
         })
         .await;
-        let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-        for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-            let tags = TagSpecification::builder()
-                .resource_type(ResourceType::Subnet)
-                .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
-                .build();
-            aws.ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(*zone)
-                .tag_specifications(tags)
-                .send()
-                .await
-                .unwrap();
-        }
+        albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
         let api = FakeApiServer::start().await;
         for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
             api.register(def);
@@ -207,16 +176,7 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
-             users: [{{name: fake, user: {{}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\n\
-             current-context: fake\n",
-            api.url()
-        ),
-    )
-    .unwrap();
+    api.write_kubeconfig(&kubeconfig).unwrap();
     let (tls, admin) = (free_port(), free_port());
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
     let started = Instant::now();
@@ -239,7 +199,7 @@ fn main() {
             .unwrap(),
     );
     let pid = child.0.id();
-    wait("ready", Duration::from_secs(600), || (http(admin, "/readyz")?.0 == 200).then_some(()));
+    wait("ready", Duration::from_secs(600), || (http_get(admin, "/readyz")?.0 == 200).then_some(()));
     let ready = started.elapsed();
     std::thread::sleep(Duration::from_secs(2));
     let (rss_ready, _) = memory(pid);

@@ -27,25 +27,7 @@ async fn world() -> World {
         ..Default::default()
     })
     .await;
-    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        aws.ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.0.{i}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Subnet)
-                    .tags(Tag::builder().key("kubernetes.io/role/elb").value("1").build())
-                    .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
+    let vpc = albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["sample.com".to_owned()]).unwrap();
     params.distinguished_name.push(rcgen::DnType::CommonName, "sample.com");

@@ -2,8 +2,9 @@
 //! bootstrap, readiness, a Gateway programmed, the webhook answering over TLS with the CA the
 //! Secret holds, one `/metrics` for everything, and a clean stop that hands the lease back.
 
+use albatross_test_support::loopback::{free_port, http_get};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,23 +12,9 @@ use std::time::{Duration, Instant};
 use albatross_aws::{Aws, AwsSettings, RateLimits};
 use albatross_test_support::kube_api::{FakeApiServer, ResourceDef};
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use serde_json::{Value, json};
 
 const GW: &str = "gateway.networking.k8s.io/v1";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some((response.split_whitespace().nth(1)?.parse().ok()?, response))
-}
 
 /// POSTs `body` to the webhook over TLS, trusting only `ca_pem`, as the API server would.
 fn admission(port: u16, ca_pem: &[u8], body: &Value) -> String {
@@ -118,24 +105,7 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
         ..Default::default()
     })
     .await;
-    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        let tags = TagSpecification::builder()
-            .resource_type(ResourceType::Subnet)
-            .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
-            .build();
-        let cidr = format!("10.0.{i}.0/24");
-        aws.ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone(*zone)
-            .tag_specifications(tags)
-            .send()
-            .await
-            .unwrap();
-    }
+    albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
     let api = Arc::new(FakeApiServer::start().await);
     for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
         api.register(def);
@@ -145,16 +115,7 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
     }
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
-             users: [{{name: fake, user: {{}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\n\
-             current-context: fake\n",
-            api.url()
-        ),
-    )
-    .unwrap();
+    api.write_kubeconfig(&kubeconfig).unwrap();
     let (tls, admin) = (free_port(), free_port());
     let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_albatross"))
@@ -174,7 +135,7 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
             .unwrap(),
     );
 
-    wait_for("ready", move || (http(admin, "/readyz")?.0 == 200).then_some(())).await;
+    wait_for("ready", move || (http_get(admin, "/readyz")?.0 == 200).then_some(())).await;
     let watched = api.clone();
     let address = wait_for("Programmed", move || {
         let gw = watched.get(GW, "Gateway", Some("apps"), "web")?;
@@ -202,7 +163,7 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"uid\":\"u-1\"") && answer.contains("\"allowed\":false"), "{answer}");
 
-    let (_, metrics) = tokio::task::spawn_blocking(move || http(admin, "/metrics").unwrap()).await.unwrap();
+    let (_, metrics) = tokio::task::spawn_blocking(move || http_get(admin, "/metrics").unwrap()).await.unwrap();
     for family in [
         "albatross_reconciles_total",
         "albatross_aws_api_calls_total",

@@ -1,24 +1,8 @@
 //! `albatross webhook` as a process: self-signed bootstrap, admin endpoints, graceful stop.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use albatross_test_support::loopback::{free_port, http_get};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A plain HTTP/1.1 GET; returns the status code, or None while nothing listens.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, response))
-}
 
 struct Running(Child);
 
@@ -45,20 +29,20 @@ fn webhook_bootstraps_its_certificate_turns_ready_and_stops_cleanly_on_sigterm()
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some((200, _)) = get(admin, "/readyz") {
+        if let Some((200, _)) = http_get(admin, "/readyz") {
             break;
         }
         assert!(Instant::now() < deadline, "webhook never became ready");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(get(admin, "/healthz").unwrap().0, 200);
-    let (status, metrics) = get(admin, "/metrics").unwrap();
+    assert_eq!(http_get(admin, "/healthz").unwrap().0, 200);
+    let (status, metrics) = http_get(admin, "/metrics").unwrap();
     assert_eq!(status, 200);
     assert!(metrics.contains("application/openmetrics-text") && metrics.contains("# EOF"), "{metrics}");
     for file in ["ca.crt", "tls.crt", "tls.key"] {
         assert!(dir.path().join(file).exists(), "{file} not written");
     }
-    assert!(TcpStream::connect(("127.0.0.1", tls)).is_ok(), "TLS port not listening");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", tls)).is_ok(), "TLS port not listening");
 
     let pid = child.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());

@@ -8,9 +8,8 @@
 //! object it creates lives in a namespace and a GatewayClass of its own, deleted at the end
 //! whatever happens; the CRDs it installs stay. See `e2e/README.md`.
 
+use albatross_test_support::loopback::{free_port, http_get};
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +17,6 @@ use std::time::{Duration, Instant};
 use albatross_aws::{Aws, AwsSettings, RateLimits};
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
 use aws_sdk_ec2::error::DisplayErrorContext;
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
@@ -111,7 +109,7 @@ async fn on_a_real_cluster_a_gateway_is_programmed_routed_and_cleaned_up() {
 
     // 4. Ready, programmed, routed, registered.
     run.eventually("/readyz to answer 200", async || {
-        match tokio::task::spawn_blocking(move || http(admin, "/readyz")).await.unwrap() {
+        match tokio::task::spawn_blocking(move || http_get(admin, "/readyz")).await.unwrap() {
             Some((200, _)) => Ok(()),
             Some((code, body)) => Err(format!("{code}: {}", body.lines().last().unwrap_or_default())),
             None => Err("not answering".into()),
@@ -464,24 +462,7 @@ fn condition<'a>(conditions: &'a Value, kind: &str) -> Option<&'a Value> {
 }
 
 async fn create_network(aws: &Aws) {
-    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        aws.ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.0.{i}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Subnet)
-                    .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
+    albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
 }
 
 async fn load_balancer_dns(aws: &Aws) -> Vec<String> {
@@ -536,19 +517,6 @@ async fn rule_paths(aws: &Aws) -> Result<Vec<String>, String> {
 
 fn aws_error<E: std::error::Error>(e: E) -> String {
     DisplayErrorContext(e).to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some((response.split_whitespace().nth(1)?.parse().ok()?, response))
 }
 
 /// Six lowercase letters and digits: valid in every Kubernetes name.

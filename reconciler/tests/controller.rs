@@ -13,7 +13,6 @@ use albatross_reconciler::{Controller, Elector, FIELD_MANAGER, FINALIZER, LeaseS
 use albatross_test_support::kube_api::{FakeApiServer, Recorded, ResourceDef};
 use albatross_test_support::rbac::Rbac;
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -45,24 +44,7 @@ async fn cluster_with(objects: Vec<Value>, crds: bool) -> Cluster {
             .await
     };
     let aws = connect(moto.endpoint().into()).await;
-    let vpc = aws.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        aws.ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.0.{i}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Subnet)
-                    .tags(Tag::builder().key("kubernetes.io/role/internal-elb").value("1").build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
+    albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
 
     let api = FakeApiServer::start().await;
     if crds {

@@ -174,39 +174,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let elector = tokio::spawn(elector.run(stopped));
 
-    let admin = tokio::net::TcpListener::bind(args.admin_listen)
-        .await
-        .with_context(|| format!("binding the admin port {}", args.admin_listen))?;
-    let admin_app = admin_router(Arc::new(Admin { webhook: webhook.clone(), controller, registry }));
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(admin, admin_app).await {
-            tracing::error!(%error, "admin server stopped");
-        }
-    });
-
-    let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
-    let readiness = webhook.readiness.clone();
+    let admin = Arc::new(Admin { webhook: webhook.clone(), controller, registry });
+    super::webhook::spawn_admin(args.admin_listen, admin_router(admin)).await?;
     let grace = Duration::from_secs(args.shutdown_grace);
-    tokio::spawn(async move {
-        super::webhook::wait_for_signal().await;
-        tracing::info!("shutting down: releasing the lease, draining webhook connections");
-        readiness.set(false);
+    let served = super::webhook::serve_admission(webhook, args.listen, tls, grace, move || {
+        // The elector releases the lease; the controllers stop writing with it.
         let _ = stop.send(true);
-        shutdown.graceful_shutdown(Some(grace));
-    });
-    let ready = handle.clone();
-    let readiness = webhook.readiness.clone();
-    tokio::spawn(async move {
-        if let Some(addr) = ready.listening().await {
-            tracing::info!(%addr, "admission webhook listening");
-            readiness.set(true);
-        }
-    });
-    let app = albatross_webhook::router(webhook);
-    let served = albatross_webhook::serve_tls(app, args.listen, tls, handle)
-        .await
-        .with_context(|| format!("serving on {}", args.listen));
+    })
+    .await;
     // The lease goes back before the process ends, so the next leader starts at once.
     let _ = tokio::time::timeout(Duration::from_secs(5), elector).await;
     served

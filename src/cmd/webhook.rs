@@ -66,24 +66,39 @@ async fn serve(args: WebhookArgs) -> anyhow::Result<()> {
     let mut options = args.rules.options();
     options.api_server_checks = !args.skip_api_server_checks;
     let webhook = Arc::new(Webhook::new(Validator::new(options)));
-    let admin = tokio::net::TcpListener::bind(args.admin_listen)
-        .await
-        .with_context(|| format!("binding the admin port {}", args.admin_listen))?;
-    let admin_app = albatross_webhook::admin_router(webhook.clone());
+    spawn_admin(args.admin_listen, albatross_webhook::admin_router(webhook.clone())).await?;
+    serve_admission(webhook, args.listen, tls, Duration::from_secs(args.shutdown_grace), || {}).await
+}
+
+/// Serves the plain-HTTP admin router on `addr` in the background.
+pub(super) async fn spawn_admin(addr: SocketAddr, app: axum::Router) -> anyhow::Result<()> {
+    let admin = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the admin port {addr}"))?;
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(admin, admin_app).await {
+        if let Err(error) = axum::serve(admin, app).await {
             tracing::error!(%error, "admin server stopped");
         }
     });
+    Ok(())
+}
 
+/// Serves the admission endpoints over TLS until SIGTERM or Ctrl-C. Readiness turns true once
+/// the listener is bound and false at the signal; `on_signal` runs then, and open connections
+/// get `grace` to finish.
+pub(super) async fn serve_admission(
+    webhook: Arc<Webhook>,
+    listen: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    grace: Duration,
+    on_signal: impl FnOnce() + Send + 'static,
+) -> anyhow::Result<()> {
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
     let readiness = webhook.readiness.clone();
-    let grace = Duration::from_secs(args.shutdown_grace);
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: draining connections");
         readiness.set(false);
+        on_signal();
         shutdown.graceful_shutdown(Some(grace));
     });
     let ready = handle.clone();
@@ -95,9 +110,7 @@ async fn serve(args: WebhookArgs) -> anyhow::Result<()> {
         }
     });
     let app = albatross_webhook::router(webhook);
-    albatross_webhook::serve_tls(app, args.listen, tls, handle)
-        .await
-        .with_context(|| format!("serving on {}", args.listen))
+    albatross_webhook::serve_tls(app, listen, tls, handle).await.with_context(|| format!("serving on {listen}"))
 }
 
 pub(super) async fn wait_for_signal() {

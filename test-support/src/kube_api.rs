@@ -346,6 +346,20 @@ impl FakeApiServer {
         self.url.clone()
     }
 
+    /// Writes a kubeconfig that points kubectl or any client at this server (no credentials),
+    /// for processes started with `KUBECONFIG` set to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        std::fs::write(
+            path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
+                 users: [{{name: fake, user: {{}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\n\
+                 current-context: fake\n",
+                self.url
+            ),
+        )
+    }
+
     /// Serves a resource type (replacing one with the same group, version and plural).
     /// Discovery shows it at once.
     pub fn register(&self, def: ResourceDef) {

@@ -21,7 +21,9 @@
 //! ```
 
 pub mod kube_api;
+pub mod loopback;
 pub mod moto;
+pub mod network;
 pub mod proxy;
 pub mod rbac;
 
