@@ -97,6 +97,8 @@ const EXPECTED_GRANTS: &[(&str, &str, &str, &str, &[&str])] = &[
     ("get", "discovery.k8s.io", "endpointslices", "", &[]),
     ("list", "discovery.k8s.io", "endpointslices", "", &[]),
     ("watch", "discovery.k8s.io", "endpointslices", "", &[]),
+    // OIDC client credentials, by name.
+    ("get", "", "secrets", "", &[]),
     // Events, in the namespace of the object they are about.
     ("create", "events.k8s.io", "events", "", &[]),
     ("patch", "events.k8s.io", "events", "", &[]),
@@ -868,8 +870,10 @@ fn the_service_account_gets_exactly_the_grants_the_controller_uses() {
     assert!(rbac.allows("patch", "gateway.networking.k8s.io", "httproutes", Some("status"), Some("app"), Some("r")));
     assert!(!rbac.allows("patch", "gateway.networking.k8s.io", "httproutes", None, Some("app"), Some("r")));
     assert!(rbac.allows("create", "events.k8s.io", "events", None, Some("app"), None));
-    assert!(!rbac.allows("get", "", "secrets", None, Some("app"), Some("albatross-webhook-tls")));
+    assert!(rbac.allows("get", "", "secrets", None, Some("app"), Some("oidc-client")));
+    assert!(!rbac.allows("update", "", "secrets", None, Some("app"), Some("albatross-webhook-tls")));
     assert!(!rbac.allows("list", "", "secrets", None, Some(NAMESPACE), None));
+    assert!(!rbac.allows("watch", "", "secrets", None, Some("app"), None));
     assert!(!rbac.allows("get", "coordination.k8s.io", "leases", None, Some(NAMESPACE), Some("kube-scheduler")));
     assert!(!rbac.allows(
         "patch",

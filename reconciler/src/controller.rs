@@ -346,7 +346,14 @@ impl Controller {
                 .statuses
                 .iter_mut()
                 .find(|s| s.kind == "Gateway" && s.name == key.name && s.namespace.as_deref() == Some(&key.namespace));
-            match self.deployer.deploy(stack).await {
+            let resolved = crate::secrets::resolve(&self.client, stack)
+                .await
+                .map_err(|message| AwsError::new("ResolveSecrets", "SecretNotUsable", message, ErrorClass::Permanent));
+            let outcome = match resolved {
+                Ok(stack) => self.deployer.deploy(&stack).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
                 Ok(deployed) => {
                     if let Some(entry) = entry {
                         plan::programmed(entry, Ok(&deployed.applied.dns_name));

@@ -8,6 +8,7 @@ pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod queue;
+pub mod secrets;
 pub mod status;
 pub mod targets;
 pub mod webhook_certs;

@@ -30,11 +30,12 @@ struct Cluster {
 }
 
 async fn cluster(objects: Vec<Value>) -> Cluster {
-    cluster_with(objects, true).await
+    cluster_with(objects, true, &[]).await
 }
 
-/// `crds`: whether the Gateway API and our CRDs are served from the start.
-async fn cluster_with(objects: Vec<Value>, crds: bool) -> Cluster {
+/// `crds`: whether the Gateway API and our CRDs are served from the start; `certificates`:
+/// hostnames that get a certificate in ACM before the controller starts.
+async fn cluster_with(objects: Vec<Value>, crds: bool, certificates: &[&str]) -> Cluster {
     // The controller's log, shown with a failing test's output.
     let _ = tracing_subscriber::fmt().with_env_filter("info,albatross_aws=warn").with_test_writer().try_init();
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
@@ -45,6 +46,19 @@ async fn cluster_with(objects: Vec<Value>, crds: bool) -> Cluster {
     };
     let aws = connect(moto.endpoint().into()).await;
     albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
+    for host in certificates {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, *host);
+        let cert = params.self_signed(&key).unwrap();
+        aws.acm
+            .import_certificate()
+            .certificate(aws_sdk_acm::primitives::Blob::new(cert.pem()))
+            .private_key(aws_sdk_acm::primitives::Blob::new(key.serialize_pem()))
+            .send()
+            .await
+            .unwrap();
+    }
 
     let api = FakeApiServer::start().await;
     if crds {
@@ -377,7 +391,7 @@ async fn crds_installed_after_the_start_are_watched_once_they_appear() {
     let (gateway_api, core): (Vec<Value>, Vec<Value>) = world("All")
         .into_iter()
         .partition(|o| o["apiVersion"].as_str().unwrap().starts_with("gateway.networking.k8s.io"));
-    let c = cluster_with(core, false).await;
+    let c = cluster_with(core, false, &[]).await;
     eventually("ready without the Gateway API", || c.controller.synced().then_some(())).await;
     install_crds(&c.api);
     for object in gateway_api {
@@ -404,4 +418,47 @@ async fn a_route_that_does_not_decode_is_left_out_and_the_rest_is_served() {
     // The watch goes on: a later change still arrives.
     c.api.apply(route("r3", "/c", "svc-b"));
     eventually("a route added after the broken one", || route_condition(&c.api, "r3", "Accepted")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_client_credentials_are_read_from_their_secret_when_the_stack_is_applied() {
+    let input = include_str!("../../model/tests/golden/lrc-authenticate-oidc-https/input.yaml");
+    let mut objects: Vec<Value> = input
+        .split("\n---")
+        .map(|doc| serde_norway::from_str::<Value>(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect();
+    objects.push(namespace("shop"));
+    objects.push(namespace("albatross-system"));
+    // "my-client-id" and "my-client-secret", base64.
+    objects
+        .push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oidc-client", "namespace": "shop"},
+                        "data": {"clientID": "bXktY2xpZW50LWlk", "clientSecret": "bXktY2xpZW50LXNlY3JldA=="}}));
+    let c = cluster_with(objects, true, &["shop.example.com"]).await;
+    eventually("Programmed", || {
+        let gw = c.api.get(GW, "Gateway", Some("shop"), "web")?;
+        gw.pointer("/status/addresses/0/value").map(|_| ())
+    })
+    .await;
+    let lbs = c.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let lb = lbs.load_balancers()[0].load_balancer_arn().unwrap();
+    let listeners = c.aws.elbv2.describe_listeners().load_balancer_arn(lb).send().await.unwrap();
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
+    let rules = c.aws.elbv2.describe_rules().listener_arn(https.listener_arn().unwrap()).send().await.unwrap();
+    let oidc = rules
+        .rules()
+        .iter()
+        .flat_map(|r| r.actions())
+        .find_map(|a| a.authenticate_oidc_config())
+        .expect("an authenticate-oidc action");
+    assert_eq!(oidc.client_id(), Some("my-client-id"));
+    // A resync leaves the rule alone: the resolved id compares equal to what AWS holds.
+    c.proxy.clear_calls();
+    c.api.apply(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "store", "namespace": "shop",
+                       "labels": {"touched": "yes"}},
+                       "spec": {"selector": {"app": "store"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}));
+    eventually("a reconcile", || c.proxy.calls().iter().any(|call| call.action == "DescribeRules").then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(c.proxy.mutating_calls().is_empty(), "{:?}", c.proxy.mutating_calls());
+    assert_granted_by_shipped_rbac(&c.api);
 }
