@@ -138,6 +138,7 @@ struct Inner {
     /// The version each CRD kind is watched at.
     resources: HashMap<Kind, ApiResource>,
     synced: HashSet<Kind>,
+    discovered: bool,
     /// EndpointSlices by the Service they belong to.
     slices: HashMap<ObjectKey, Vec<ObjectKey>>,
 }
@@ -279,6 +280,15 @@ impl Cache {
     fn set_resource(&self, kind: Kind, resource: ApiResource) {
         self.write().resources.insert(kind, resource);
     }
+
+    fn set_discovered(&self) {
+        self.write().discovered = true;
+    }
+
+    /// Whether API discovery has run once: until then it is unknown which kinds exist.
+    pub fn discovered(&self) -> bool {
+        self.read().discovered
+    }
 }
 
 fn index_slice(inner: &mut Inner, key: &ObjectKey, old: Option<&Value>, new: Option<&Value>) {
@@ -335,19 +345,26 @@ impl Watches {
             match self.discover().await {
                 Ok(found) => {
                     let missing: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !started.contains(k)).collect();
+                    // Every kind found counts as unsynced before any of them starts: a Gateway
+                    // must never be built while its routes' watch is still being set up.
+                    let mut starting = Vec::new();
                     for kind in missing {
                         match found.get(&kind) {
                             Some(resource) => {
                                 tracing::info!(kind = kind.name(), version = %resource.version, "watching");
                                 self.cache.set_resource(kind, resource.clone());
-                                self.spawn(kind, resource.clone());
-                                started.insert(kind);
+                                starting.push((kind, resource.clone()));
                             }
                             None => tracing::info!(
                                 kind = kind.name(),
                                 "not served by the cluster (CRD not installed); watching once it appears"
                             ),
                         }
+                    }
+                    self.cache.set_discovered();
+                    for (kind, resource) in starting {
+                        self.spawn(kind, resource);
+                        started.insert(kind);
                     }
                 }
                 Err(error) => tracing::warn!(%error, "API discovery failed; trying again"),

@@ -115,10 +115,11 @@ impl Controller {
 
     /// Every watch has read its initial list (kinds whose CRD is missing do not count).
     pub fn synced(&self) -> bool {
-        [Kind::Service, Kind::EndpointSlice, Kind::Namespace, Kind::Node]
-            .into_iter()
-            .chain(Kind::ALL.into_iter().filter(|k| self.cache.resource(*k).is_some()))
-            .all(|k| self.cache.synced(k))
+        self.cache.discovered()
+            && [Kind::Service, Kind::EndpointSlice, Kind::Namespace, Kind::Node]
+                .into_iter()
+                .chain(Kind::ALL.into_iter().filter(|k| self.cache.resource(*k).is_some()))
+                .all(|k| self.cache.synced(k))
     }
 
     /// Runs the watches and workers until the process ends.
