@@ -203,7 +203,16 @@ async fn load_balancer_dns(aws: &Aws) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_name() {
-    let c = cluster(world("All")).await;
+    let mut objects = world("All");
+    // r1 is also attached to another controller's Gateway, which has written its entry.
+    let other = json!({"parentRef": {"name": "edge", "namespace": "gw"}, "controllerName": "example.com/other",
+                       "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                                       "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
+    for o in objects.iter_mut().filter(|o| o["metadata"]["name"] == "r1") {
+        o["spec"]["parentRefs"].as_array_mut().unwrap().push(json!({"name": "edge", "namespace": "gw"}));
+        o["status"] = json!({"parents": [other.clone()]});
+    }
+    let c = cluster(objects).await;
     let address = eventually("Programmed with an address", || programmed_address(&c.api)).await;
     assert_eq!(load_balancer_dns(&c.aws).await, vec![address.clone()]);
     for r in ["r1", "r2"] {
@@ -211,6 +220,10 @@ async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_nam
         assert_eq!(accepted["status"], "True", "{r}: {accepted}");
         assert!(accepted["lastTransitionTime"].is_string());
     }
+    let r1 = c.api.get(GW, "HTTPRoute", Some("apps"), "r1").unwrap();
+    let parents = r1.pointer("/status/parents").unwrap().as_array().unwrap();
+    assert_eq!(parents.len(), 2, "{parents:?}");
+    assert_eq!(parents[0], other, "another controller's entry is kept as it was");
     let gw = c.api.get(GW, "Gateway", Some("gw"), "web").unwrap();
     assert_eq!(gw.pointer("/metadata/finalizers"), Some(&json!([FINALIZER])));
     assert_eq!(gw.pointer("/status/addresses/0/type"), Some(&json!("Hostname")));
