@@ -465,3 +465,49 @@ async fn configured_subnet_selector_and_source_ranges_shape_the_load_balancer_an
     opened.sort();
     assert_eq!(opened, vec![(80, "10.1.0.0/16".to_owned()), (443, "10.1.0.0/16".to_owned())]);
 }
+
+#[tokio::test]
+async fn oidc_client_credentials_come_from_a_secret_in_the_manifests() {
+    let world = world().await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["shop.example.com".to_owned()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "shop.example.com");
+    let cert = params.self_signed(&key).unwrap();
+    world
+        .aws
+        .acm
+        .import_certificate()
+        .certificate(aws_sdk_acm::primitives::Blob::new(cert.pem()))
+        .private_key(aws_sdk_acm::primitives::Blob::new(key.serialize_pem()))
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("model/tests/golden/lrc-authenticate-oidc-https/input.yaml");
+    std::fs::copy(golden, dir.path().join("input.yaml")).unwrap();
+
+    // Without the Secret nothing half-configured reaches AWS: the Gateway is not programmed.
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("shop/oidc-client"), "{}", text(&out));
+    assert!(!world.proxy.calls().iter().any(|c| c.action == "CreateRule"));
+
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: oidc-client, namespace: shop}\n\
+                  stringData: {clientID: my-client-id, clientSecret: my-client-secret}\n";
+    std::fs::write(dir.path().join("secret.yaml"), secret).unwrap();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let lbs = world.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let lb = lbs.load_balancers()[0].load_balancer_arn().unwrap();
+    let listeners = world.aws.elbv2.describe_listeners().load_balancer_arn(lb).send().await.unwrap();
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
+    let rules = world.aws.elbv2.describe_rules().listener_arn(https.listener_arn().unwrap()).send().await.unwrap();
+    let oidc = rules.rules().iter().flat_map(|r| r.actions()).find_map(|a| a.authenticate_oidc_config()).unwrap();
+    assert_eq!(oidc.client_id(), Some("my-client-id"));
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "a resolved id compares equal to AWS's");
+}

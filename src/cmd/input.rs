@@ -1,5 +1,6 @@
 //! Reading manifests from files, folders and stdin.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,9 @@ pub fn load(paths: &[String]) -> Loaded {
 /// The objects of some manifests that validation accepts, with schema defaults, as a snapshot.
 pub struct Admitted {
     pub snapshot: Snapshot,
+    /// Secrets in the manifests, by (namespace, name): their keys and decoded values (OIDC client
+    /// credentials in local mode).
+    pub secrets: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// Objects validation rejected plus objects the snapshot could not take.
     pub refused: usize,
 }
@@ -69,11 +73,36 @@ pub fn admit(validator: &Validator, paths: &[String], refused_as: &str) -> Optio
             }
         }
     }
+    let secrets = accepted.iter().filter_map(secret_of).collect();
     let (snapshot, skipped) = Snapshot::from_objects(accepted);
     for s in &skipped {
         eprintln!("{} {}: {refused_as}: {}", s.kind, s.key, s.reason);
     }
-    Some(Admitted { snapshot, refused: refused + skipped.len() })
+    Some(Admitted { snapshot, secrets, refused: refused + skipped.len() })
+}
+
+/// A core Secret's `data` (base64) and `stringData` (plain, which wins, as the API server
+/// merges it).
+fn secret_of(value: &serde_json::Value) -> Option<((String, String), BTreeMap<String, String>)> {
+    use base64::Engine as _;
+    if value.get("apiVersion")? != "v1" || value.get("kind")? != "Secret" {
+        return None;
+    }
+    let text = |p: &str| value.pointer(p).and_then(serde_json::Value::as_str);
+    let key = (text("/metadata/namespace").unwrap_or("default").to_owned(), text("/metadata/name")?.to_owned());
+    let mut values = BTreeMap::new();
+    for (k, v) in value.get("data").and_then(serde_json::Value::as_object).into_iter().flatten() {
+        let decoded = v.as_str().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        if let Some(text) = decoded.and_then(|d| String::from_utf8(d).ok()) {
+            values.insert(k.clone(), text);
+        }
+    }
+    for (k, v) in value.get("stringData").and_then(serde_json::Value::as_object).into_iter().flatten() {
+        if let Some(text) = v.as_str() {
+            values.insert(k.clone(), text.to_owned());
+        }
+    }
+    Some((key, values))
 }
 
 /// The manifest files a list of paths names, folders walked in name order.

@@ -73,7 +73,7 @@ fn load_certificates(path: &Path) -> anyhow::Result<Vec<AcmCertificate>> {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let validator = Validator::new(args.rules.options());
-    let Some(Admitted { snapshot, refused }) = admit(&validator, &args.paths, "not planned") else {
+    let Some(Admitted { snapshot, refused, .. }) = admit(&validator, &args.paths, "not planned") else {
         return Ok(ExitCode::from(2));
     };
     let env = Env {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use albatross_aws::deploy::Deployer;
-use albatross_aws::{Aws, ErrorClass, is_mutating};
+use albatross_aws::{Aws, AwsError, ErrorClass, is_mutating};
 use albatross_model::Validator;
 use albatross_model::plan::{self, Env};
 use anyhow::Context;
@@ -97,7 +97,7 @@ fn stamp(paths: &[String]) -> (Option<SystemTime>, usize) {
 async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitCode> {
     let validator = Validator::new(args.rules.options());
     // Nothing is touched on partial input: a missing Gateway would read as deleted.
-    let Some(Admitted { snapshot, refused }) = admit(&validator, &args.manifests, "not reconciled") else {
+    let Some(Admitted { snapshot, secrets, refused }) = admit(&validator, &args.manifests, "not reconciled") else {
         return Ok(ExitCode::from(2));
     };
     let certificates = deployer.resolver.certificates().await.context("listing ACM certificates")?;
@@ -129,7 +129,14 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     }
     let mut failed = 0;
     for stack in &build.stacks {
-        let outcome = deployer.deploy(stack).await;
+        // OIDC client credentials come from Secrets in the manifests, as in the cluster.
+        let resolved = albatross_reconciler::secrets::substitute(stack, |ns, name, key| {
+            secrets.get(&(ns.to_owned(), name.to_owned()))?.get(key).map(|v| v.trim_end().to_owned())
+        });
+        let outcome = match resolved {
+            Ok(stack) => deployer.deploy(&stack).await,
+            Err(message) => Err(AwsError::new("ResolveSecrets", "SecretNotUsable", message, ErrorClass::Permanent)),
+        };
         let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
         let entry = build
             .statuses
