@@ -475,3 +475,63 @@ async fn oidc_client_credentials_are_read_from_their_secret_when_the_stack_is_ap
     assert!(c.proxy.mutating_calls().is_empty(), "{:?}", c.proxy.mutating_calls());
     assert_granted_by_shipped_rbac(&c.api);
 }
+
+fn node(name: &str, instance: &str, ready: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+           "spec": {"providerID": format!("aws:///us-east-1a/{instance}")},
+           "status": {"conditions": [{"type": "Ready", "status": ready}]}})
+}
+
+async fn registered(aws: &Aws) -> Vec<String> {
+    let tgs = aws.elbv2.describe_target_groups().send().await.unwrap();
+    let mut out = Vec::new();
+    for tg in tgs.target_groups() {
+        let arn = tg.target_group_arn().unwrap();
+        let health = aws.elbv2.describe_target_health().target_group_arn(arn).send().await.unwrap();
+        for d in health.target_health_descriptions() {
+            let t = d.target().unwrap();
+            out.push(format!("{}:{}", t.id().unwrap(), t.port().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_targets_follow_node_readiness_on_the_node_port() {
+    let input = include_str!("../../model/tests/golden/tgc-instance-target-nodeport/input.yaml");
+    let mut objects: Vec<Value> = input
+        .split("\n---")
+        .map(|doc| serde_norway::from_str::<Value>(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect();
+    objects.extend([namespace("shop"), namespace("albatross-system")]);
+    objects.extend([node("n1", "i-0000000000000000a", "True"), node("n2", "i-0000000000000000b", "False")]);
+    let c = cluster(objects).await;
+    eventually("Programmed", || {
+        let gw = c.api.get(GW, "Gateway", Some("shop"), "web")?;
+        gw.pointer("/status/addresses/0/value").map(|_| ())
+    })
+    .await;
+    let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert_eq!(tgs.target_groups()[0].target_type().map(|t| t.as_str()), Some("instance"));
+    assert_eq!(registered(&c.aws).await, vec!["i-0000000000000000a:30080"]);
+
+    c.proxy.clear_calls();
+    c.api.apply(node("n2", "i-0000000000000000b", "True"));
+    eventually("the node that turned ready", || {
+        c.proxy.calls().iter().any(|call| call.action == "RegisterTargets").then_some(())
+    })
+    .await;
+    assert_eq!(registered(&c.aws).await, vec!["i-0000000000000000a:30080", "i-0000000000000000b:30080"]);
+    c.api.apply(node("n1", "i-0000000000000000a", "False"));
+    eventually("the node that went away deregistered", || {
+        c.proxy.calls().iter().any(|call| call.action == "DeregisterTargets").then_some(())
+    })
+    .await;
+    let actions: Vec<String> = c.proxy.calls().into_iter().map(|call| call.action).collect();
+    assert!(
+        actions.iter().all(|a| ["DescribeTargetHealth", "RegisterTargets", "DeregisterTargets"].contains(&a.as_str())),
+        "node changes read no load balancer: {actions:?}"
+    );
+}
