@@ -133,8 +133,8 @@ struct Inner {
     /// Compact JSON text: a decoded `Value` tree takes ten to twenty times the memory, and a
     /// reconcile decodes only the few objects its Gateway reads.
     objects: HashMap<Kind, BTreeMap<ObjectKey, Box<str>>>,
-    /// Bumped on every change, so readers can tell nothing moved.
-    generation: u64,
+    /// Changes per kind, so readers can tell nothing of what they read moved.
+    generations: HashMap<Kind, u64>,
     /// The version each CRD kind is watched at.
     resources: HashMap<Kind, ApiResource>,
     synced: HashSet<Kind>,
@@ -180,9 +180,10 @@ impl Cache {
         self.read().objects.get(&kind).map(|m| m.values().map(|t| decode(t)).collect()).unwrap_or_default()
     }
 
-    /// Changes so far: equal numbers mean equal contents.
-    pub fn generation(&self) -> u64 {
-        self.read().generation
+    /// Changes so far to these kinds: equal numbers mean equal contents.
+    pub fn generation(&self, kinds: &[Kind]) -> u64 {
+        let inner = self.read();
+        kinds.iter().map(|k| inner.generations.get(k).copied().unwrap_or(0)).sum()
     }
 
     /// Objects of a kind in one namespace.
@@ -241,7 +242,7 @@ impl Cache {
             return None;
         }
         let new = value.map(Arc::new).or_else(|| now.map(|t| decode(t)));
-        inner.generation += 1;
+        *inner.generations.entry(kind).or_default() += 1;
         let old = old.map(|t| decode(&t));
         if kind == Kind::EndpointSlice {
             index_slice(&mut inner, &key, old.as_deref(), new.as_deref());

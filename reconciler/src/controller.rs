@@ -219,7 +219,6 @@ impl Controller {
     async fn worker(&self) {
         loop {
             let key = self.queue.next().await;
-            self.metrics.queue_depth.set(self.queue.depth() as i64);
             if self.leadership.is_leader() {
                 while !self.synced() {
                     tokio::time::sleep(Duration::from_millis(100)).await;

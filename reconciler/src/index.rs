@@ -37,7 +37,7 @@ impl std::fmt::Display for Key {
 }
 
 /// Something a build read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Dep {
     Object(Kind, ObjectKey),
     /// Every object of a kind in a namespace.
@@ -346,16 +346,15 @@ pub fn gather(cache: &Cache, index: &Index, gateway: &ObjectKey) -> Option<Gathe
         deps.push(Dep::AnyIn(Kind::TargetGroupConfiguration, ns.clone()));
         objects.extend(cache.list_in(Kind::TargetGroupConfiguration, ns).into_iter().map(|v| (*v).clone()));
     }
-    // Every namespace: a route's namespace may start or stop matching a listener's selector.
-    for ns in cache.list(Kind::Namespace) {
-        let key = key_of(Kind::Namespace, &ns);
-        if namespaces.contains(&key.name) || referred.contains(&key.name) {
-            objects.push((*ns).clone());
-        }
+    // The labels of every namespace involved: allowedRoutes selectors match on them. A namespace
+    // created later is a dependency too.
+    for name in namespaces.union(&referred) {
+        let key = ObjectKey::new("", name.clone());
+        push(&mut objects, cache.get(Kind::Namespace, &key));
         deps.push(Dep::Object(Kind::Namespace, key));
     }
     deps.push(Dep::Nodes);
-    deps.sort_by_key(|d| format!("{d:?}"));
+    deps.sort();
     deps.dedup();
     Some(Gathered { objects, deps })
 }
@@ -459,10 +458,17 @@ mod tests {
         apply(&mut index, &cache, Kind::HttpRoute, route("other", json!([{"name": "b", "namespace": "gw"}])));
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "apps"}});
         cache.store(Kind::Service, ObjectKey::new("apps", "web"), Some(svc));
+        for ns in ["apps", "unrelated"] {
+            let value = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            cache.store(Kind::Namespace, ObjectKey::new("", ns), Some(value));
+        }
         let gathered = gather(&cache, &index, &ObjectKey::new("gw", "a")).unwrap();
         let names: Vec<&str> =
             gathered.objects.iter().map(|o| o.pointer("/metadata/name").and_then(Value::as_str).unwrap()).collect();
-        assert_eq!(names, vec!["alb", "a", "web", "r"]);
+        assert_eq!(names, vec!["alb", "a", "web", "r", "apps"]);
         assert!(gathered.deps.contains(&Dep::Object(Kind::Service, ObjectKey::new("apps", "web"))));
+        // The Gateway's namespace is read even before it exists; one nothing refers to is not.
+        assert!(gathered.deps.contains(&Dep::Object(Kind::Namespace, ObjectKey::new("", "gw"))));
+        assert!(!gathered.deps.contains(&Dep::Object(Kind::Namespace, ObjectKey::new("", "unrelated"))));
     }
 }

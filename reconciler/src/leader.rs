@@ -55,14 +55,6 @@ impl Leadership {
         }
         *self.rx.borrow_and_update()
     }
-
-    /// Always leading: local mode and tests without election.
-    pub fn always() -> Self {
-        let (tx, rx) = watch::channel(true);
-        // Keep the sender alive so `changed` waits instead of failing.
-        std::mem::forget(tx);
-        Self { rx }
-    }
 }
 
 pub struct Elector {

@@ -203,7 +203,8 @@ async fn refresh_catalog(
     ];
     let mut seen = None;
     loop {
-        let generation = controller.cache.generation();
+        // Endpoint and node churn does not rebuild it.
+        let generation = controller.cache.generation(&kinds);
         if seen != Some(generation) {
             seen = Some(generation);
             let objects: Vec<Arc<serde_json::Value>> = kinds.iter().flat_map(|k| controller.cache.list(*k)).collect();
