@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+mod http1;
 pub mod kube_api;
 pub mod loopback;
 pub mod moto;
