@@ -17,13 +17,13 @@
 //!   ALBATROSS_BENCH_CHANGES=20 cargo bench --profile dev --bench serve
 //! ```
 
-use albatross_test_support::loopback::{free_port, http_get};
-use std::process::{Child, Command, Stdio};
+use albatross_test_support::loopback::http_get;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use albatross_aws::{Aws, AwsSettings, RateLimits};
 use albatross_test_support::kube_api::{FakeApiServer, ResourceDef};
+use albatross_test_support::serve::ServeProcess;
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
 use serde_json::{Value, json};
 
@@ -111,15 +111,6 @@ fn objects(gateways: usize, routes: usize, ours: usize) -> Vec<Value> {
     out
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn wait<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     loop {
@@ -175,30 +166,18 @@ fn main() {
     println!("fed {count} objects ({:.1} MB of JSON) in {:.1} s", bytes as f64 / 1e6, started.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    api.write_kubeconfig(&kubeconfig).unwrap();
-    let (tls, admin) = (free_port(), free_port());
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
     let started = Instant::now();
-    let child = Running(
-        Command::new(env!("CARGO_BIN_EXE_albatross"))
-            .arg("serve")
-            .env("KUBECONFIG", &kubeconfig)
-            .env("TMPDIR", dir.path())
-            .env("ALBATROSS_LISTEN", format!("127.0.0.1:{tls}"))
-            .env("ALBATROSS_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-            .env("ALBATROSS_AWS_ENDPOINT", proxy.endpoint())
-            .env("ALBATROSS_AWS_UNLIMITED", "true")
-            .env("ALBATROSS_CLUSTER_NAME", "bench")
-            .env("ALBATROSS_POD_NAME", "bench")
-            .env("ALBATROSS_SKIP_API_SERVER_CHECKS", "true")
-            .env("ALBATROSS_LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let pid = child.0.id();
+    let env = [
+        ("ALBATROSS_CLUSTER_NAME", "bench"),
+        ("ALBATROSS_POD_NAME", "bench"),
+        ("ALBATROSS_SKIP_API_SERVER_CHECKS", "true"),
+        ("ALBATROSS_LOG_LEVEL", "warn"),
+    ];
+    let child =
+        ServeProcess::start(env!("CARGO_BIN_EXE_albatross"), &api, proxy.endpoint(), dir.path(), &env, log.into());
+    let admin = child.admin;
+    let pid = child.child.id();
     wait("ready", Duration::from_secs(600), || (http_get(admin, "/readyz")?.0 == 200).then_some(()));
     let ready = started.elapsed();
     std::thread::sleep(Duration::from_secs(2));

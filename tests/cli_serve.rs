@@ -2,15 +2,16 @@
 //! bootstrap, readiness, a Gateway programmed, the webhook answering over TLS with the CA the
 //! Secret holds, one `/metrics` for everything, and a clean stop that hands the lease back.
 
-use albatross_test_support::loopback::{free_port, http_get};
+use albatross_test_support::loopback::http_get;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use albatross_aws::{Aws, AwsSettings, RateLimits};
 use albatross_test_support::kube_api::{FakeApiServer, ResourceDef};
+use albatross_test_support::serve::ServeProcess;
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
 use serde_json::{Value, json};
 
@@ -43,15 +44,6 @@ fn admission(port: u16, ca_pem: &[u8], body: &Value) -> String {
     let mut response = String::new();
     let _ = tls.read_to_string(&mut response);
     response
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn wait_for<T>(what: &'static str, mut f: impl FnMut() -> Option<T> + Send + 'static) -> T
@@ -114,26 +106,14 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
         api.apply(object);
     }
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    api.write_kubeconfig(&kubeconfig).unwrap();
-    let (tls, admin) = (free_port(), free_port());
-    let mut child = Running(
-        Command::new(env!("CARGO_BIN_EXE_albatross"))
-            .arg("serve")
-            .env("KUBECONFIG", &kubeconfig)
-            .env("TMPDIR", dir.path())
-            .env("ALBATROSS_LISTEN", format!("127.0.0.1:{tls}"))
-            .env("ALBATROSS_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-            .env("ALBATROSS_AWS_ENDPOINT", proxy.endpoint())
-            .env("ALBATROSS_AWS_UNLIMITED", "true")
-            .env("ALBATROSS_CLUSTER_NAME", "serve-test")
-            .env("ALBATROSS_POD_NAME", "replica-a")
-            .env("ALBATROSS_LEASE_DURATION_SECONDS", "3")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let env = [
+        ("ALBATROSS_CLUSTER_NAME", "serve-test"),
+        ("ALBATROSS_POD_NAME", "replica-a"),
+        ("ALBATROSS_LEASE_DURATION_SECONDS", "3"),
+    ];
+    let mut serve =
+        ServeProcess::start(env!("CARGO_BIN_EXE_albatross"), &api, proxy.endpoint(), dir.path(), &env, Stdio::null());
+    let (tls, admin) = (serve.tls, serve.admin);
 
     wait_for("ready", move || (http_get(admin, "/readyz")?.0 == 200).then_some(())).await;
     let watched = api.clone();
@@ -174,12 +154,12 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
     }
     assert_eq!(metrics.matches("# EOF").count(), 1, "one exposition");
 
-    let pid = child.0.id().to_string();
+    let pid = serve.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = child.0.try_wait().unwrap() {
+            if let Some(status) = serve.child.try_wait().unwrap() {
                 return status;
             }
             assert!(Instant::now() < deadline, "serve did not stop after SIGTERM");

@@ -27,6 +27,7 @@ pub mod moto;
 pub mod network;
 pub mod proxy;
 pub mod rbac;
+pub mod serve;
 
 pub use kube_api::{FakeApiServer, Recorded, ResourceDef};
 pub use moto::{Moto, moto_server_path};
