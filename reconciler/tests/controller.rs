@@ -95,6 +95,11 @@ async fn cluster_with(objects: Vec<Value>, crds: bool, certificates: &[&str]) ->
     Cluster { api, _moto: moto, proxy, aws, controller, _stop: stop }
 }
 
+/// The objects of a multi-document YAML manifest (a golden case's input).
+fn documents(yaml: &str) -> Vec<Value> {
+    yaml.split("\n---").map(|doc| serde_norway::from_str::<Value>(doc).unwrap()).filter(|v| !v.is_null()).collect()
+}
+
 fn install_crds(api: &FakeApiServer) {
     for def in ResourceDef::gateway_api().into_iter().chain(ResourceDef::aws()) {
         api.register(def);
@@ -435,12 +440,7 @@ async fn a_route_that_does_not_decode_is_left_out_and_the_rest_is_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_client_credentials_are_read_from_their_secret_when_the_stack_is_applied() {
-    let input = include_str!("../../model/tests/golden/lrc-authenticate-oidc-https/input.yaml");
-    let mut objects: Vec<Value> = input
-        .split("\n---")
-        .map(|doc| serde_norway::from_str::<Value>(doc).unwrap())
-        .filter(|v| !v.is_null())
-        .collect();
+    let mut objects = documents(include_str!("../../model/tests/golden/lrc-authenticate-oidc-https/input.yaml"));
     objects.push(namespace("shop"));
     objects.push(namespace("albatross-system"));
     // "my-client-id" and "my-client-secret", base64.
@@ -499,12 +499,7 @@ async fn registered(aws: &Aws) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_targets_follow_node_readiness_on_the_node_port() {
-    let input = include_str!("../../model/tests/golden/tgc-instance-target-nodeport/input.yaml");
-    let mut objects: Vec<Value> = input
-        .split("\n---")
-        .map(|doc| serde_norway::from_str::<Value>(doc).unwrap())
-        .filter(|v| !v.is_null())
-        .collect();
+    let mut objects = documents(include_str!("../../model/tests/golden/tgc-instance-target-nodeport/input.yaml"));
     objects.extend([namespace("shop"), namespace("albatross-system")]);
     objects.extend([node("n1", "i-0000000000000000a", "True"), node("n2", "i-0000000000000000b", "False")]);
     let c = cluster(objects).await;
