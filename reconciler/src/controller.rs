@@ -122,6 +122,11 @@ impl Controller {
                 .all(|k| self.cache.synced(k))
     }
 
+    /// No work queued or running (a change still on its way from the API server is not seen).
+    pub fn idle(&self) -> bool {
+        self.queue.is_idle()
+    }
+
     /// Runs the watches and workers until the process ends.
     pub async fn run(self: Arc<Self>) {
         // Bounded: a large initial list waits for the index instead of piling up decoded.

@@ -12,6 +12,7 @@ use albatross_k8s::route::{AnyRoute, ObjectKey};
 use serde_json::Value;
 
 use crate::cache::{Cache, Change, GATEWAY_GROUP, Kind, key_of};
+use crate::controller::FINALIZER;
 
 /// A unit of work: one class's status, one Gateway end to end, or only the registered targets
 /// of a Gateway's target groups (endpoints and nodes come and go far more often than anything
@@ -100,8 +101,20 @@ fn node_fingerprint(node: &Value) -> Value {
     ])
 }
 
-fn only_status_changed(change: &Change) -> bool {
+/// Whether a change leaves every build input as it was: only the status (our writes, other
+/// controllers'), the resourceVersion or finalizers moved. Adding our finalizer is the first
+/// step of a reconcile and must not cause a second one; losing it (by hand) does count, so it
+/// is put back before anything is created.
+fn no_input_changed(change: &Change) -> bool {
     let (Some(old), Some(new)) = (&change.old, &change.new) else { return false };
+    let holds = |v: &Value| {
+        v.pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(FINALIZER)))
+    };
+    if holds(old) && !holds(new) {
+        return false;
+    }
     let strip = |v: &Value| {
         let mut v = v.clone();
         if let Some(map) = v.as_object_mut() {
@@ -110,6 +123,7 @@ fn only_status_changed(change: &Change) -> bool {
         if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
             meta.remove("managedFields");
+            meta.remove("finalizers");
         }
         v
     };
@@ -119,8 +133,8 @@ fn only_status_changed(change: &Change) -> bool {
 impl Index {
     /// Updates the parent index with a change and returns the work it causes.
     pub fn affected(&mut self, cache: &Cache, change: &Change) -> Vec<Key> {
-        // Status writes (ours included) change no build input; nodes report readiness there.
-        if change.kind != Kind::Node && only_status_changed(change) {
+        // Nodes report readiness in their status.
+        if change.kind != Kind::Node && no_input_changed(change) {
             return Vec::new();
         }
         let mut keys: BTreeSet<Key> = BTreeSet::new();
@@ -426,6 +440,22 @@ mod tests {
         assert!(apply(&mut index, &cache, Kind::Gateway, written.clone()).is_empty());
         written["metadata"]["deletionTimestamp"] = json!("now");
         assert_eq!(apply(&mut index, &cache, Kind::Gateway, written), vec![gw("gw", "a")]);
+    }
+
+    #[test]
+    fn adding_our_finalizer_reconciles_nothing_but_losing_it_does() {
+        let (mut index, cache) = (Index::default(), Cache::default());
+        let mut g = json!({"metadata": {"name": "a", "namespace": "gw", "resourceVersion": "1"}, "spec": {}});
+        assert_eq!(apply(&mut index, &cache, Kind::Gateway, g.clone()), vec![gw("gw", "a")]);
+        g["metadata"]["resourceVersion"] = json!("2");
+        g["metadata"]["finalizers"] = json!(["example.com/other", FINALIZER]);
+        assert!(apply(&mut index, &cache, Kind::Gateway, g.clone()).is_empty(), "our own first write");
+        g["metadata"]["resourceVersion"] = json!("3");
+        g["metadata"]["finalizers"] = json!([FINALIZER]);
+        assert!(apply(&mut index, &cache, Kind::Gateway, g.clone()).is_empty(), "another controller's");
+        g["metadata"]["resourceVersion"] = json!("4");
+        g["metadata"]["finalizers"] = json!([]);
+        assert_eq!(apply(&mut index, &cache, Kind::Gateway, g), vec![gw("gw", "a")], "removed by hand");
     }
 
     #[test]

@@ -69,6 +69,12 @@ impl Queue {
         }
     }
 
+    /// Nothing queued, nothing running.
+    pub fn is_idle(&self) -> bool {
+        let s = self.lock();
+        s.ready.is_empty() && s.running.is_empty() && s.again.is_empty()
+    }
+
     pub fn done(&self, key: &Key) {
         let mut s = self.lock();
         s.running.remove(key);

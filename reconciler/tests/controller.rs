@@ -162,6 +162,12 @@ fn world(from: &str) -> Vec<Value> {
 }
 
 /// Polls until `f` gives a value, failing after 60 s with `what`.
+/// Waits until the controller has no work queued or running. Call it after seeing an effect of
+/// the work (so its cause has reached the queue), before counting what that work did.
+async fn settled(c: &Cluster) {
+    eventually("the controller idle", || c.controller.idle().then_some(())).await;
+}
+
 async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -248,8 +254,8 @@ async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_nam
     targets.sort();
     assert_eq!(targets, vec!["10.0.0.10:8080", "10.0.1.20:8080"]);
 
-    // Let the reconcile the finalizer's own update caused finish, then look at every write.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The reconcile has finished: look at every write it made.
+    settled(&c).await;
     let requests = c.api.requests();
     let events: Vec<String> = c.api.list("Event").iter().map(|e| format!("{}: {}", e["reason"], e["note"])).collect();
     assert_eq!(events.len(), 1, "one event: {events:?}");
@@ -280,7 +286,7 @@ async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_nam
     c.api.apply(route("r1", "/changed", "svc-a"));
     eventually("the new path in AWS", || c.proxy.calls().iter().any(|call| call.action == "ModifyRule").then_some(()))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&c).await;
     let mutations: Vec<String> = c.proxy.mutating_calls().into_iter().map(|call| call.action).collect();
     assert_eq!(mutations, vec!["ModifyRule"]);
     // Only the changed route's status (its observedGeneration moved) and the event.
@@ -304,7 +310,7 @@ async fn a_gateway_with_two_routes_is_programmed_with_its_load_balancers_dns_nam
     ));
     eventually("the new target", || c.proxy.calls().iter().any(|call| call.action == "RegisterTargets").then_some(()))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&c).await;
     let actions: Vec<String> = c.proxy.calls().into_iter().map(|call| call.action).collect();
     assert_eq!(actions, vec!["DescribeTargetHealth", "RegisterTargets"]);
 }
@@ -332,7 +338,7 @@ async fn a_route_from_a_namespace_the_listener_does_not_allow_is_refused_and_bui
 async fn deleting_a_gateway_removes_its_stack_before_its_finalizer() {
     let c = cluster(world("All")).await;
     eventually("Programmed", || programmed_address(&c.api)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&c).await;
 
     // Hold the first AWS deletion: the Gateway must stay while its stack exists.
     c.proxy.hold_after_mutations(Some(c.proxy.mutations()));
@@ -362,7 +368,7 @@ async fn deleting_a_gateway_removes_its_stack_before_its_finalizer() {
 async fn a_replica_that_loses_its_lease_stops_writing_at_once() {
     let c = cluster(world("All")).await;
     eventually("Programmed", || programmed_address(&c.api)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&c).await;
 
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     let mut lease = c.api.get("coordination.k8s.io/v1", "Lease", Some("albatross-system"), "albatross-leader").unwrap();
@@ -471,7 +477,7 @@ async fn oidc_client_credentials_are_read_from_their_secret_when_the_stack_is_ap
                        "labels": {"touched": "yes"}},
                        "spec": {"selector": {"app": "store"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}));
     eventually("a reconcile", || c.proxy.calls().iter().any(|call| call.action == "DescribeRules").then_some(())).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&c).await;
     assert!(c.proxy.mutating_calls().is_empty(), "{:?}", c.proxy.mutating_calls());
     assert_granted_by_shipped_rbac(&c.api);
 }
@@ -512,6 +518,7 @@ async fn instance_targets_follow_node_readiness_on_the_node_port() {
     assert_eq!(tgs.target_groups()[0].target_type().map(|t| t.as_str()), Some("instance"));
     assert_eq!(registered(&c.aws).await, vec!["i-0000000000000000a:30080"]);
 
+    settled(&c).await;
     c.proxy.clear_calls();
     c.api.apply(node("n2", "i-0000000000000000b", "True"));
     eventually("the node that turned ready", || {
