@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 const GW: &str = "gateway.networking.k8s.io/v1";
 
 /// POSTs `body` to the webhook over TLS, trusting only `ca_pem`, as the API server would.
-fn admission(port: u16, ca_pem: &[u8], body: &Value) -> String {
+fn admission(port: u16, ca_pem: &[u8], path: &str, body: &Value) -> String {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem) {
@@ -37,7 +37,7 @@ fn admission(port: u16, ca_pem: &[u8], body: &Value) -> String {
     let body = body.to_string();
     write!(
         tls,
-        "POST /validate HTTP/1.1\r\nHost: albatross-webhook.albatross-system.svc\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: albatross-webhook.albatross-system.svc\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -73,7 +73,8 @@ fn objects() -> Vec<Value> {
     };
     vec![
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "albatross-system"}}),
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": "apps", "labels": {"gateway.k8s.aws/pod-readiness-gate-inject": "enabled"}}}),
         hooks("ValidatingWebhookConfiguration"),
         hooks("MutatingWebhookConfiguration"),
         json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
@@ -83,7 +84,7 @@ fn objects() -> Vec<Value> {
         json!({"apiVersion": GW, "kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "apps"},
                "spec": {"parentRefs": [{"name": "web"}], "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}}),
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc", "namespace": "apps"},
-               "spec": {"ports": [{"port": 80, "targetPort": 8080}]}}),
+               "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
     ]
 }
 
@@ -139,9 +140,27 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
         "operation": "CREATE", "namespace": "apps", "name": "bad",
         "object": {"apiVersion": GW, "kind": "Gateway", "metadata": {"name": "bad", "namespace": "apps"},
                    "spec": {"gatewayClassName": "alb", "listeners": [{"name": "x", "port": 70000, "protocol": "HTTP"}]}}}});
-    let answer = tokio::task::spawn_blocking(move || admission(tls, &ca, &review)).await.unwrap();
+    let trusted = ca.clone();
+    let answer = tokio::task::spawn_blocking(move || admission(tls, &trusted, "/validate", &review)).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"uid\":\"u-1\"") && answer.contains("\"allowed\":false"), "{answer}");
+
+    // A new pod behind the route's Service, in a namespace that opts in, gets the readiness gate.
+    let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u-2", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "operation": "CREATE", "namespace": "apps",
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-", "labels": {"app": "web"}},
+                   "spec": {"containers": [{"name": "app", "image": "app"}]}}}});
+    let answer = tokio::task::spawn_blocking(move || admission(tls, &ca, "/mutate", &review)).await.unwrap();
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or("")).expect("a JSON answer");
+    assert_eq!(body.pointer("/response/patchType"), Some(&json!("JSONPatch")), "{answer}");
+    let patch: Value = serde_json::from_slice(&base64_decode(body["response"]["patch"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        patch,
+        json!([{"op": "add", "path": "/spec/readinessGates",
+                "value": [{"conditionType": "target-health.gateway.k8s.aws/svc"}]}])
+    );
 
     let (_, metrics) = tokio::task::spawn_blocking(move || http_get(admin, "/metrics").unwrap()).await.unwrap();
     for family in [

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use albatross_test_support::rbac::{Grant, Rbac};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const NAMESPACE: &str = "albatross-system";
 
@@ -99,6 +99,9 @@ const EXPECTED_GRANTS: &[(&str, &str, &str, &str, &[&str])] = &[
     ("watch", "discovery.k8s.io", "endpointslices", "", &[]),
     // OIDC client credentials, by name.
     ("get", "", "secrets", "", &[]),
+    // Pod readiness gates: pods by name, the gate condition on their status.
+    ("get", "", "pods", "", &[]),
+    ("patch", "", "pods/status", "", &[]),
     // Events, in the namespace of the object they are about.
     ("create", "events.k8s.io", "events", "", &[]),
     ("patch", "events.k8s.io", "events", "", &[]),
@@ -423,7 +426,8 @@ fn webhooks_call_the_webhook_service_on_validate_and_mutate() {
     let service = object(&objects, "Service", "albatross-webhook");
     for (path, configuration) in webhook_configurations(&objects) {
         let webhooks = configuration["webhooks"].as_array().unwrap();
-        assert_eq!(webhooks.len(), 2);
+        // Mutating has the pod readiness-gate webhook besides.
+        assert_eq!(webhooks.len(), if path == "/mutate" { 3 } else { 2 });
         for webhook in webhooks {
             let name = webhook["name"].as_str().unwrap();
             assert!(name.split('.').count() >= 3, "{name}: a fully qualified name");
@@ -440,7 +444,10 @@ fn webhooks_call_the_webhook_service_on_validate_and_mutate() {
             assert_eq!(webhook["timeoutSeconds"], 5, "{name}");
             assert_eq!(webhook["matchPolicy"], "Equivalent", "{name}");
             for rule in webhook["rules"].as_array().unwrap() {
-                assert_eq!(strings(&rule["operations"]), ["CREATE", "UPDATE"], "{name}");
+                // Gates go into pods when they are created; a pod's gates never change after.
+                let operations: &[&str] =
+                    if rules_groups(webhook).contains("") { &["CREATE"] } else { &["CREATE", "UPDATE"] };
+                assert_eq!(strings(&rule["operations"]), operations, "{name}");
             }
         }
     }
@@ -458,13 +465,36 @@ fn webhooks_fail_closed_for_our_crds_and_open_for_gateway_api() {
             let expected = match group {
                 "gateway.k8s.aws" => "Fail",
                 "gateway.networking.k8s.io" => "Ignore",
+                // Pods must be creatable while the controller is down.
+                "" => "Ignore",
                 other => panic!("unexpected group {other}"),
             };
             assert_eq!(webhook["failurePolicy"], expected, "{group}");
             seen.insert(group);
         }
-        assert_eq!(seen.len(), 2);
+        assert!(seen.len() >= 2);
     }
+}
+
+#[test]
+fn the_pod_webhook_sees_only_pod_creations_in_namespaces_that_opt_in() {
+    let objects = deploy_objects();
+    let mutating = object(&objects, "MutatingWebhookConfiguration", "albatross");
+    let pods: Vec<&Value> =
+        mutating["webhooks"].as_array().unwrap().iter().filter(|w| rules_groups(w).contains("")).collect();
+    assert_eq!(pods.len(), 1);
+    let webhook = pods[0];
+    assert_eq!(webhook["rules"][0]["resources"], json!(["pods"]));
+    assert_eq!(
+        webhook["namespaceSelector"]["matchLabels"]["gateway.k8s.aws/pod-readiness-gate-inject"],
+        albatross_reconciler::readiness::INJECT_LABEL_VALUE
+    );
+    assert_eq!(
+        webhook["namespaceSelector"]["matchLabels"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        Some(vec![albatross_reconciler::readiness::INJECT_LABEL.to_owned()])
+    );
+    let validating = object(&objects, "ValidatingWebhookConfiguration", "albatross");
+    assert!(validating["webhooks"].as_array().unwrap().iter().all(|w| !rules_groups(w).contains("")));
 }
 
 #[test]
@@ -511,6 +541,9 @@ fn webhooks_cover_every_kind_and_version_of_our_crds_and_the_gateway_api_kinds()
             if rules_groups(webhook).contains("gateway.k8s.aws") {
                 assert_eq!(resources, plurals);
                 assert_eq!(api_versions, versions);
+            } else if rules_groups(webhook).contains("") {
+                // The pod readiness-gate webhook (checked on its own above).
+                continue;
             } else {
                 assert_eq!(resources, gateway_api);
                 assert_eq!(api_versions, BTreeSet::from(["*"]));

@@ -1,9 +1,10 @@
 //! Target registration: one target group's registered targets converged to the ready endpoints
 //! (IP targets) or nodes (instance targets) Kubernetes reports.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+pub use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use crate::client::{Api, Aws, AwsError};
 
@@ -27,6 +28,17 @@ const BATCH: usize = 200;
 /// Registered targets of a group, leaving out those already draining: a draining target is on
 /// its way out, so one that is wanted again must be registered again.
 pub async fn registered(aws: &Aws, target_group_arn: &str) -> Result<BTreeSet<Target>, AwsError> {
+    let health = health(aws, target_group_arn).await?;
+    let draining = Some(TargetHealthStateEnum::Draining);
+    Ok(health.into_iter().filter(|(_, state)| *state != draining).map(|(t, _)| t).collect())
+}
+
+/// Every registered target of a group with its health state (`initial`, `healthy`, ...; `None`
+/// when AWS gave none).
+pub async fn health(
+    aws: &Aws,
+    target_group_arn: &str,
+) -> Result<BTreeMap<Target, Option<TargetHealthStateEnum>>, AwsError> {
     let out = aws
         .call(
             Api::Elbv2Read,
@@ -37,10 +49,10 @@ pub async fn registered(aws: &Aws, target_group_arn: &str) -> Result<BTreeSet<Ta
     Ok(out
         .target_health_descriptions()
         .iter()
-        .filter(|d| d.target_health().and_then(|h| h.state()) != Some(&TargetHealthStateEnum::Draining))
         .filter_map(|d| {
             let t = d.target()?;
-            Some(Target { id: t.id()?.to_owned(), port: t.port().unwrap_or_default() })
+            let state = d.target_health().and_then(|h| h.state()).cloned();
+            Some((Target { id: t.id()?.to_owned(), port: t.port().unwrap_or_default() }, state))
         })
         .collect())
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use albatross_aws::deploy::Deployer;
+use albatross_aws::targets::TargetHealthStateEnum;
 use albatross_aws::{AwsError, ErrorClass, FENCED};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::Controllers;
@@ -16,7 +17,7 @@ use albatross_model::plan::{self, Env, Snapshot, StatusEntry};
 use albatross_model::validate::AwsLimits;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -26,7 +27,12 @@ use crate::index::{Index, Key, gather};
 use crate::leader::Leadership;
 use crate::metrics::{DirectionLabels, ErrorLabels, KindLabels, Metrics, ReconcileLabels};
 use crate::queue::Queue;
+use crate::readiness::{self, GateState};
 use crate::status::{StatusWriter, Written};
+
+fn pod_resource() -> ApiResource {
+    ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&())
+}
 
 /// Held on every Gateway of ours until its AWS stack is gone.
 pub const FINALIZER: &str = "gateway.k8s.aws/albatross";
@@ -376,7 +382,7 @@ impl Controller {
                         .iter()
                         .filter_map(|tg| Some((tg.clone(), deployed.applied.target_groups.get(&tg.id)?.clone())))
                         .collect();
-                    self.sync_targets(&groups).await?;
+                    self.sync_targets(key, &groups).await?;
                     self.deployed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), groups);
                 }
                 Err(e) if e.code == FENCED => return Err(Error::NotLeader),
@@ -400,20 +406,85 @@ impl Controller {
         }
     }
 
-    /// Registers and deregisters targets of deployed target groups to match the caches.
-    async fn sync_targets(&self, groups: &[(TargetGroupPlan, String)]) -> Result<(), Error> {
+    /// Registers and deregisters targets of deployed target groups to match the caches, and
+    /// opens the readiness gates of pods whose targets turned healthy.
+    async fn sync_targets(&self, gateway: &ObjectKey, groups: &[(TargetGroupPlan, String)]) -> Result<(), Error> {
+        let fenced = |e: AwsError| if e.code == FENCED { Error::NotLeader } else { Error::Aws(e) };
         for (tg, arn) in groups {
-            let Some(wanted) = crate::targets::wanted(&self.cache, tg) else { continue };
-            let changes = match albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await {
-                Ok(changes) => changes,
-                Err(e) if e.code == FENCED => return Err(Error::NotLeader),
-                Err(e) => return Err(e.into()),
-            };
+            let Some(mut wanted) = crate::targets::wanted(&self.cache, tg) else { continue };
+            let gate = readiness::gate(&tg.backend.name);
+            // Pods held back by our gate are targets before their endpoints turn ready.
+            let mut closed = Vec::new();
+            let mut look_again = false;
+            let ip = tg.target_type == "ip";
+            if readiness::injected(&self.cache, &tg.backend.namespace) {
+                for waiting in crate::targets::waiting(&self.cache, tg) {
+                    let Some(pod) = self.pod(&tg.backend.namespace, &waiting.pod).await? else { continue };
+                    match readiness::gate_state(&pod, &gate) {
+                        Some(GateState::Starting) => look_again = true,
+                        // Nodes are the targets: a pod has no health of its own to wait for.
+                        Some(GateState::Closed) if !ip => {
+                            if !self.open_gate(&tg.backend.namespace, &pod, &gate).await? {
+                                look_again = true;
+                            }
+                        }
+                        Some(GateState::Closed) => {
+                            wanted.insert(waiting.target.clone());
+                            closed.push((pod, waiting.target));
+                        }
+                        Some(GateState::Open) if ip => {
+                            wanted.insert(waiting.target);
+                        }
+                        Some(GateState::Open) | None => {}
+                    }
+                }
+            }
+            let changes = albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await.map_err(fenced)?;
             let count = |direction| self.metrics.targets.get_or_create(&DirectionLabels { direction });
             count("registered").inc_by(changes.registered as u64);
             count("deregistered").inc_by(changes.deregistered as u64);
+            if !closed.is_empty() {
+                let health = albatross_aws::targets::health(&self.deployer.aws, arn).await.map_err(fenced)?;
+                for (pod, target) in closed {
+                    let healthy = health.get(&target) == Some(&Some(TargetHealthStateEnum::Healthy));
+                    if !(healthy && self.open_gate(&tg.backend.namespace, &pod, &gate).await?) {
+                        look_again = true;
+                    }
+                }
+            }
+            if look_again {
+                let service = ObjectKey::new(tg.backend.namespace.clone(), tg.backend.name.clone());
+                self.queue.add_after(Key::Targets(gateway.clone(), Some(service)), readiness::GATE_POLL);
+            }
         }
         Ok(())
+    }
+
+    async fn pod(&self, namespace: &str, name: &str) -> Result<Option<Value>, Error> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &pod_resource());
+        let pod = api.get_opt(name).await?;
+        Ok(pod.and_then(|p| serde_json::to_value(p).ok()))
+    }
+
+    /// Sets a pod's gate condition True; `false` when the pod changed meanwhile (looked at again).
+    async fn open_gate(&self, namespace: &str, pod: &Value, gate: &str) -> Result<bool, Error> {
+        if !self.leadership.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let now = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let patch: json_patch::Patch =
+            serde_json::from_value(readiness::open_patch(pod, gate, &now)).expect("a valid JSON patch");
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &pod_resource());
+        match api.patch_status(name, &PatchParams::default(), &Patch::Json::<()>(patch)).await {
+            Ok(_) => {
+                tracing::info!(pod = %format!("{namespace}/{name}"), %gate, "target healthy: readiness gate open");
+                Ok(true)
+            }
+            // Gone, or changed since it was read (the test operation failed).
+            Err(kube::Error::Api(e)) if [404, 409, 422].contains(&e.code) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Endpoints or nodes changed: only the targets, from the target groups last deployed. A
@@ -428,7 +499,7 @@ impl Controller {
             Some(s) => tg.backend.namespace == s.namespace && tg.backend.name == s.name,
             None => tg.target_type == "instance",
         });
-        match self.sync_targets(&groups).await {
+        match self.sync_targets(key, &groups).await {
             Err(Error::Aws(e)) if e.class == ErrorClass::NotFound => {
                 self.deployed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
                 self.queue.add(Key::Gateway(key.clone()));

@@ -8,6 +8,7 @@ pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod queue;
+pub mod readiness;
 pub mod secrets;
 pub mod status;
 pub mod targets;

@@ -44,6 +44,50 @@ pub fn wanted(cache: &Cache, tg: &TargetGroupPlan) -> Option<BTreeSet<Target>> {
 /// named like the Service port.
 pub fn ip_targets(slices: &[std::sync::Arc<Value>], port_name: &str) -> BTreeSet<Target> {
     let mut out = BTreeSet::new();
+    for_each_endpoint(slices, port_name, |endpoint, target| {
+        if endpoint.pointer("/conditions/ready").and_then(Value::as_bool) != Some(false) {
+            out.insert(target);
+        }
+    });
+    out
+}
+
+/// An endpoint that is not ready, of a pod that is not terminating: its pod may be waiting for
+/// our readiness gate, which only opens once the target is registered and healthy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub pod: String,
+    pub target: Target,
+}
+
+/// Not-ready, not-terminating pod endpoints of a target group's Service.
+pub fn waiting(cache: &Cache, tg: &TargetGroupPlan) -> Vec<Waiting> {
+    let key = ObjectKey::new(tg.backend.namespace.clone(), tg.backend.name.clone());
+    let Some(port_name) = service_port_name(cache, &key, tg.backend.port) else { return Vec::new() };
+    let mut out = Vec::new();
+    for_each_endpoint(&cache.slices_of(&key), &port_name, |endpoint, target| {
+        let conditions = endpoint.get("conditions");
+        let flag = |name: &str| conditions.and_then(|c| c.get(name)).and_then(Value::as_bool);
+        let pod = endpoint
+            .get("targetRef")
+            .filter(|r| r.get("kind").and_then(Value::as_str) == Some("Pod"))
+            .and_then(|r| r.get("name").and_then(Value::as_str));
+        if let (Some(false), false, Some(pod)) = (flag("ready"), flag("terminating") == Some(true), pod) {
+            out.push(Waiting { pod: pod.to_owned(), target });
+        }
+    });
+    out
+}
+
+fn service_port_name(cache: &Cache, service: &ObjectKey, port: i32) -> Option<String> {
+    let service = cache.get(Kind::Service, service)?;
+    let ports = service.pointer("/spec/ports").and_then(Value::as_array)?;
+    let port = ports.iter().find(|p| p["port"].as_i64() == Some(i64::from(port)))?;
+    Some(port.get("name").and_then(Value::as_str).unwrap_or("").to_owned())
+}
+
+/// Every endpoint address on the slice port named `port_name`, with its endpoint.
+fn for_each_endpoint(slices: &[std::sync::Arc<Value>], port_name: &str, mut f: impl FnMut(&Value, Target)) {
     for slice in slices {
         let Some(port) = slice
             .get("ports")
@@ -54,17 +98,13 @@ pub fn ip_targets(slices: &[std::sync::Arc<Value>], port_name: &str) -> BTreeSet
             continue;
         };
         for endpoint in slice.get("endpoints").and_then(Value::as_array).into_iter().flatten() {
-            if endpoint.pointer("/conditions/ready").and_then(Value::as_bool) == Some(false) {
-                continue;
-            }
             for address in endpoint.get("addresses").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(ip) = address.as_str() {
-                    out.insert(Target { id: ip.to_owned(), port: port as i32 });
+                    f(endpoint, Target { id: ip.to_owned(), port: port as i32 });
                 }
             }
         }
     }
-    out
 }
 
 /// Ready, schedulable nodes with an AWS instance id, not excluded by label.
@@ -109,6 +149,36 @@ mod tests {
         let targets = ip_targets(&[slice], "http");
         let ids: Vec<(&str, i32)> = targets.iter().map(|t| (t.id.as_str(), t.port)).collect();
         assert_eq!(ids, vec![("10.0.0.1", 8080), ("10.0.0.3", 8080)]);
+    }
+
+    #[test]
+    fn waiting_endpoints_are_the_not_ready_pods_that_are_not_terminating() {
+        let cache = Cache::default();
+        let svc = json!({"metadata": {"name": "web", "namespace": "apps"},
+                         "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}});
+        cache.store(Kind::Service, ObjectKey::new("apps", "web"), Some(svc));
+        let pod = |name: &str| json!({"kind": "Pod", "name": name});
+        let slice = json!({"metadata": {"name": "web-1", "namespace": "apps",
+                                    "labels": {"kubernetes.io/service-name": "web"}},
+        "ports": [{"name": "http", "port": 8080}],
+        "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "targetRef": pod("ready")},
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": false}, "targetRef": pod("starting")},
+            {"addresses": ["10.0.0.3"], "conditions": {"ready": false, "terminating": true},
+             "targetRef": pod("leaving")},
+            {"addresses": ["10.0.0.4"], "conditions": {"ready": false}},
+        ]});
+        cache.store(Kind::EndpointSlice, ObjectKey::new("apps", "web-1"), Some(slice));
+        let tg: TargetGroupPlan = serde_json::from_value(json!({
+            "Id": "t", "TargetGroupName": "t", "Protocol": "HTTP", "Port": 8080, "TargetType": "ip",
+            "HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port", "HealthCheckIntervalSeconds": 15,
+            "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 3, "UnhealthyThresholdCount": 3, "Tags": [],
+            "Backend": {"namespace": "apps", "name": "web", "port": 80}}))
+        .expect("a target group plan");
+        assert_eq!(
+            waiting(&cache, &tg),
+            vec![Waiting { pod: "starting".into(), target: Target { id: "10.0.0.2".into(), port: 8080 } }]
+        );
     }
 
     #[test]

@@ -161,13 +161,13 @@ fn world(from: &str) -> Vec<Value> {
     ]
 }
 
-/// Polls until `f` gives a value, failing after 60 s with `what`.
 /// Waits until the controller has no work queued or running. Call it after seeing an effect of
 /// the work (so its cause has reached the queue), before counting what that work did.
 async fn settled(c: &Cluster) {
     eventually("the controller idle", || c.controller.idle().then_some(())).await;
 }
 
+/// Polls until `f` gives a value, failing after 60 s with `what`.
 async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -506,14 +506,32 @@ async fn registered(aws: &Aws) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_targets_follow_node_readiness_on_the_node_port() {
     let mut objects = documents(include_str!("../../model/tests/golden/tgc-instance-target-nodeport/input.yaml"));
-    objects.extend([namespace("shop"), namespace("albatross-system")]);
-    objects.extend([node("n1", "i-0000000000000000a", "True"), node("n2", "i-0000000000000000b", "False")]);
+    objects.extend([namespace("albatross-system"), node("n1", "i-0000000000000000a", "True")]);
+    objects.push(node("n2", "i-0000000000000000b", "False"));
+    // A pod with our readiness gate: behind nodes it has no health of its own to wait for.
+    objects.push(json!({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": "shop", "labels": {"gateway.k8s.aws/pod-readiness-gate-inject": "enabled"}}}));
+    let gate = albatross_reconciler::readiness::gate("store");
+    objects.push(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "store-1", "namespace": "shop"},
+                        "spec": {"containers": [{"name": "app", "image": "app"}], "readinessGates": [{"conditionType": gate}]},
+                        "status": {"podIP": "10.0.0.40", "conditions": [{"type": "ContainersReady", "status": "True"}]}}));
+    objects.push(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                        "metadata": {"name": "store-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "store"}},
+                        "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                        "endpoints": [{"addresses": ["10.0.0.40"], "conditions": {"ready": false},
+                                       "targetRef": {"kind": "Pod", "name": "store-1", "namespace": "shop"}}]}));
     let c = cluster(objects).await;
     eventually("Programmed", || {
         let gw = c.api.get(GW, "Gateway", Some("shop"), "web")?;
         gw.pointer("/status/addresses/0/value").map(|_| ())
     })
     .await;
+    let opened = eventually("the pod's gate open", || {
+        let pod = c.api.get("v1", "Pod", Some("shop"), "store-1")?;
+        condition(pod.pointer("/status/conditions")?, &gate).cloned()
+    })
+    .await;
+    assert_eq!(opened["status"], "True");
     let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
     assert_eq!(tgs.target_groups()[0].target_type().map(|t| t.as_str()), Some("instance"));
     assert_eq!(registered(&c.aws).await, vec!["i-0000000000000000a:30080"]);
@@ -536,4 +554,63 @@ async fn instance_targets_follow_node_readiness_on_the_node_port() {
         actions.iter().all(|a| ["DescribeTargetHealth", "RegisterTargets", "DeregisterTargets"].contains(&a.as_str())),
         "node changes read no load balancer: {actions:?}"
     );
+}
+
+fn gated_pod(name: &str, ip: &str, containers_ready: bool) -> Value {
+    let gate = albatross_reconciler::readiness::gate("svc-a");
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "apps", "labels": {"app": "a"}},
+           "spec": {"containers": [{"name": "app", "image": "app"}], "readinessGates": [{"conditionType": gate}]},
+           "status": {"podIP": ip, "conditions": [
+               {"type": "ContainersReady", "status": if containers_ready { "True" } else { "False" }},
+               {"type": "Ready", "status": "False"}]}})
+}
+
+fn gate_condition(api: &FakeApiServer, pod: &str) -> Option<Value> {
+    let pod = api.get("v1", "Pod", Some("apps"), pod)?;
+    let gate = albatross_reconciler::readiness::gate("svc-a");
+    condition(pod.pointer("/status/conditions")?, &gate).cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gated_pod_is_registered_before_it_is_ready_and_its_gate_opens_once_healthy() {
+    let mut objects = world("All");
+    objects.retain(|o| o["metadata"]["name"] != "apps" && o["metadata"]["name"] != "svc-a-1");
+    objects.push(json!({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": "apps", "labels": {"gateway.k8s.aws/pod-readiness-gate-inject": "enabled"}}}));
+    let pod_ref = |name: &str| json!({"kind": "Pod", "name": name, "namespace": "apps"});
+    objects.push(slice(
+        "svc-a",
+        json!([{"addresses": ["10.0.0.10"], "conditions": {"ready": true}},
+               // Held back by the gate only: a target before it is ready.
+               {"addresses": ["10.0.0.30"], "conditions": {"ready": false}, "targetRef": pod_ref("gated")},
+               // Its containers are still starting.
+               {"addresses": ["10.0.0.31"], "conditions": {"ready": false}, "targetRef": pod_ref("starting")},
+               // Not ready and without our gate: left alone.
+               {"addresses": ["10.0.0.32"], "conditions": {"ready": false}, "targetRef": pod_ref("plain")}]),
+    ));
+    objects.push(gated_pod("gated", "10.0.0.30", true));
+    objects.push(gated_pod("starting", "10.0.0.31", false));
+    let mut plain = gated_pod("plain", "10.0.0.32", true);
+    plain["spec"]["readinessGates"] = json!([]);
+    objects.push(plain);
+    let c = cluster(objects).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+
+    let opened = eventually("the gate of the healthy target open", || gate_condition(&c.api, "gated")).await;
+    assert_eq!(opened["status"], "True");
+    assert_eq!(opened["reason"], "TargetHealthy");
+    let pod = c.api.get("v1", "Pod", Some("apps"), "gated").unwrap();
+    let types: Vec<&str> =
+        pod["status"]["conditions"].as_array().unwrap().iter().filter_map(|c| c["type"].as_str()).collect();
+    assert!(types.contains(&"ContainersReady"), "the kubelet's conditions stay: {types:?}");
+    let svc_a_targets =
+        || async { registered(&c.aws).await.into_iter().filter(|t| t.starts_with("10.0.0.")).collect::<Vec<_>>() };
+    assert_eq!(svc_a_targets().await, vec!["10.0.0.10:8080", "10.0.0.30:8080"]);
+    assert!(gate_condition(&c.api, "starting").is_none());
+
+    // Containers turning ready changes no EndpointSlice: the controller looks again by itself.
+    c.api.apply(gated_pod("starting", "10.0.0.31", true));
+    eventually("the gate of the started pod open", || gate_condition(&c.api, "starting")).await;
+    assert_eq!(svc_a_targets().await, vec!["10.0.0.10:8080", "10.0.0.30:8080", "10.0.0.31:8080"]);
+    assert_granted_by_shipped_rbac(&c.api);
 }

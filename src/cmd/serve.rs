@@ -12,6 +12,7 @@ use albatross_certs::{PemFiles, ReloadingResolver};
 use albatross_model::Validator;
 use albatross_model::validate::Catalog;
 use albatross_reconciler::cache::Kind;
+use albatross_reconciler::readiness::Injector;
 use albatross_reconciler::webhook_certs::Bootstrap;
 use albatross_reconciler::{Controller, Elector, LeaseSettings, Settings};
 use albatross_webhook::Webhook;
@@ -171,6 +172,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     controller.metrics.register(registry.sub_registry_with_prefix("albatross"));
     tokio::spawn(controller.clone().run());
     tokio::spawn(refresh_catalog(webhook.clone(), controller.clone(), controllers));
+    let injector = Injector::new(controller.settings.controllers.clone());
+    let cached = controller.clone();
+    let _ = webhook.pod_gates.set(Box::new(move |namespace, pod| injector.gates(&cached.cache, namespace, pod)));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let elector = tokio::spawn(elector.run(stopped));
 

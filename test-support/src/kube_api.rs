@@ -168,6 +168,7 @@ impl ResourceDef {
             d("", "v1", "ConfigMap", "configmaps", true, false),
             d("", "v1", "Endpoints", "endpoints", true, false),
             d("", "v1", "Node", "nodes", false, true),
+            d("", "v1", "Pod", "pods", true, true),
             d("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, false),
             d("events.k8s.io", "v1", "Event", "events", true, false),
             d("coordination.k8s.io", "v1", "Lease", "leases", true, false),

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use albatross_model::defaults::PatchOp;
 use albatross_model::{Catalog, FieldError, Operation, Outcome, Validator};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -23,7 +24,11 @@ pub struct Answer {
     pub verdict: &'static str,
 }
 
-const KINDS: [&str; 14] = [
+/// The readiness gates a new pod gets, from its namespace and object; set by `serve`, where the
+/// watch caches know Services and routes.
+pub type PodGates = dyn Fn(&str, &Value) -> Vec<String> + Send + Sync;
+
+const KINDS: [&str; 15] = [
     "GatewayClass",
     "Gateway",
     "HTTPRoute",
@@ -37,6 +42,7 @@ const KINDS: [&str; 14] = [
     "LoadBalancerConfiguration",
     "TargetGroupConfiguration",
     "ListenerRuleConfiguration",
+    "Pod",
     "other",
 ];
 
@@ -59,7 +65,13 @@ fn bad_request(reason: String) -> Answer {
 }
 
 /// Answers one AdmissionReview body.
-pub fn review(validator: &Validator, catalog: &Catalog, endpoint: Endpoint, body: &[u8]) -> Answer {
+pub fn review(
+    validator: &Validator,
+    catalog: &Catalog,
+    pod_gates: Option<&PodGates>,
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Answer {
     let review: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return bad_request(format!("body is not JSON: {e}")),
@@ -123,7 +135,21 @@ pub fn review(validator: &Validator, catalog: &Catalog, endpoint: Endpoint, body
             answer(response, "denied")
         }
         Endpoint::Mutate => {
-            let patch = validator.defaults(&object);
+            let core = request.pointer("/kind/group").and_then(Value::as_str).unwrap_or("").is_empty();
+            let patch = if core && request_kind == "Pod" {
+                let namespace = request
+                    .get("namespace")
+                    .or_else(|| object.pointer("/metadata/namespace"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("default");
+                let gates = match (op, pod_gates) {
+                    (Operation::Create, Some(gates)) => gates(namespace, &object),
+                    _ => Vec::new(),
+                };
+                readiness_gate_patch(&object, &gates)
+            } else {
+                validator.defaults(&object)
+            };
             if patch.is_empty() {
                 return answer(allowed, "allowed");
             }
@@ -133,6 +159,17 @@ pub fn review(validator: &Validator, catalog: &Catalog, endpoint: Endpoint, body
             response["patch"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
             answer(response, "patched")
         }
+    }
+}
+
+/// JSON patch operations adding readiness gates to a pod's spec.
+fn readiness_gate_patch(pod: &Value, gates: &[String]) -> Vec<PatchOp> {
+    let entries = gates.iter().map(|g| json!({ "conditionType": g }));
+    let add = |path: &str, value| PatchOp { op: "add", path: path.into(), value };
+    match pod.pointer("/spec/readinessGates") {
+        Some(Value::Array(_)) => entries.map(|e| add("/spec/readinessGates/-", e)).collect(),
+        _ if gates.is_empty() => Vec::new(),
+        _ => vec![add("/spec/readinessGates", Value::Array(entries.collect()))],
     }
 }
 
@@ -163,4 +200,47 @@ fn denial_message(kind: &str, object: &Value, outcome: &Outcome) -> String {
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let problems: Vec<String> = outcome.errors.iter().map(FieldError::to_string).collect();
     format!("{kind} {name:?} is invalid: [{}]", problems.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use albatross_model::ValidatorOptions;
+
+    fn pod_review(operation: &str, spec: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": operation,
+            "namespace": "apps", "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": spec}}}))
+        .unwrap()
+    }
+
+    fn patch_of(answer: &Answer) -> Option<Value> {
+        let patch = answer.body.pointer("/response/patch")?.as_str()?;
+        serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(patch).ok()?).ok()
+    }
+
+    #[test]
+    fn a_new_pod_gets_the_gates_the_caches_choose_appended_to_its_own() {
+        let validator = Validator::new(ValidatorOptions::default());
+        let catalog = Catalog::default();
+        let gates: Box<PodGates> = Box::new(|namespace, _| vec![format!("example.com/{namespace}")]);
+        let gates = Some(gates.as_ref());
+
+        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("CREATE", json!({})));
+        assert_eq!((answer.kind, answer.verdict), ("Pod", "patched"));
+        let added =
+            json!([{"op": "add", "path": "/spec/readinessGates", "value": [{"conditionType": "example.com/apps"}]}]);
+        assert_eq!(patch_of(&answer), Some(added));
+
+        let own = json!({"readinessGates": [{"conditionType": "mine"}]});
+        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("CREATE", own));
+        let appended =
+            json!([{"op": "add", "path": "/spec/readinessGates/-", "value": {"conditionType": "example.com/apps"}}]);
+        assert_eq!(patch_of(&answer), Some(appended), "the pod's own gates stay");
+
+        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("UPDATE", json!({})));
+        assert_eq!(answer.verdict, "allowed", "gates are set at creation only");
+        let answer = review(&validator, &catalog, None, Endpoint::Mutate, &pod_review("CREATE", json!({})));
+        assert_eq!(answer.verdict, "allowed", "the webhook alone knows no Services");
+    }
 }

@@ -8,6 +8,6 @@ mod admission;
 mod metrics;
 mod server;
 
-pub use admission::{Endpoint, review};
+pub use admission::{Endpoint, PodGates, review};
 pub use metrics::Metrics;
 pub use server::{MAX_BODY_BYTES, Readiness, Webhook, admin_router, router, serve_tls};

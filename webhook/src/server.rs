@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use albatross_model::{Catalog, Validator};
@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::admission::{Endpoint, review};
+use crate::admission::{Endpoint, PodGates, review};
 use crate::metrics::{EndpointLabels, Metrics, ReviewLabels};
 
 /// Largest AdmissionReview body accepted; larger ones get 413.
@@ -38,6 +38,8 @@ pub struct Webhook {
     pub validator: Validator,
     /// Classes and Gateways known from the cluster; empty when the webhook runs alone.
     pub catalog: RwLock<Catalog>,
+    /// Readiness gates for new pods; unset when the webhook runs alone (pods pass unchanged).
+    pub pod_gates: OnceLock<Box<PodGates>>,
     pub metrics: Metrics,
     pub readiness: Readiness,
 }
@@ -45,14 +47,20 @@ pub struct Webhook {
 impl Webhook {
     pub fn new(validator: Validator) -> Self {
         let catalog = Catalog::new(&validator.options().controllers);
-        Self { validator, catalog: RwLock::new(catalog), metrics: Metrics::default(), readiness: Readiness::default() }
+        Self {
+            validator,
+            catalog: RwLock::new(catalog),
+            pod_gates: OnceLock::new(),
+            metrics: Metrics::default(),
+            readiness: Readiness::default(),
+        }
     }
 
     fn answer(&self, endpoint: Endpoint, body: &[u8]) -> Response {
         let started = Instant::now();
         let answer = {
             let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
-            review(&self.validator, &catalog, endpoint, body)
+            review(&self.validator, &catalog, self.pod_gates.get().map(|g| g.as_ref()), endpoint, body)
         };
         let endpoint = match endpoint {
             Endpoint::Validate => "validate",

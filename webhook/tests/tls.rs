@@ -276,6 +276,7 @@ async fn trusting_the_api_server_keeps_only_albatross_checks() {
     let answer = albatross_webhook::review(
         &validator,
         &catalog,
+        None,
         albatross_webhook::Endpoint::Validate,
         &review("CREATE", &gateway),
     );
@@ -285,6 +286,7 @@ async fn trusting_the_api_server_keeps_only_albatross_checks() {
     let answer = albatross_webhook::review(
         &validator,
         &catalog,
+        None,
         albatross_webhook::Endpoint::Validate,
         &review("CREATE", &schema_only),
     );
