@@ -28,17 +28,7 @@ async fn world() -> World {
     })
     .await;
     let vpc = albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["sample.com".to_owned()]).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, "sample.com");
-    let cert = params.self_signed(&key).unwrap();
-    aws.acm
-        .import_certificate()
-        .certificate(aws_sdk_acm::primitives::Blob::new(cert.pem()))
-        .private_key(aws_sdk_acm::primitives::Blob::new(key.serialize_pem()))
-        .send()
-        .await
-        .unwrap();
+    albatross_test_support::acm::import_self_signed(&aws.acm, "sample.com", &["sample.com"]).await;
     World { _moto: moto, proxy, aws, vpc }
 }
 
@@ -469,19 +459,7 @@ async fn configured_subnet_selector_and_source_ranges_shape_the_load_balancer_an
 #[tokio::test]
 async fn oidc_client_credentials_come_from_a_secret_in_the_manifests() {
     let world = world().await;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["shop.example.com".to_owned()]).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, "shop.example.com");
-    let cert = params.self_signed(&key).unwrap();
-    world
-        .aws
-        .acm
-        .import_certificate()
-        .certificate(aws_sdk_acm::primitives::Blob::new(cert.pem()))
-        .private_key(aws_sdk_acm::primitives::Blob::new(key.serialize_pem()))
-        .send()
-        .await
-        .unwrap();
+    albatross_test_support::acm::import_self_signed(&world.aws.acm, "shop.example.com", &["shop.example.com"]).await;
     let dir = tempfile::tempdir().unwrap();
     let golden =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("model/tests/golden/lrc-authenticate-oidc-https/input.yaml");

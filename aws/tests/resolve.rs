@@ -245,25 +245,8 @@ async fn subnet_names_are_resolved_to_ids_with_one_call_and_unknown_names_report
 
 // ---------------------------------------------------------------- certificates
 
-fn self_signed(common_name: &str, sans: &[&str]) -> (String, String) {
-    let mut params = rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
 async fn import(aws: &Aws, common_name: &str, sans: &[&str]) -> String {
-    let (cert, key) = self_signed(common_name, sans);
-    let out = aws
-        .acm
-        .import_certificate()
-        .certificate(aws_smithy_types::Blob::new(cert.into_bytes()))
-        .private_key(aws_smithy_types::Blob::new(key.into_bytes()))
-        .send()
-        .await
-        .expect("ImportCertificate");
-    out.certificate_arn().expect("arn").to_owned()
+    albatross_test_support::acm::import_self_signed(&aws.acm, common_name, sans).await
 }
 
 #[tokio::test]

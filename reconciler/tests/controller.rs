@@ -47,17 +47,7 @@ async fn cluster_with(objects: Vec<Value>, crds: bool, certificates: &[&str]) ->
     let aws = connect(moto.endpoint().into()).await;
     albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
     for host in certificates {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, *host);
-        let cert = params.self_signed(&key).unwrap();
-        aws.acm
-            .import_certificate()
-            .certificate(aws_sdk_acm::primitives::Blob::new(cert.pem()))
-            .private_key(aws_sdk_acm::primitives::Blob::new(key.serialize_pem()))
-            .send()
-            .await
-            .unwrap();
+        albatross_test_support::acm::import_self_signed(&aws.acm, host, &[host]).await;
     }
 
     let api = FakeApiServer::start().await;

@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod acm;
 mod http1;
 pub mod kube_api;
 pub mod loopback;
