@@ -15,27 +15,20 @@ pub struct Target {
     pub port: i32,
 }
 
-/// What one sync changed.
+/// What one sync changed, and the health AWS reported before it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TargetChanges {
     pub registered: usize,
     pub deregistered: usize,
+    /// Every target registered before the sync with its state (`initial`, `healthy`, ...;
+    /// `None` when AWS gave none). Targets registered by this sync are not in it.
+    pub health: BTreeMap<Target, Option<TargetHealthStateEnum>>,
 }
 
 /// RegisterTargets and DeregisterTargets take at most this many targets a call.
 const BATCH: usize = 200;
 
-/// Registered targets of a group, leaving out those already draining: a draining target is on
-/// its way out, so one that is wanted again must be registered again.
-pub async fn registered(aws: &Aws, target_group_arn: &str) -> Result<BTreeSet<Target>, AwsError> {
-    let health = health(aws, target_group_arn).await?;
-    let draining = Some(TargetHealthStateEnum::Draining);
-    Ok(health.into_iter().filter(|(_, state)| *state != draining).map(|(t, _)| t).collect())
-}
-
-/// Every registered target of a group with its health state (`initial`, `healthy`, ...; `None`
-/// when AWS gave none).
-pub async fn health(
+async fn health(
     aws: &Aws,
     target_group_arn: &str,
 ) -> Result<BTreeMap<Target, Option<TargetHealthStateEnum>>, AwsError> {
@@ -60,7 +53,10 @@ pub async fn health(
 /// Registers what is wanted and missing, then deregisters what is registered and not wanted:
 /// new targets take traffic before old ones drain.
 pub async fn sync(aws: &Aws, target_group_arn: &str, wanted: &BTreeSet<Target>) -> Result<TargetChanges, AwsError> {
-    let current = registered(aws, target_group_arn).await?;
+    let health = health(aws, target_group_arn).await?;
+    // A draining target is on its way out: one that is wanted again must be registered again.
+    let draining = Some(TargetHealthStateEnum::Draining);
+    let current: BTreeSet<Target> = health.iter().filter(|(_, s)| **s != draining).map(|(t, _)| t.clone()).collect();
     let add: Vec<&Target> = wanted.difference(&current).collect();
     let remove: Vec<&Target> = current.difference(wanted).collect();
     let describe = |t: &&Target| TargetDescription::builder().id(&t.id).port(t.port).build();
@@ -88,5 +84,5 @@ pub async fn sync(aws: &Aws, target_group_arn: &str, wanted: &BTreeSet<Target>) 
         )
         .await?;
     }
-    Ok(TargetChanges { registered: add.len(), deregistered: remove.len() })
+    Ok(TargetChanges { registered: add.len(), deregistered: remove.len(), health })
 }

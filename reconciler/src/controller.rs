@@ -443,13 +443,11 @@ impl Controller {
             let count = |direction| self.metrics.targets.get_or_create(&DirectionLabels { direction });
             count("registered").inc_by(changes.registered as u64);
             count("deregistered").inc_by(changes.deregistered as u64);
-            if !closed.is_empty() {
-                let health = albatross_aws::targets::health(&self.deployer.aws, arn).await.map_err(fenced)?;
-                for (pod, target) in closed {
-                    let healthy = health.get(&target) == Some(&Some(TargetHealthStateEnum::Healthy));
-                    if !(healthy && self.open_gate(&tg.backend.namespace, &pod, &gate).await?) {
-                        look_again = true;
-                    }
+            // A target registered just now starts `initial`: its health is read at the next look.
+            for (pod, target) in closed {
+                let healthy = changes.health.get(&target) == Some(&Some(TargetHealthStateEnum::Healthy));
+                if !(healthy && self.open_gate(&tg.backend.namespace, &pod, &gate).await?) {
+                    look_again = true;
                 }
             }
             if look_again {
