@@ -193,7 +193,7 @@ impl ResourceDef {
     }
 
     /// The Gateway API (v1.6.1) kinds and versions a cluster with the experimental channel's
-    /// CRDs serves (`shared/gateway-api/crds/experimental`, `gateway.networking.k8s.io` only; the
+    /// CRDs serves (`manifests/gateway-api/experimental`, `gateway.networking.k8s.io` only; the
     /// standard channel serves a subset: the same without TCPRoute/TLSRoute/UDPRoute v1alpha2,
     /// TLSRoute v1alpha3 and BackendTLSPolicy v1alpha3). The preferred version comes first.
     pub fn gateway_api() -> Vec<ResourceDef> {

@@ -90,7 +90,7 @@ fn review(operation: &str, object: &Value) -> Vec<u8> {
 }
 
 fn examples(dir: &str) -> Vec<(PathBuf, Value)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/gateway-api/examples").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/gateway-api/examples").join(dir);
     let mut files = Vec::new();
     let mut stack = vec![root];
     while let Some(d) = stack.pop() {
