@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 
 use albatross_model::plan::types::{
-    Action, Attribute, Certificate, Condition, FixedResponseConfig, ForwardConfig, HttpHeaderConfig, KeyValue, Matcher,
-    QueryStringConfig, RedirectConfig, Rewrite, RewriteConfig, StickinessConfig, Tag, Transform, Values,
-    WeightedTargetGroup,
+    Action, Attribute, AuthenticateOidcConfig, Certificate, Condition, Credential, FixedResponseConfig, ForwardConfig,
+    HttpHeaderConfig, KeyValue, Matcher, QueryStringConfig, RedirectConfig, Rewrite, RewriteConfig, StickinessConfig,
+    Tag, Transform, Values, WeightedTargetGroup,
 };
 use aws_sdk_elasticloadbalancingv2::types as sdk;
 use serde_json::{Map, Value};
@@ -224,38 +224,40 @@ fn auth_params(v: &Value, what: &str) -> Result<HashMap<String, String>, String>
     map.iter().map(|(k, v)| Ok((k.clone(), auth_string(v, what, "AuthenticationRequestExtraParams value")?))).collect()
 }
 
-fn oidc_to_sdk(config: &Value) -> Result<sdk::AuthenticateOidcActionConfig, String> {
-    const WHAT: &str = "authenticate-oidc";
-    let mut b = sdk::AuthenticateOidcActionConfig::builder();
-    for (key, v) in auth_object(config, WHAT)? {
-        if v.is_null() {
-            continue;
-        }
-        let s = || auth_string(v, WHAT, key);
-        b = match key.as_str() {
-            "Issuer" => b.issuer(s()?),
-            "AuthorizationEndpoint" => b.authorization_endpoint(s()?),
-            "TokenEndpoint" => b.token_endpoint(s()?),
-            "UserInfoEndpoint" => b.user_info_endpoint(s()?),
-            "ClientId" => b.client_id(s()?),
-            "ClientSecret" => b.client_secret(s()?),
-            "SessionCookieName" => b.session_cookie_name(s()?),
-            "Scope" => b.scope(s()?),
-            "SessionTimeout" => b.session_timeout(auth_timeout(v, WHAT)?),
-            "AuthenticationRequestExtraParams" => {
-                b.set_authentication_request_extra_params(Some(auth_params(v, WHAT)?))
-            }
-            "OnUnauthenticatedRequest" => b.on_unauthenticated_request(
-                sdk::AuthenticateOidcActionConditionalBehaviorEnum::try_parse(&s()?)
-                    .map_err(|_| format!("{WHAT} OnUnauthenticatedRequest {v} is not deny, allow or authenticate"))?,
-            ),
-            "UseExistingClientSecret" => {
-                b.use_existing_client_secret(v.as_bool().ok_or_else(|| format!("{WHAT} {key} is not a boolean"))?)
-            }
-            _ => return Err(format!("{WHAT} config has no field {key:?}")),
-        };
+/// A client credential as AWS takes it: only a resolved value; a reference left in the plan is
+/// an error, never sent.
+fn credential(c: &Credential, field: &str) -> Result<String, String> {
+    match c {
+        Credential::Value(v) => Ok(v.clone()),
+        Credential::SecretRef(r) => Err(format!("authenticate-oidc {field}: {r} was not resolved")),
     }
-    Ok(b.build())
+}
+
+fn oidc_to_sdk(c: &AuthenticateOidcConfig) -> Result<sdk::AuthenticateOidcActionConfig, String> {
+    let behaviour = c
+        .on_unauthenticated_request
+        .as_deref()
+        .map(|b| {
+            sdk::AuthenticateOidcActionConditionalBehaviorEnum::try_parse(b).map_err(|_| {
+                format!("authenticate-oidc OnUnauthenticatedRequest {b:?} is not deny, allow or authenticate")
+            })
+        })
+        .transpose()?;
+    let params = c.authentication_request_extra_params.as_ref().map(|p| p.clone().into_iter().collect());
+    Ok(sdk::AuthenticateOidcActionConfig::builder()
+        .issuer(&c.issuer)
+        .authorization_endpoint(&c.authorization_endpoint)
+        .token_endpoint(&c.token_endpoint)
+        .user_info_endpoint(&c.user_info_endpoint)
+        .client_id(credential(&c.client_id, "ClientId")?)
+        .set_client_secret(c.client_secret.as_ref().map(|s| credential(s, "ClientSecret")).transpose()?)
+        .set_session_cookie_name(c.session_cookie_name.clone())
+        .set_scope(c.scope.clone())
+        .set_session_timeout(c.session_timeout)
+        .set_authentication_request_extra_params(params)
+        .set_on_unauthenticated_request(behaviour)
+        .set_use_existing_client_secret(c.use_existing_client_secret)
+        .build())
 }
 
 fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig, String> {
@@ -403,21 +405,24 @@ fn params_json(params: Option<&HashMap<String, String>>) -> Option<Value> {
     params.map(|p| Value::Object(p.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
 }
 
-fn oidc_from_sdk(c: &sdk::AuthenticateOidcActionConfig) -> Value {
-    let mut m = Map::new();
-    put(&mut m, "Issuer", c.issuer());
-    put(&mut m, "AuthorizationEndpoint", c.authorization_endpoint());
-    put(&mut m, "TokenEndpoint", c.token_endpoint());
-    put(&mut m, "UserInfoEndpoint", c.user_info_endpoint());
-    put(&mut m, "ClientId", c.client_id());
-    put(&mut m, "ClientSecret", c.client_secret());
-    put(&mut m, "SessionCookieName", c.session_cookie_name());
-    put(&mut m, "Scope", c.scope());
-    put(&mut m, "SessionTimeout", c.session_timeout());
-    put(&mut m, "AuthenticationRequestExtraParams", params_json(c.authentication_request_extra_params()));
-    put(&mut m, "OnUnauthenticatedRequest", c.on_unauthenticated_request().map(|b| b.as_str()));
-    put(&mut m, "UseExistingClientSecret", c.use_existing_client_secret());
-    Value::Object(m)
+fn oidc_from_sdk(c: &sdk::AuthenticateOidcActionConfig) -> AuthenticateOidcConfig {
+    let owned = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    AuthenticateOidcConfig {
+        issuer: owned(c.issuer()),
+        authorization_endpoint: owned(c.authorization_endpoint()),
+        token_endpoint: owned(c.token_endpoint()),
+        user_info_endpoint: owned(c.user_info_endpoint()),
+        client_id: Credential::Value(owned(c.client_id())),
+        client_secret: c.client_secret().map(|s| Credential::Value(s.to_owned())),
+        scope: c.scope().map(str::to_owned),
+        session_cookie_name: c.session_cookie_name().map(str::to_owned),
+        session_timeout: c.session_timeout(),
+        authentication_request_extra_params: c
+            .authentication_request_extra_params()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        on_unauthenticated_request: c.on_unauthenticated_request().map(|b| b.as_str().to_owned()),
+        use_existing_client_secret: c.use_existing_client_secret(),
+    }
 }
 
 fn cognito_from_sdk(c: &sdk::AuthenticateCognitoActionConfig) -> Value {
@@ -710,6 +715,31 @@ fn canonical_auth(config: &Value) -> Value {
     Value::Object(out)
 }
 
+/// [`canonical_auth`]'s rules on the typed OIDC config.
+fn canonical_oidc(c: &AuthenticateOidcConfig) -> AuthenticateOidcConfig {
+    let default = |value: &Option<String>, key: &str| {
+        let fallback = AUTH_DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).unwrap_or_default();
+        Some(value.clone().unwrap_or_else(|| fallback.to_owned()))
+    };
+    let scope = default(&c.scope, "Scope").map(|s| {
+        let mut scopes: Vec<&str> = s.split_whitespace().collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes.join(" ")
+    });
+    AuthenticateOidcConfig {
+        // Write-only: AWS never describes the client secret or the instruction to keep it.
+        client_secret: None,
+        use_existing_client_secret: None,
+        scope,
+        session_cookie_name: default(&c.session_cookie_name, "SessionCookieName"),
+        on_unauthenticated_request: default(&c.on_unauthenticated_request, "OnUnauthenticatedRequest"),
+        session_timeout: Some(c.session_timeout.unwrap_or(AUTH_DEFAULT_SESSION_TIMEOUT)),
+        authentication_request_extra_params: c.authentication_request_extra_params.clone().filter(|p| !p.is_empty()),
+        ..c.clone()
+    }
+}
+
 fn canonical_jwt(config: &Value) -> Value {
     let Some(map) = config.as_object() else { return config.clone() };
     let mut out = Map::new();
@@ -776,7 +806,7 @@ fn canonical_action(a: &Action) -> Action {
             f.message_body = None;
         }
     }
-    out.authenticate_oidc_config = out.authenticate_oidc_config.as_ref().map(canonical_auth);
+    out.authenticate_oidc_config = out.authenticate_oidc_config.as_ref().map(canonical_oidc);
     out.authenticate_cognito_config = out.authenticate_cognito_config.as_ref().map(canonical_auth);
     out.jwt_validation_config = out.jwt_validation_config.as_ref().map(canonical_jwt);
     out
@@ -907,11 +937,11 @@ mod tests {
         }
     }
 
-    fn oidc() -> Value {
-        json!({
+    fn oidc() -> AuthenticateOidcConfig {
+        serde_json::from_value(json!({
             "AuthorizationEndpoint": "https://idp.example.com/authorize",
-            "ClientId": "client",
-            "ClientSecret": "secret",
+            "ClientId": {"Value": "client"},
+            "ClientSecret": {"Value": "secret"},
             "Issuer": "https://idp.example.com",
             "OnUnauthenticatedRequest": "deny",
             "Scope": "openid email",
@@ -921,7 +951,8 @@ mod tests {
             "UserInfoEndpoint": "https://idp.example.com/userinfo",
             "AuthenticationRequestExtraParams": {"prompt": "login"},
             "UseExistingClientSecret": false
-        })
+        }))
+        .unwrap()
     }
 
     fn cognito() -> Value {
@@ -1083,12 +1114,15 @@ mod tests {
         assert!(action_to_sdk(&unknown, &arn_of).unwrap_err().contains("unsupported"));
         let bare = Action { r#type: "forward".into(), ..Default::default() };
         assert!(action_to_sdk(&bare, &arn_of).unwrap_err().contains("ForwardConfig"));
-        let typo = Action {
-            r#type: "authenticate-oidc".into(),
-            authenticate_oidc_config: Some(json!({"Issuer": "i", "ClientID": "c"})),
-            ..Default::default()
+        let mut unresolved = actions()[5].clone();
+        let reference = albatross_model::plan::types::SecretKeyRef {
+            namespace: "shop".into(),
+            name: "oidc-client".into(),
+            key: "clientSecret".into(),
         };
-        assert!(action_to_sdk(&typo, &arn_of).unwrap_err().contains("ClientID"));
+        unresolved.authenticate_oidc_config.as_mut().unwrap().client_secret = Some(Credential::SecretRef(reference));
+        let err = action_to_sdk(&unresolved, &arn_of).unwrap_err();
+        assert!(err.contains("ClientSecret") && err.contains("not resolved"), "{err}");
         let behaviour = Action {
             r#type: "authenticate-cognito".into(),
             authenticate_cognito_config: Some(json!({"OnUnauthenticatedRequest": "maybe"})),
@@ -1318,26 +1352,29 @@ mod tests {
         let plan = Action {
             r#type: "authenticate-oidc".into(),
             order: 1,
-            authenticate_oidc_config: Some(json!({
-                "Issuer": "https://i", "ClientId": "c", "ClientSecret": "s", "UseExistingClientSecret": false,
+            authenticate_oidc_config: serde_json::from_value(json!({
+                "Issuer": "https://i", "ClientId": {"Value": "c"}, "ClientSecret": {"Value": "s"},
+                "UseExistingClientSecret": false,
                 "AuthorizationEndpoint": "https://a", "TokenEndpoint": "https://t", "UserInfoEndpoint": "https://u",
                 "Scope": "email  openid", "AuthenticationRequestExtraParams": {}
-            })),
+            }))
+            .unwrap(),
             ..Default::default()
         };
         // What AWS describes: no secret, every default filled in.
         let described = Action {
-            authenticate_oidc_config: Some(json!({
-                "Issuer": "https://i", "ClientId": "c",
+            authenticate_oidc_config: serde_json::from_value(json!({
+                "Issuer": "https://i", "ClientId": {"Value": "c"},
                 "AuthorizationEndpoint": "https://a", "TokenEndpoint": "https://t", "UserInfoEndpoint": "https://u",
                 "Scope": "openid email", "SessionCookieName": "AWSELBAuthSessionCookie", "SessionTimeout": 604800,
                 "OnUnauthenticatedRequest": "authenticate"
-            })),
+            }))
+            .unwrap(),
             ..plan.clone()
         };
         assert_eq!(canonical_actions(&[described]), canonical_actions(std::slice::from_ref(&plan)));
         let mut other = plan.clone();
-        other.authenticate_oidc_config.as_mut().unwrap()["Issuer"] = json!("https://other");
+        other.authenticate_oidc_config.as_mut().unwrap().issuer = "https://other".into();
         assert_ne!(canonical_actions(&[other]), canonical_actions(&[plan]));
         // JWT claims are a set.
         let mut j = jwt();

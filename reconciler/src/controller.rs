@@ -357,9 +357,7 @@ impl Controller {
                 .statuses
                 .iter_mut()
                 .find(|s| s.kind == "Gateway" && s.name == key.name && s.namespace.as_deref() == Some(&key.namespace));
-            let resolved = crate::secrets::resolve(&self.client, stack)
-                .await
-                .map_err(|message| AwsError::new("ResolveSecrets", "SecretNotUsable", message, ErrorClass::Permanent));
+            let resolved = crate::secrets::resolve(&self.client, stack).await.map_err(AwsError::from);
             let outcome = match resolved {
                 Ok(stack) => self.deployer.deploy(&stack).await,
                 Err(e) => Err(e),

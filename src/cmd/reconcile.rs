@@ -129,13 +129,11 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     }
     let mut failed = 0;
     for stack in &build.stacks {
-        // OIDC client credentials come from Secrets in the manifests, as in the cluster.
-        let resolved = albatross_reconciler::secrets::substitute(stack, |ns, name, key| {
-            secrets.get(&(ns.to_owned(), name.to_owned()))?.get(key).map(|v| v.trim_end().to_owned())
-        });
-        let outcome = match resolved {
+        // OIDC client credentials come from Secrets in the manifests, as in the cluster: only
+        // the keys the plan's typed references name, in the configuration's own namespace.
+        let outcome = match albatross_reconciler::secrets::from_data(stack, &secrets) {
             Ok(stack) => deployer.deploy(&stack).await,
-            Err(message) => Err(AwsError::new("ResolveSecrets", "SecretNotUsable", message, ErrorClass::Permanent)),
+            Err(e) => Err(AwsError::from(e)),
         };
         let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
         let entry = build
