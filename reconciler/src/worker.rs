@@ -142,6 +142,27 @@ mod tests {
     }
 
     #[test]
+    fn retry_class_comes_from_the_variant() {
+        use albatross_aws::{AwsError, ErrorClass};
+        let aws = |class| Error::from(AwsError::new("CreateRule", "Whatever", "m", class));
+        assert_eq!(aws(ErrorClass::Throttled).class(), RetryClass::Throttled);
+        assert_eq!(aws(ErrorClass::Transient).class(), RetryClass::Transient);
+        assert_eq!(aws(ErrorClass::NotFound).class(), RetryClass::DependencyNotReady);
+        assert_eq!(aws(ErrorClass::Permanent).class(), RetryClass::Permanent);
+        // The error code is the service's text: it decides nothing.
+        let permanent_sounding = AwsError::new("CreateRule", "permanent", "permanent", ErrorClass::Transient);
+        assert_eq!(Error::from(permanent_sounding).class(), RetryClass::Transient);
+        // A fenced write is the lease's business.
+        assert!(matches!(Error::from(AwsError::fenced("CreateRule")), Error::NotLeader));
+        assert_eq!(Error::NotLeader.class(), RetryClass::Fenced);
+        assert_eq!(Error::Panicked("bug".into()).class(), RetryClass::Transient);
+        let throttled =
+            kube::Error::Api(kube::core::Status::failure("slow down", "TooManyRequests").with_code(429).boxed());
+        assert_eq!(Error::Kube(throttled).class(), RetryClass::Throttled);
+        assert_eq!(Error::Panicked("bug".into()).label(), "panic");
+    }
+
+    #[test]
     fn each_class_backs_off_its_own_way() {
         let resync = Duration::from_secs(600);
         assert_eq!(backoff(RetryClass::Fenced, 1, resync), None);
