@@ -18,6 +18,48 @@ use albatross_model::plan::types::{
 use aws_sdk_elasticloadbalancingv2::types as sdk;
 use serde_json::{Map, Value};
 
+/// A plan value the API cannot take. These are bugs in the plan or unresolved references,
+/// never something AWS said.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConversionError {
+    /// An action type the API does not have.
+    #[error("unsupported action type {0:?}")]
+    UnsupportedAction(String),
+    /// An action order beyond the API's integer.
+    #[error("action order {0} out of range")]
+    OrderOutOfRange(u32),
+    /// An action without the config its type needs.
+    #[error("{action} action without {config}")]
+    MissingConfig { action: String, config: &'static str },
+    /// A forward to a target group that has no ARN yet.
+    #[error("target group {0:?} has no ARN")]
+    UnresolvedTargetGroup(String),
+    /// An authentication config field of the wrong JSON type.
+    #[error("{what} {field} is not {expected}")]
+    WrongType { what: &'static str, field: String, expected: &'static str },
+    /// An authentication config field the API does not have.
+    #[error("{what} config has no field {field:?}")]
+    UnknownField { what: &'static str, field: String },
+    /// A value outside the API's enum for this field.
+    #[error("unknown {what} {value:?}")]
+    UnknownValue { what: &'static str, value: String },
+    /// A client credential still a Secret reference: never sent to AWS.
+    #[error("authenticate-oidc {field}: {reference} was not resolved")]
+    UnresolvedSecret { field: &'static str, reference: String },
+}
+
+fn wrong_type(what: &'static str, field: &str, expected: &'static str) -> ConversionError {
+    ConversionError::WrongType { what, field: field.to_owned(), expected }
+}
+
+fn unknown_field(what: &'static str, field: &str) -> ConversionError {
+    ConversionError::UnknownField { what, field: field.to_owned() }
+}
+
+fn unknown_value(what: &'static str, value: impl ToString) -> ConversionError {
+    ConversionError::UnknownValue { what, value: value.to_string() }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conditions
 
@@ -124,15 +166,15 @@ pub fn condition_from_sdk(c: &sdk::RuleCondition) -> Condition {
 /// A plan action as the API's `Action`. Target groups are named by stack id in the plan;
 /// `arn_of(id)` gives the real ARN, and an id without one is an `Err`. Authentication configs
 /// (JSON in the API's PascalCase shape) must name only fields the API has.
-pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Result<sdk::Action, String> {
-    let kind =
-        sdk::ActionTypeEnum::try_parse(&a.r#type).map_err(|_| format!("unsupported action type {:?}", a.r#type))?;
+pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Result<sdk::Action, ConversionError> {
+    let unsupported = || ConversionError::UnsupportedAction(a.r#type.clone());
+    let kind = sdk::ActionTypeEnum::try_parse(&a.r#type).map_err(|_| unsupported())?;
     let order = if a.order == 0 {
         None
     } else {
-        Some(i32::try_from(a.order).map_err(|_| format!("action order {} out of range", a.order))?)
+        Some(i32::try_from(a.order).map_err(|_| ConversionError::OrderOutOfRange(a.order))?)
     };
-    let missing = |config: &str| format!("{} action without {config}", a.r#type);
+    let missing = |config: &'static str| ConversionError::MissingConfig { action: a.r#type.clone(), config };
     let b = sdk::Action::builder().r#type(kind.clone()).set_order(order);
     let b = match kind {
         sdk::ActionTypeEnum::Forward => {
@@ -165,7 +207,7 @@ pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Res
             let c = a.jwt_validation_config.as_ref().ok_or_else(|| missing("JwtValidationConfig"))?;
             b.jwt_validation_config(jwt_to_sdk(c)?)
         }
-        _ => return Err(format!("unsupported action type {:?}", a.r#type)),
+        _ => return Err(unsupported()),
     };
     Ok(b.build())
 }
@@ -173,11 +215,11 @@ pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Res
 fn forward_to_sdk(
     f: &ForwardConfig,
     arn_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<sdk::ForwardActionConfig, String> {
+) -> Result<sdk::ForwardActionConfig, ConversionError> {
     let mut tuples = Vec::with_capacity(f.target_groups.len());
     for tg in &f.target_groups {
-        let arn =
-            arn_of(&tg.target_group_arn).ok_or_else(|| format!("target group {:?} has no ARN", tg.target_group_arn))?;
+        let arn = arn_of(&tg.target_group_arn)
+            .ok_or_else(|| ConversionError::UnresolvedTargetGroup(tg.target_group_arn.clone()))?;
         tuples.push(sdk::TargetGroupTuple::builder().target_group_arn(arn).weight(tg.weight).build());
     }
     let stickiness = f.target_group_stickiness_config.as_ref().map(|s| {
@@ -189,11 +231,11 @@ fn forward_to_sdk(
         .build())
 }
 
-fn redirect_to_sdk(r: &RedirectConfig) -> Result<sdk::RedirectActionConfig, String> {
+fn redirect_to_sdk(r: &RedirectConfig) -> Result<sdk::RedirectActionConfig, ConversionError> {
     // An empty component is an unset one: AWS then keeps the request's (`#{...}`).
     let part = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let code = sdk::RedirectActionStatusCodeEnum::try_parse(&r.status_code)
-        .map_err(|_| format!("unsupported redirect status code {:?}", r.status_code))?;
+        .map_err(|_| unknown_value("redirect status code", &r.status_code))?;
     Ok(sdk::RedirectActionConfig::builder()
         .set_protocol(part(&r.protocol))
         .set_port(part(&r.port))
@@ -204,43 +246,42 @@ fn redirect_to_sdk(r: &RedirectConfig) -> Result<sdk::RedirectActionConfig, Stri
         .build())
 }
 
-fn auth_object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
-    v.as_object().ok_or_else(|| format!("{what} config is not an object"))
+fn auth_object<'a>(v: &'a Value, what: &'static str) -> Result<&'a Map<String, Value>, ConversionError> {
+    v.as_object().ok_or_else(|| wrong_type(what, "config", "an object"))
 }
 
-fn auth_string(v: &Value, what: &str, key: &str) -> Result<String, String> {
-    v.as_str().map(str::to_owned).ok_or_else(|| format!("{what} {key} is not a string"))
+fn auth_string(v: &Value, what: &'static str, key: &str) -> Result<String, ConversionError> {
+    v.as_str().map(str::to_owned).ok_or_else(|| wrong_type(what, key, "a string"))
 }
 
 /// `SessionTimeout`: a number, or a number written as a string.
-fn auth_timeout(v: &Value, what: &str) -> Result<i64, String> {
+fn auth_timeout(v: &Value, what: &'static str) -> Result<i64, ConversionError> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        .ok_or_else(|| format!("{what} SessionTimeout is not a number"))
+        .ok_or_else(|| wrong_type(what, "SessionTimeout", "a number"))
 }
 
-fn auth_params(v: &Value, what: &str) -> Result<HashMap<String, String>, String> {
-    let map = v.as_object().ok_or_else(|| format!("{what} AuthenticationRequestExtraParams is not an object"))?;
+fn auth_params(v: &Value, what: &'static str) -> Result<HashMap<String, String>, ConversionError> {
+    let map = v.as_object().ok_or_else(|| wrong_type(what, "AuthenticationRequestExtraParams", "an object"))?;
     map.iter().map(|(k, v)| Ok((k.clone(), auth_string(v, what, "AuthenticationRequestExtraParams value")?))).collect()
 }
 
 /// A client credential as AWS takes it: only a resolved value; a reference left in the plan is
 /// an error, never sent.
-fn credential(c: &Credential, field: &str) -> Result<String, String> {
+fn credential(c: &Credential, field: &'static str) -> Result<String, ConversionError> {
     match c {
         Credential::Value(v) => Ok(v.clone()),
-        Credential::SecretRef(r) => Err(format!("authenticate-oidc {field}: {r} was not resolved")),
+        Credential::SecretRef(r) => Err(ConversionError::UnresolvedSecret { field, reference: r.to_string() }),
     }
 }
 
-fn oidc_to_sdk(c: &AuthenticateOidcConfig) -> Result<sdk::AuthenticateOidcActionConfig, String> {
+fn oidc_to_sdk(c: &AuthenticateOidcConfig) -> Result<sdk::AuthenticateOidcActionConfig, ConversionError> {
     let behaviour = c
         .on_unauthenticated_request
         .as_deref()
         .map(|b| {
-            sdk::AuthenticateOidcActionConditionalBehaviorEnum::try_parse(b).map_err(|_| {
-                format!("authenticate-oidc OnUnauthenticatedRequest {b:?} is not deny, allow or authenticate")
-            })
+            sdk::AuthenticateOidcActionConditionalBehaviorEnum::try_parse(b)
+                .map_err(|_| unknown_value("authenticate-oidc OnUnauthenticatedRequest", b))
         })
         .transpose()?;
     let params = c.authentication_request_extra_params.as_ref().map(|p| p.clone().into_iter().collect());
@@ -260,7 +301,7 @@ fn oidc_to_sdk(c: &AuthenticateOidcConfig) -> Result<sdk::AuthenticateOidcAction
         .build())
 }
 
-fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig, String> {
+fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig, ConversionError> {
     const WHAT: &str = "authenticate-cognito";
     let mut b = sdk::AuthenticateCognitoActionConfig::builder();
     for (key, v) in auth_object(config, WHAT)? {
@@ -280,15 +321,15 @@ fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig
             }
             "OnUnauthenticatedRequest" => b.on_unauthenticated_request(
                 sdk::AuthenticateCognitoActionConditionalBehaviorEnum::try_parse(&s()?)
-                    .map_err(|_| format!("{WHAT} OnUnauthenticatedRequest {v} is not deny, allow or authenticate"))?,
+                    .map_err(|_| unknown_value("OnUnauthenticatedRequest", v))?,
             ),
-            _ => return Err(format!("{WHAT} config has no field {key:?}")),
+            _ => return Err(unknown_field(WHAT, key)),
         };
     }
     Ok(b.build())
 }
 
-fn jwt_to_sdk(config: &Value) -> Result<sdk::JwtValidationActionConfig, String> {
+fn jwt_to_sdk(config: &Value) -> Result<sdk::JwtValidationActionConfig, ConversionError> {
     const WHAT: &str = "jwt-validation";
     let mut b = sdk::JwtValidationActionConfig::builder();
     for (key, v) in auth_object(config, WHAT)? {
@@ -299,20 +340,20 @@ fn jwt_to_sdk(config: &Value) -> Result<sdk::JwtValidationActionConfig, String> 
             "JwksEndpoint" => b.jwks_endpoint(auth_string(v, WHAT, key)?),
             "Issuer" => b.issuer(auth_string(v, WHAT, key)?),
             "AdditionalClaims" => {
-                let claims = v.as_array().ok_or_else(|| format!("{WHAT} AdditionalClaims is not a list"))?;
+                let claims = v.as_array().ok_or_else(|| wrong_type(WHAT, key, "a list"))?;
                 let mut out = Vec::with_capacity(claims.len());
                 for claim in claims {
                     out.push(jwt_claim_to_sdk(claim)?);
                 }
                 b.set_additional_claims(Some(out))
             }
-            _ => return Err(format!("{WHAT} config has no field {key:?}")),
+            _ => return Err(unknown_field(WHAT, key)),
         };
     }
     Ok(b.build())
 }
 
-fn jwt_claim_to_sdk(claim: &Value) -> Result<sdk::JwtValidationActionAdditionalClaim, String> {
+fn jwt_claim_to_sdk(claim: &Value) -> Result<sdk::JwtValidationActionAdditionalClaim, ConversionError> {
     const WHAT: &str = "jwt-validation claim";
     let mut b = sdk::JwtValidationActionAdditionalClaim::builder();
     for (key, v) in auth_object(claim, WHAT)? {
@@ -324,17 +365,17 @@ fn jwt_claim_to_sdk(claim: &Value) -> Result<sdk::JwtValidationActionAdditionalC
                 let format = auth_string(v, WHAT, key)?;
                 b.format(
                     sdk::JwtValidationActionAdditionalClaimFormatEnum::try_parse(&format)
-                        .map_err(|_| format!("{WHAT} Format {format:?} is unknown"))?,
+                        .map_err(|_| unknown_value("jwt-validation claim Format", format))?,
                 )
             }
             "Name" => b.name(auth_string(v, WHAT, key)?),
             "Values" => {
-                let values = v.as_array().ok_or_else(|| format!("{WHAT} Values is not a list"))?;
-                let values: Result<Vec<String>, String> =
+                let values = v.as_array().ok_or_else(|| wrong_type(WHAT, key, "a list"))?;
+                let values: Result<Vec<String>, ConversionError> =
                     values.iter().map(|v| auth_string(v, WHAT, "Values")).collect();
                 b.set_values(Some(values?))
             }
-            _ => return Err(format!("{WHAT} has no field {key:?}")),
+            _ => return Err(unknown_field(WHAT, key)),
         };
     }
     Ok(b.build())
@@ -579,8 +620,8 @@ pub fn matcher_from_sdk(m: &sdk::Matcher) -> Matcher {
 macro_rules! enum_conversions {
     ($to:ident, $from:ident, $ty:ident, $what:literal) => {
         #[doc = concat!("The plan's ", $what, " as the SDK's `", stringify!($ty), "`; `Err` for a value the SDK does not know.")]
-        pub fn $to(value: &str) -> Result<sdk::$ty, String> {
-            sdk::$ty::try_parse(value).map_err(|_| format!(concat!("unknown ", $what, " {:?}"), value))
+        pub fn $to(value: &str) -> Result<sdk::$ty, ConversionError> {
+            sdk::$ty::try_parse(value).map_err(|_| unknown_value($what, value))
         }
 
         #[doc = concat!("The SDK's `", stringify!($ty), "` as the plan's ", $what, " string.")]
@@ -1105,15 +1146,18 @@ mod tests {
         assert_eq!(tuple.weight(), Some(3));
         assert!(s.target_group_arn().is_none());
         let err = action_to_sdk(&forward(&[("tg-a", 1), ("missing-x", 1)], None), &arn_of).unwrap_err();
-        assert!(err.contains("missing-x"), "{err}");
+        assert_eq!(err, ConversionError::UnresolvedTargetGroup("missing-x".into()));
     }
 
     #[test]
     fn bad_actions_are_errors() {
         let unknown = Action { r#type: "teleport".into(), ..Default::default() };
-        assert!(action_to_sdk(&unknown, &arn_of).unwrap_err().contains("unsupported"));
+        assert_eq!(
+            action_to_sdk(&unknown, &arn_of).unwrap_err(),
+            ConversionError::UnsupportedAction("teleport".into())
+        );
         let bare = Action { r#type: "forward".into(), ..Default::default() };
-        assert!(action_to_sdk(&bare, &arn_of).unwrap_err().contains("ForwardConfig"));
+        assert!(action_to_sdk(&bare, &arn_of).unwrap_err().to_string().contains("ForwardConfig"));
         let mut unresolved = actions()[5].clone();
         let reference = albatross_model::plan::types::SecretKeyRef {
             namespace: "shop".into(),
@@ -1121,8 +1165,10 @@ mod tests {
             key: "clientSecret".into(),
         };
         unresolved.authenticate_oidc_config.as_mut().unwrap().client_secret = Some(Credential::SecretRef(reference));
-        let err = action_to_sdk(&unresolved, &arn_of).unwrap_err();
-        assert!(err.contains("ClientSecret") && err.contains("not resolved"), "{err}");
+        assert!(matches!(
+            action_to_sdk(&unresolved, &arn_of),
+            Err(ConversionError::UnresolvedSecret { field: "ClientSecret", .. })
+        ));
         let behaviour = Action {
             r#type: "authenticate-cognito".into(),
             authenticate_cognito_config: Some(json!({"OnUnauthenticatedRequest": "maybe"})),
@@ -1131,7 +1177,7 @@ mod tests {
         assert!(action_to_sdk(&behaviour, &arn_of).is_err());
         let mut redirect = actions()[3].clone();
         redirect.redirect_config.as_mut().unwrap().status_code = "HTTP_307".into();
-        assert!(action_to_sdk(&redirect, &arn_of).unwrap_err().contains("HTTP_307"));
+        assert!(action_to_sdk(&redirect, &arn_of).unwrap_err().to_string().contains("HTTP_307"));
     }
 
     #[test]
