@@ -57,6 +57,8 @@ const EXPECTED_GRANTS: &[(&str, &str, &str, &str, &[&str])] = &[
     // Gateway finalizers.
     ("patch", "gateway.networking.k8s.io", "gateways", "", &[]),
     ("update", "gateway.networking.k8s.io", "gateways", "", &[]),
+    // The gateway-exists finalizer on GatewayClasses in use.
+    ("patch", "gateway.networking.k8s.io", "gatewayclasses", "", &[]),
     // Status.
     ("patch", "gateway.networking.k8s.io", "gatewayclasses/status", "", &[]),
     ("update", "gateway.networking.k8s.io", "gatewayclasses/status", "", &[]),

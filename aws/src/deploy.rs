@@ -8,11 +8,25 @@ use std::time::Duration;
 use albatross_model::plan::naming::stack_tag_prefix;
 use albatross_model::plan::types::Stack;
 
-use crate::apply::{Applied, apply, delete_target_group};
-use crate::client::{Api, Aws, AwsError, ErrorClass};
+use crate::apply::{
+    Applied, apply, delete_load_balancer, delete_target_group, deletion_protected, is_deletion_protected,
+};
+use crate::client::{Aws, AwsError, ErrorClass, FENCED};
 use crate::diff::{Op, diff};
 use crate::observe::{load_balancers, observe, tag_value, tagged};
 use crate::resolve::Resolver;
+
+fn delete_load_balancer_refused(arn: &str) -> AwsError {
+    AwsError::new(
+        "DeleteLoadBalancer",
+        crate::apply::DELETION_PROTECTED,
+        format!(
+            "load balancer {arn}, which the plan replaces, has deletion protection on: it and the rest of \
+             the stack are kept as they are; turn deletion_protection.enabled off to let it be replaced"
+        ),
+        ErrorClass::Permanent,
+    )
+}
 
 /// How many times a stack is observed and applied again after a transient failure.
 const ATTEMPTS: u32 = 6;
@@ -22,6 +36,27 @@ pub struct Deployer {
     pub aws: Aws,
     pub resolver: Resolver,
     pub cluster: String,
+}
+
+/// What deleting one stack did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deletion {
+    /// Resources deleted.
+    pub deleted: usize,
+    /// Load balancers with deletion protection on. While there is one, nothing of the stack is
+    /// deleted: its listeners, target groups and security group serve it.
+    pub protected: Vec<String>,
+}
+
+/// What an orphan sweep did: one stack's failure does not stop the others, and none is dropped.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// Gateways whose stack was deleted.
+    pub deleted: Vec<String>,
+    /// Gateways whose stack is kept, with its load balancers that have deletion protection on.
+    pub protected: Vec<(String, Vec<String>)>,
+    /// Stacks (by Gateway) and security groups (by id) whose deletion failed.
+    pub failed: Vec<(String, AwsError)>,
 }
 
 /// The result of converging one stack.
@@ -100,17 +135,12 @@ impl Deployer {
         // A replaced load balancer (new scheme or name) goes first: its target groups cannot
         // serve two load balancers.
         for arn in &observation.stale_load_balancers {
+            // Protected, it stays and so does the rest: its target groups cannot serve two.
+            if deletion_protected(&self.aws, arn).await? {
+                return Err(delete_load_balancer_refused(arn));
+            }
+            delete_load_balancer(&self.aws, arn).await?;
             operations.push("DeleteLoadBalancer");
-            apply(
-                &self.aws,
-                &self.cluster,
-                vpc,
-                stack,
-                &Default::default(),
-                &[Op::DeleteLoadBalancer { arn: arn.clone() }],
-            )
-            .await
-            .ok();
         }
         let observation = if observation.stale_load_balancers.is_empty() {
             observation
@@ -127,33 +157,37 @@ impl Deployer {
     }
 
     /// Deletes everything of one stack (`namespace/name` of the Gateway): load balancers, then
-    /// target groups, then the managed security group. Nothing without our tags is touched.
-    pub async fn delete(&self, gateway: &str, alb: bool) -> Result<usize, AwsError> {
+    /// target groups, then the managed security group. Nothing without our tags is touched, and
+    /// nothing at all while one of its load balancers has deletion protection on.
+    pub async fn delete(&self, gateway: &str, alb: bool) -> Result<Deletion, AwsError> {
         let (lbs, tgs) = tagged(&self.aws, &self.cluster, alb, Some(gateway)).await?;
-        let mut deleted = 0;
+        let mut out = Deletion::default();
         for (arn, _) in &lbs {
-            match self
-                .aws
-                .call(
-                    Api::Elbv2Write,
-                    "DeleteLoadBalancer",
-                    self.aws.elbv2.delete_load_balancer().load_balancer_arn(arn).send(),
-                )
-                .await
-            {
-                Ok(_) => deleted += 1,
-                Err(e) if e.class == ErrorClass::NotFound => {}
+            if deletion_protected(&self.aws, arn).await? {
+                out.protected.push(arn.clone());
+            }
+        }
+        if !out.protected.is_empty() {
+            return Ok(out);
+        }
+        for (arn, _) in &lbs {
+            match delete_load_balancer(&self.aws, arn).await {
+                Ok(()) => out.deleted += 1,
+                Err(e) if is_deletion_protected(&e) => out.protected.push(arn.clone()),
                 Err(e) => return Err(e),
             }
         }
+        if !out.protected.is_empty() {
+            return Ok(out);
+        }
         for (arn, _) in &tgs {
             delete_target_group(&self.aws, arn).await?;
-            deleted += 1;
+            out.deleted += 1;
         }
         if self.resolver.delete_managed_security_group(gateway, alb).await? {
-            deleted += 1;
+            out.deleted += 1;
         }
-        Ok(deleted)
+        Ok(out)
     }
 
     /// Stacks of this cluster that exist in AWS, by `(gateway, alb)`.
@@ -172,23 +206,42 @@ impl Deployer {
     }
 
     /// Deletes the stacks whose Gateway is not in `live` (deleted while we were not looking).
-    /// Only call with the complete set of Gateways of this cluster.
-    pub async fn delete_orphans(&self, live: &BTreeSet<String>) -> Result<Vec<String>, AwsError> {
-        let mut removed = Vec::new();
+    /// Only call with the complete set of Gateways of this cluster. A failed or protected stack
+    /// is reported and the sweep goes on; it stops only when the stacks cannot be listed or the
+    /// write fence closed.
+    pub async fn delete_orphans(&self, live: &BTreeSet<String>) -> Result<Sweep, AwsError> {
+        let mut sweep = Sweep::default();
+        // Stacks that keep something: their security group stays with them.
+        let mut kept = live.clone();
         for (gateway, alb) in self.stacks().await? {
-            if !live.contains(&gateway) {
-                tracing::info!(%gateway, "deleting the stack of a Gateway that no longer exists");
-                self.delete(&gateway, alb).await?;
-                removed.push(gateway);
+            if live.contains(&gateway) {
+                continue;
+            }
+            tracing::info!(%gateway, "deleting the stack of a Gateway that no longer exists");
+            match self.delete(&gateway, alb).await {
+                Ok(d) if d.protected.is_empty() => sweep.deleted.push(gateway),
+                Ok(d) => {
+                    kept.insert(gateway.clone());
+                    sweep.protected.push((gateway, d.protected));
+                }
+                Err(e) if e.code == FENCED => return Err(e),
+                Err(e) => {
+                    kept.insert(gateway.clone());
+                    sweep.failed.push((gateway, e));
+                }
             }
         }
         // A crash between deleting a stack's load balancer and its security group leaves the
         // group alone, with nothing else to find it by.
-        for group in self.resolver.orphan_security_groups(live).await? {
+        for group in self.resolver.orphan_security_groups(&kept).await? {
             tracing::info!(%group, "deleting an orphaned managed security group");
-            self.resolver.delete_security_group(&group).await?;
+            match self.resolver.delete_security_group(&group).await {
+                Ok(_) => {}
+                Err(e) if e.code == FENCED => return Err(e),
+                Err(e) => sweep.failed.push((group, e)),
+            }
         }
-        Ok(removed)
+        Ok(sweep)
     }
 
     /// The DNS name of a stack's load balancer, if it exists.

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod client;
 pub mod deploy;
 pub mod diff;
+pub mod iam;
 pub mod observe;
 pub mod observed;
 pub mod resolve;

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use albatross_aws::apply::DELETION_PROTECTED;
 use albatross_aws::deploy::Deployer;
 use albatross_aws::targets::TargetHealthStateEnum;
 use albatross_aws::{AwsError, ErrorClass, FENCED};
@@ -29,7 +30,7 @@ use crate::liveness::Liveness;
 use crate::metrics::{DirectionLabels, Metrics};
 use crate::queue::Queue;
 use crate::readiness::{self, GateState};
-use crate::status::{StatusWriter, Written};
+use crate::status::{Kept, StatusWriter, Written, kept_status};
 use crate::worker::Worker;
 
 fn pod_resource() -> ApiResource {
@@ -38,6 +39,8 @@ fn pod_resource() -> ApiResource {
 
 /// Held on every Gateway of ours until its AWS stack is gone.
 pub const FINALIZER: &str = "gateway.k8s.aws/albatross";
+/// Held on a GatewayClass of ours while a Gateway uses it (the name the Gateway API gives it).
+pub const CLASS_FINALIZER: &str = "gateway-exists-finalizer.gateway.networking.k8s.io";
 pub const FIELD_MANAGER: &str = "albatross";
 
 #[derive(Clone, Debug)]
@@ -280,9 +283,16 @@ impl Controller {
             .map(|gw| key_of(Kind::Gateway, gw).to_string())
             .collect();
         match self.deployer.delete_orphans(&live).await {
-            Ok(gone) => {
-                for gateway in gone {
+            Ok(sweep) => {
+                for gateway in sweep.deleted {
                     tracing::info!(%gateway, "Gateway gone: its AWS stack was deleted");
+                }
+                for (gateway, load_balancers) in sweep.protected {
+                    tracing::warn!(%gateway, ?load_balancers, "Gateway gone, but deletion protection is on: its AWS stack is kept");
+                }
+                for (what, error) in sweep.failed {
+                    self.metrics.errors.get_or_create(&ErrorLabels { class: "transient" }).inc();
+                    tracing::warn!(stack = %what, %error, "deleting an orphaned stack failed; trying at the next resync");
                 }
             }
             Err(error) => tracing::warn!(%error, "orphan sweep failed; trying at the next resync"),
@@ -322,6 +332,16 @@ impl Controller {
         if !self.ours(Some(&class)) {
             return Ok(());
         }
+        // A class in use is not deleted from under its Gateways (Gateway API's finalizer).
+        let in_use = self
+            .cache
+            .list(Kind::Gateway)
+            .iter()
+            .any(|gw| gw.pointer("/spec/gatewayClassName").and_then(Value::as_str) == Some(name));
+        self.set_class_finalizer(&class, in_use).await?;
+        if class.pointer("/metadata/deletionTimestamp").is_some() {
+            return Ok(());
+        }
         let mut objects = vec![(*class).clone()];
         if let Some(p) = class.pointer("/spec/parametersRef") {
             let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
@@ -334,6 +354,46 @@ impl Controller {
             self.write_status(entry, None).await?;
         }
         Ok(())
+    }
+
+    /// Adds or removes [`CLASS_FINALIZER`] when it does not match `in_use`, with a JSON patch
+    /// that fails if the class changed since it was read (other finalizers are kept).
+    async fn set_class_finalizer(&self, class: &Value, in_use: bool) -> Result<(), Error> {
+        let current: Vec<String> = class
+            .pointer("/metadata/finalizers")
+            .and_then(|f| serde_json::from_value(f.clone()).ok())
+            .unwrap_or_default();
+        let deleting = class.pointer("/metadata/deletionTimestamp").is_some();
+        // No finalizer can be added to an object being deleted.
+        if current.iter().any(|f| f == CLASS_FINALIZER) == in_use || (in_use && deleting) {
+            return Ok(());
+        }
+        if !self.leadership.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        let Some(resource) = self.cache.resource(Kind::GatewayClass) else { return Ok(()) };
+        let name = class.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let version = class.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        let mut next: Vec<String> = current.into_iter().filter(|f| f != CLASS_FINALIZER).collect();
+        if in_use {
+            next.push(CLASS_FINALIZER.into());
+        }
+        let patch: json_patch::Patch = serde_json::from_value(json!([
+            { "op": "test", "path": "/metadata/resourceVersion", "value": version },
+            { "op": "add", "path": "/metadata/finalizers", "value": next },
+        ]))
+        .expect("a valid JSON patch");
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        match api.patch(name, &PatchParams::default(), &Patch::Json::<()>(patch)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 && !in_use => Ok(()),
+            // Changed since it was read: the watch brings the new version and another look.
+            Err(kube::Error::Api(e)) if e.code == 409 || e.code == 422 => {
+                self.queue.add_after(Key::Class(name.to_owned()), Duration::from_millis(500));
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn env(&self, certificates: Vec<plan::AcmCertificate>) -> Env {
@@ -367,9 +427,22 @@ impl Controller {
             gw.pointer("/metadata/finalizers").and_then(|f| serde_json::from_value(f.clone()).ok()).unwrap_or_default();
         let held = finalizers.iter().any(|f| f == FINALIZER);
         let deleting = gw.pointer("/metadata/deletionTimestamp").is_some();
+        if class.is_none() && !deleting {
+            // The class may be recreated: nothing is deleted because something is absent.
+            if held {
+                let message = format!(
+                    "GatewayClass {class_name:?} does not exist: the AWS load balancer is kept as it is until the \
+                     class is back or the Gateway is deleted"
+                );
+                self.write_kept(&gw, "Accepted", Kept::GatewayClassNotFound, &message).await?;
+            }
+            return Ok(());
+        }
         if deleting || !self.ours(class.as_deref()) {
             if held {
-                self.delete_stack(key, &gw).await?;
+                // Another controller's class: its status is that controller's to write.
+                let ours_to_tell = class.is_none() || self.ours(class.as_deref());
+                self.delete_stack(key, &gw, ours_to_tell).await?;
                 self.set_finalizer(key, &gw, &finalizers, false).await?;
             }
             return Ok(());
@@ -425,7 +498,7 @@ impl Controller {
                 }
                 Err(e) if e.code == FENCED => return Err(Error::NotLeader),
                 Err(e) => {
-                    let reason = if e.class == ErrorClass::Permanent { "Invalid" } else { "Pending" };
+                    let reason = crate::status::not_programmed_reason(&e);
                     if let Some(entry) = entry {
                         plan::programmed(entry, Err((reason, &e.to_string())));
                     }
@@ -569,15 +642,35 @@ impl Controller {
         Ok(())
     }
 
-    async fn delete_stack(&self, key: &ObjectKey, gw: &Value) -> Result<(), Error> {
+    /// Deletes the Gateway's stack. A load balancer with deletion protection keeps it whole: an
+    /// error (the finalizer stays), a Warning event and, when `tell` (the status is ours to
+    /// write), `Programmed` False with reason `DeletionProtected`.
+    async fn delete_stack(&self, key: &ObjectKey, gw: &Value, tell: bool) -> Result<(), Error> {
         let gateway = key.to_string();
         let mut deleted = 0;
+        let mut protected = Vec::new();
         for alb in [true, false] {
-            deleted += match self.deployer.delete(&gateway, alb).await {
-                Ok(n) => n,
+            match self.deployer.delete(&gateway, alb).await {
+                Ok(d) => {
+                    deleted += d.deleted;
+                    protected.extend(d.protected);
+                }
                 Err(e) if e.code == FENCED => return Err(Error::NotLeader),
                 Err(e) => return Err(e.into()),
-            };
+            }
+        }
+        if !protected.is_empty() {
+            let message = format!(
+                "deletion protection is on for {}: the AWS stack is kept; turn deletion_protection.enabled off \
+                 to let it be deleted",
+                protected.join(", ")
+            );
+            tracing::warn!(%gateway, "{message}");
+            self.event(gw, EventType::Warning, Kept::DeletionProtected.reason(), "Delete", message.clone()).await;
+            if tell {
+                self.write_kept(gw, "Programmed", Kept::DeletionProtected, &message).await?;
+            }
+            return Err(AwsError::new("DeleteLoadBalancer", DELETION_PROTECTED, message, ErrorClass::Permanent).into());
         }
         tracing::info!(%gateway, deleted, "AWS stack deleted");
         self.event(gw, EventType::Normal, "Deleted", "Delete", format!("{deleted} AWS resources deleted")).await;
@@ -585,6 +678,20 @@ impl Controller {
         self.deployed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         self.index.lock().unwrap_or_else(|e| e.into_inner()).record(key, Vec::new());
         Ok(())
+    }
+
+    /// The Gateway's status as it is, with condition `kind` False for a stack that is kept.
+    async fn write_kept(&self, gw: &Value, kind: &str, reason: Kept, message: &str) -> Result<(), Error> {
+        let text = |p: &str| gw.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        let entry = StatusEntry {
+            api_version: text("/apiVersion").unwrap_or_else(|| "gateway.networking.k8s.io/v1".into()),
+            kind: "Gateway".into(),
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name").unwrap_or_default(),
+            status: kept_status(gw, kind, reason, message),
+        };
+        let key = ObjectKey::new(entry.namespace.clone().unwrap_or_default(), entry.name.clone());
+        self.write_status(&entry, Some(&key)).await
     }
 
     /// Adds or removes our finalizer with a JSON patch that fails if the object changed since it

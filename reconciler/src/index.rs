@@ -150,6 +150,12 @@ impl Index {
             }
             Kind::Gateway => {
                 keys.insert(Key::Gateway(change.key.clone()));
+                // Its class, and the one it left, hold the gateway-exists finalizer while in use.
+                for value in change.old.iter().chain(change.new.iter()) {
+                    if let Some(class) = value.pointer("/spec/gatewayClassName").and_then(Value::as_str) {
+                        keys.insert(Key::Class(class.to_owned()));
+                    }
+                }
             }
             kind if kind.is_route() || kind == Kind::ListenerSet => {
                 let mut touched: Vec<Node> = self.parents.remove(&node).unwrap_or_default();

@@ -3,6 +3,8 @@
 //! `lastTransitionTime`, which is kept while a condition's status stays). Route `parents[]`
 //! entries of other controllers are kept, and so are ours for other Gateways.
 
+use albatross_aws::apply::is_deletion_protected;
+use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::plan::StatusEntry;
 use k8s_openapi::jiff::Timestamp;
@@ -82,6 +84,53 @@ impl StatusWriter {
             self.cache.store(kind, key_of(kind, &value), Some(value));
         }
         Ok(Written::Patched)
+    }
+}
+
+/// Why a Gateway's AWS stack is kept although the Gateway asks otherwise: a condition reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Its GatewayClass does not exist; the class may be recreated (`Accepted` False).
+    GatewayClassNotFound,
+    /// A load balancer of the stack has deletion protection on (`Programmed` False).
+    DeletionProtected,
+}
+
+impl Kept {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Kept::GatewayClassNotFound => "GatewayClassNotFound",
+            Kept::DeletionProtected => "DeletionProtected",
+        }
+    }
+}
+
+/// A Gateway's status as it is (addresses, listeners: the load balancer still serves), with
+/// condition `kind` False for `reason`.
+pub fn kept_status(gateway: &Value, kind: &str, reason: Kept, message: &str) -> Value {
+    let mut status = gateway.get("status").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    let mut condition = json!({ "type": kind, "status": "False", "reason": reason.reason(), "message": message });
+    if let Some(generation) = gateway.pointer("/metadata/generation") {
+        condition["observedGeneration"] = generation.clone();
+    }
+    let mut conditions: Vec<Value> = status.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    // In place, so an unchanged status compares equal.
+    match conditions.iter_mut().find(|c| c["type"] == kind) {
+        Some(c) => *c = condition,
+        None => conditions.push(condition),
+    }
+    status["conditions"] = Value::Array(conditions);
+    status
+}
+
+/// The `Programmed` reason of a stack that failed to apply.
+pub fn not_programmed_reason(error: &AwsError) -> &'static str {
+    if is_deletion_protected(error) {
+        Kept::DeletionProtected.reason()
+    } else if error.class == ErrorClass::Permanent {
+        "Invalid"
+    } else {
+        "Pending"
     }
 }
 

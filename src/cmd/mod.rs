@@ -1,5 +1,6 @@
 //! The command line: one subcommand per job.
 
+mod iam_policy;
 mod input;
 mod plan;
 mod reconcile;
@@ -37,6 +38,8 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Print the CustomResourceDefinitions of group gateway.k8s.aws as YAML.
     Crds,
+    /// Print the IAM policy of one cluster's controller (JSON).
+    IamPolicy(iam_policy::IamPolicyArgs),
 }
 
 /// Options every validating command shares.
@@ -64,10 +67,11 @@ pub struct AwsArgs {
     pub aws_endpoint: Option<String>,
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// Cluster name: scopes ownership. Every stack tagged with it whose Gateway is gone is
-    /// deleted, so give each cluster (or manifest set) its own name.
-    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", default_value = "albatross")]
-    pub cluster_name: String,
+    /// Cluster name, REQUIRED: scopes ownership (the `elbv2.k8s.aws/cluster` tag). Every stack
+    /// tagged with it whose Gateway is gone is deleted, so give each cluster (or manifest set)
+    /// its own name. There is no default: two clusters on one name delete each other's stacks.
+    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", value_parser = cluster_name)]
+    pub cluster_name: Option<String>,
     /// VPC for target groups; default: the VPC of the subnets tagged for load balancers.
     #[arg(long, env = "ALBATROSS_VPC_ID")]
     pub vpc_id: Option<String>,
@@ -76,9 +80,35 @@ pub struct AwsArgs {
     pub aws_unlimited: bool,
 }
 
+/// A cluster name is an ELBv2/EC2 tag value and goes into IAM policy conditions.
+pub fn cluster_name(value: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_alphanumeric() || " +-=._:/@".contains(c);
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.chars().count() > 255 || value != value.trim() || !value.chars().all(allowed) {
+        return Err("must be a tag value: at most 255 letters, digits, spaces and + - = . _ : / @, \
+                    without leading or trailing spaces"
+            .into());
+    }
+    Ok(value.to_owned())
+}
+
 impl AwsArgs {
+    /// The explicit cluster name; commands that touch AWS call this before anything else, so
+    /// without one they exit 2 having called nothing.
+    pub fn cluster(&self) -> anyhow::Result<String> {
+        self.cluster_name.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no cluster name: give --cluster-name or ALBATROSS_CLUSTER_NAME. It is the elbv2.k8s.aws/cluster \
+                 tag that marks the load balancers this cluster owns, and stacks tagged with it whose Gateway is \
+                 gone are deleted: each cluster needs a name of its own"
+            )
+        })
+    }
+
     /// Clients from the standard credential chain (IRSA, Pod Identity, environment, profile).
-    pub async fn deployer(&self) -> albatross_aws::deploy::Deployer {
+    pub async fn deployer(&self, cluster: &str) -> albatross_aws::deploy::Deployer {
         use albatross_aws::{Aws, AwsSettings, RateLimits};
         let settings = AwsSettings {
             region: self.region.clone(),
@@ -87,10 +117,10 @@ impl AwsArgs {
             ..AwsSettings::default()
         };
         let aws = Aws::connect(&settings).await;
-        let mut resolve = albatross_aws::resolve::ResolveSettings::new(self.cluster_name.clone());
+        let mut resolve = albatross_aws::resolve::ResolveSettings::new(cluster);
         resolve.vpc_id = self.vpc_id.clone();
         let resolver = albatross_aws::resolve::Resolver::new(aws.clone(), resolve);
-        albatross_aws::deploy::Deployer::new(aws, resolver, self.cluster_name.clone())
+        albatross_aws::deploy::Deployer::new(aws, resolver, cluster)
     }
 }
 
@@ -155,6 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile(args) => reconcile::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Serve(args) => serve::run(*args),
+        Command::IamPolicy(args) => iam_policy::run(args),
         Command::Crds => {
             print!("{}", albatross_k8s::aws::crds_yaml());
             Ok(ExitCode::SUCCESS)

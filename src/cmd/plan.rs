@@ -23,8 +23,9 @@ pub struct PlanArgs {
     /// ACM certificates (JSON or YAML list in DescribeCertificate's shape) for discovery by hostname.
     #[arg(long, env = "ALBATROSS_CERTIFICATES")]
     pub certificates: Option<PathBuf>,
-    /// Cluster name, in tags and generated names.
-    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", default_value = "albatross")]
+    /// Cluster name, in tags and generated names. `plan` calls no AWS API, so it has a default
+    /// for offline use; `reconcile` and `serve` require one.
+    #[arg(long, env = "ALBATROSS_CLUSTER_NAME", default_value = "albatross", value_parser = super::cluster_name)]
     pub cluster_name: String,
     /// Time certificates must be valid at (RFC 3339); defaults to now.
     #[arg(long, env = "ALBATROSS_NOW")]

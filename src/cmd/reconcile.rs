@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use albatross_aws::deploy::Deployer;
+use albatross_aws::deploy::{Deletion, Deployer};
 use albatross_aws::{Aws, AwsError, ErrorClass, is_mutating};
 use albatross_model::Validator;
 use albatross_model::plan::{self, Env};
+use albatross_reconciler::status::{Kept, kept_status};
 use anyhow::Context;
 
 use super::RuleArgs;
@@ -39,9 +40,10 @@ pub struct ReconcileArgs {
 }
 
 pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    let cluster = args.aws.cluster()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let deployer = args.aws.deployer().await;
+        let deployer = args.aws.deployer(&cluster).await;
         let aws = deployer.aws.clone();
         if !args.watch {
             let code = once(&args, &deployer).await;
@@ -102,7 +104,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     };
     let certificates = deployer.resolver.certificates().await.context("listing ACM certificates")?;
     let env = Env {
-        cluster_name: args.aws.cluster_name.clone(),
+        cluster_name: deployer.cluster.clone(),
         controllers: args.rules.options().controllers,
         limits: args.quotas.limits(),
         certificates,
@@ -112,22 +114,49 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     let mut build = plan::build(&snapshot, &env);
 
     if args.delete {
-        // By tags, for every Gateway given: one whose build fails now may still have a stack.
-        for gateway in snapshot.gateways.keys().map(ToString::to_string) {
-            let mut n = 0;
-            for alb in [true, false] {
-                n += deployer.delete(&gateway, alb).await.with_context(|| format!("deleting {gateway}"))?;
-            }
-            eprintln!("Gateway {gateway}: deleted {n} resources");
-        }
-        return Ok(ExitCode::SUCCESS);
+        return delete(&snapshot, deployer).await;
     }
 
-    let live: BTreeSet<String> = snapshot.gateways.keys().map(ToString::to_string).collect();
-    for gateway in deployer.delete_orphans(&live).await.context("deleting orphaned stacks")? {
-        eprintln!("Gateway {gateway}: not in the manifests; its stack was deleted");
+    // Stacks are kept for Gateways of our classes and for those whose class is not given: a
+    // missing class may be an incomplete manifest set. Only another controller's class lets go.
+    let controllers = &env.controllers;
+    let mut live = BTreeSet::new();
+    for (key, gateway) in &snapshot.gateways {
+        match snapshot.classes.get(&gateway.spec.gateway_class_name) {
+            Some(class) if ![&controllers.alb, &controllers.nlb].contains(&&class.spec.controller_name) => continue,
+            Some(_) => {}
+            None => {
+                let message = format!(
+                    "GatewayClass {:?} is not in the manifests: nothing is applied, and the AWS load balancer, if \
+                     any, is kept as it is",
+                    gateway.spec.gateway_class_name
+                );
+                eprintln!("Gateway {key}: {message}");
+                build.statuses.push(plan::StatusEntry {
+                    api_version: gateway.meta.api_version.clone(),
+                    kind: "Gateway".into(),
+                    namespace: Some(key.namespace.clone()),
+                    name: key.name.clone(),
+                    status: kept_status(&gateway.raw, "Accepted", Kept::GatewayClassNotFound, &message),
+                });
+            }
+        }
+        live.insert(key.to_string());
     }
-    let mut failed = 0;
+    let sweep = deployer.delete_orphans(&live).await.context("deleting orphaned stacks")?;
+    for gateway in &sweep.deleted {
+        eprintln!("Gateway {gateway}: not in the manifests or moved to another controller; its stack was deleted");
+    }
+    for (gateway, load_balancers) in &sweep.protected {
+        eprintln!(
+            "Gateway {gateway}: not in the manifests, but deletion protection is on for {}: its stack is kept",
+            load_balancers.join(", ")
+        );
+    }
+    for (what, e) in &sweep.failed {
+        eprintln!("{what}: deleting the orphaned stack failed: {e}");
+    }
+    let mut failed = sweep.failed.len() + sweep.protected.len();
     for stack in &build.stacks {
         // OIDC client credentials come from Secrets in the manifests, as in the cluster: only
         // the keys the plan's typed references name, in the configuration's own namespace.
@@ -151,7 +180,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
             Err(e) => {
                 failed += 1;
                 eprintln!("Gateway {}: not programmed: {e}", stack.gateway);
-                let reason = if e.class == ErrorClass::Permanent { "Invalid" } else { "Pending" };
+                let reason = albatross_reconciler::status::not_programmed_reason(&e);
                 if let Some(entry) = entry {
                     plan::programmed(entry, Err((reason, &e.to_string())));
                 }
@@ -160,6 +189,41 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     }
     print!("{}", serde_norway::to_string(&build.statuses)?);
     Ok(ExitCode::from(if failed > 0 || refused > 0 { 1 } else { 0 }))
+}
+
+/// `--delete`: the stacks of every Gateway given, by tags (one whose build fails now may still
+/// have a stack). Each Gateway's outcome is reported; a failure or a protected load balancer
+/// does not stop the others and makes the exit code 1.
+async fn delete(snapshot: &plan::Snapshot, deployer: &Deployer) -> anyhow::Result<ExitCode> {
+    let mut failed = 0;
+    for gateway in snapshot.gateways.keys().map(ToString::to_string) {
+        let mut deletion = Deletion::default();
+        let mut error = None;
+        for alb in [true, false] {
+            match deployer.delete(&gateway, alb).await {
+                Ok(d) => {
+                    deletion.deleted += d.deleted;
+                    deletion.protected.extend(d.protected);
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        match (error, deletion.protected.is_empty()) {
+            (Some(e), _) => {
+                failed += 1;
+                eprintln!("Gateway {gateway}: deleted {} resources; deleting the rest failed: {e}", deletion.deleted);
+            }
+            (None, false) => {
+                failed += 1;
+                eprintln!(
+                    "Gateway {gateway}: deletion protection is on for {}: its stack is kept",
+                    deletion.protected.join(", ")
+                );
+            }
+            (None, true) => eprintln!("Gateway {gateway}: deleted {} resources", deletion.deleted),
+        }
+    }
+    Ok(ExitCode::from(if failed > 0 { 1 } else { 0 }))
 }
 
 fn chrono_now() -> String {

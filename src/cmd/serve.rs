@@ -81,6 +81,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    args.aws.cluster()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args))?;
     Ok(ExitCode::SUCCESS)
@@ -159,7 +160,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let controllers = options.controllers.clone();
     let webhook = Arc::new(Webhook::new(Validator::new(options)));
 
-    let deployer = args.aws.deployer().await;
+    let deployer = args.aws.deployer(&args.aws.cluster()?).await;
     let lease = LeaseSettings {
         namespace: args.namespace.clone(),
         name: args.lease_name.clone(),
@@ -168,7 +169,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
     let settings = Settings {
-        cluster_name: args.aws.cluster_name.clone(),
+        cluster_name: deployer.cluster.clone(),
         controllers: controllers.clone(),
         limits: args.quotas.limits(),
         resync: Duration::from_secs(args.resync_seconds.max(10)),

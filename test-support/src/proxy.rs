@@ -45,6 +45,9 @@
 //!   existing listener when all settings are identical and `DuplicateListener` otherwise; the
 //!   proxy always refuses).
 //!
+//! - DeleteLoadBalancer of a load balancer whose `deletion_protection.enabled` attribute is
+//!   `true`: `OperationNotPermitted`, as AWS answers (moto 5.2.5 deletes it anyway).
+//!
 //! Emulated (answered 200 without forwarding): CreateLoadBalancer with a name that already
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.

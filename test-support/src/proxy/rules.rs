@@ -251,8 +251,29 @@ async fn check_dynamic(
             }
             Ok(None)
         }
+        "DeleteLoadBalancer" => {
+            let Some(lb) = form.get("LoadBalancerArn") else { return Ok(None) };
+            let attributes = [("Action", "DescribeLoadBalancerAttributes"), ("LoadBalancerArn", lb)];
+            let Some(xml) = upstream.elbv2(auth, &attributes).await else { return Ok(None) };
+            if deletion_protected(&xml) {
+                return Err(Refusal {
+                    code: "OperationNotPermitted",
+                    message: format!("Load balancer '{lb}' cannot be deleted because deletion protection is enabled"),
+                });
+            }
+            Ok(None)
+        }
         _ => Ok(None),
     }
+}
+
+/// A DescribeLoadBalancerAttributes answer with `deletion_protection.enabled` = `true`.
+pub(crate) fn deletion_protected(xml: &str) -> bool {
+    let Ok(doc) = roxmltree::Document::parse(xml) else { return false };
+    let Some((attributes, _)) = members(&doc, "Attributes") else { return false };
+    attributes
+        .into_iter()
+        .any(|a| child_text(a, "Key") == Some("deletion_protection.enabled") && child_text(a, "Value") == Some("true"))
 }
 
 fn check_target_groups(
@@ -556,5 +577,19 @@ mod tests {
         assert_eq!(next, None);
         assert_eq!(parsed[0], ListenerInfo { arn: "l1".into(), port: "443".into(), target_groups: vec![] });
         assert_eq!(parsed[1].target_groups, vec!["tg3".to_owned()]);
+    }
+
+    #[test]
+    fn deletion_protection_is_read_from_the_attributes_answer() {
+        let answer = |value: &str| {
+            format!(
+                "<DescribeLoadBalancerAttributesResponse><DescribeLoadBalancerAttributesResult><Attributes>\
+                 <member><Key>idle_timeout.timeout_seconds</Key><Value>true</Value></member>\
+                 <member><Key>deletion_protection.enabled</Key><Value>{value}</Value></member>\
+                 </Attributes></DescribeLoadBalancerAttributesResult></DescribeLoadBalancerAttributesResponse>"
+            )
+        };
+        assert!(deletion_protected(&answer("true")));
+        assert!(!deletion_protected(&answer("false")));
     }
 }
