@@ -197,7 +197,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let admin = Arc::new(Admin { webhook: webhook.clone(), controller, registry });
     super::webhook::spawn_admin(args.admin_listen, admin_router(admin)).await?;
     let grace = Duration::from_secs(args.shutdown_grace);
-    let served = super::webhook::serve_admission(webhook, args.listen, tls, grace, move || {
+    let limits = albatross_webhook::ConnectionLimits::default();
+    let served = super::webhook::serve_admission(webhook, args.listen, tls, limits, grace, move || {
         // The elector releases the lease; the controllers stop writing with it.
         let _ = stop.send(true);
     })
