@@ -27,7 +27,7 @@ use crate::cache::{Cache, Change, Kind, Watches, key_of};
 use crate::index::{Index, Key, gather};
 use crate::leader::Leadership;
 use crate::liveness::Liveness;
-use crate::metrics::{DirectionLabels, Metrics};
+use crate::metrics::{DirectionLabels, ErrorLabels, Metrics};
 use crate::queue::Queue;
 use crate::readiness::{self, GateState};
 use crate::status::{Kept, StatusWriter, Written, kept_status};
@@ -291,7 +291,7 @@ impl Controller {
                     tracing::warn!(%gateway, ?load_balancers, "Gateway gone, but deletion protection is on: its AWS stack is kept");
                 }
                 for (what, error) in sweep.failed {
-                    self.metrics.errors.get_or_create(&ErrorLabels { class: "transient" }).inc();
+                    self.metrics.errors.get_or_create(&ErrorLabels { class: error.class.label(), cause: "aws" }).inc();
                     tracing::warn!(stack = %what, %error, "deleting an orphaned stack failed; trying at the next resync");
                 }
             }

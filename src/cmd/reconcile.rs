@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use albatross_aws::deploy::{Deletion, Deployer};
-use albatross_aws::{Aws, AwsError, ErrorClass, is_mutating};
+use albatross_aws::{Aws, AwsError, is_mutating};
 use albatross_model::Validator;
 use albatross_model::plan::{self, Env};
 use albatross_reconciler::status::{Kept, kept_status};
