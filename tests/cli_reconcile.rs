@@ -646,3 +646,31 @@ async fn failed_stale_load_balancer_delete_is_reported() {
     let left = world.aws.elbv2.describe_load_balancers().load_balancer_arns(&stale).send().await.unwrap();
     assert_eq!(left.load_balancers().len(), 1);
 }
+
+#[path = "../reconciler/tests/fixtures/lures.rs"]
+mod lures;
+
+#[tokio::test]
+async fn secret_reference_text_is_sent_literally_in_local_mode() {
+    let world = world().await;
+    albatross_test_support::acm::import_self_signed(&world.aws.acm, "shop.example.com", &["shop.example.com"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("reconciler/tests/fixtures/secret-lures.yaml");
+    std::fs::copy(&fixture, dir.path().join("input.yaml")).unwrap();
+    // The victim's Secret is in the manifests too: only the typed OIDC reference is resolved.
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    lures::assert_sent_literally(&world.aws).await;
+    assert!(!text(&out).contains(lures::PASSWORD), "{}", text(&out));
+
+    // The plan shows the reference, never a value.
+    let certificates =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("model/tests/golden/lrc-authenticate-oidc-https/certificates.yaml");
+    let plan = Command::new(env!("CARGO_BIN_EXE_albatross"))
+        .args(["plan", "--output", "json", "--certificates"])
+        .args([&certificates, &fixture])
+        .output();
+    let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
+    assert!(plan.contains(r#""SecretRef""#) && plan.contains(lures::LURE), "{plan}");
+    assert!(!plan.contains("my-client-id") && !plan.contains(lures::PASSWORD), "{plan}");
+}

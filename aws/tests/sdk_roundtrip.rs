@@ -13,7 +13,7 @@ use albatross_aws::sdk::{
     transform_to_sdk,
 };
 use albatross_aws::{Api, Aws, AwsSettings, RateLimits};
-use albatross_model::plan::types::{RulePlan, Stack, TargetGroupPlan};
+use albatross_model::plan::types::{Credential, RulePlan, Stack, TargetGroupPlan};
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Rule};
 use serde::Deserialize;
@@ -43,9 +43,25 @@ fn golden_plans() -> Vec<(String, Vec<Stack>)> {
                 "{}",
                 case.display()
             );
-            Some((case.file_name()?.to_string_lossy().into_owned(), plan.stacks))
+            Some((case.file_name()?.to_string_lossy().into_owned(), resolved(plan.stacks)))
         })
         .collect()
+}
+
+/// The stacks with their OIDC credential references resolved, as the reconciler does before an
+/// apply (stand-in values for the Secret's).
+fn resolved(mut stacks: Vec<Stack>) -> Vec<Stack> {
+    let listeners = stacks.iter_mut().flat_map(|s| &mut s.listeners);
+    let actions = listeners
+        .flat_map(|l| l.default_actions.iter_mut().chain(l.rules.iter_mut().flat_map(|r| r.actions.iter_mut())));
+    for config in actions.filter_map(|a| a.authenticate_oidc_config.as_mut()) {
+        for credential in std::iter::once(&mut config.client_id).chain(config.client_secret.as_mut()) {
+            if let Credential::SecretRef(r) = credential {
+                *credential = Credential::Value(format!("{}-value", r.key));
+            }
+        }
+    }
+    stacks
 }
 
 /// A rule moto refused.
