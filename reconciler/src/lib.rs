@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod controller;
+pub mod error;
 pub mod index;
 pub mod leader;
 pub mod liveness;

@@ -235,3 +235,53 @@ async fn refresh_catalog(
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use albatross_aws::deploy::Deployer;
+    use albatross_aws::resolve::{ResolveSettings, Resolver};
+    use albatross_aws::{Aws, AwsSettings};
+    use albatross_model::validate::ValidatorOptions;
+    use albatross_test_support::loopback::http_get;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn dead_core_task_turns_healthz_false() {
+        // Built, never run: nothing listens at these addresses.
+        let nowhere = "http://127.0.0.1:9";
+        let client = kube::Client::try_from(kube::Config::new(nowhere.parse().unwrap())).unwrap();
+        let aws = Aws::connect(&AwsSettings { endpoint: Some(nowhere.into()), ..Default::default() }).await;
+        let deployer = Deployer::new(aws.clone(), Resolver::new(aws, ResolveSettings::new("test")), "test");
+        let lease = LeaseSettings {
+            namespace: "ns".into(),
+            name: "lease".into(),
+            identity: "a".into(),
+            duration: Duration::from_secs(15),
+        };
+        let (_elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
+        let settings = Settings {
+            cluster_name: "test".into(),
+            controllers: Default::default(),
+            limits: Default::default(),
+            resync: Duration::from_secs(600),
+            concurrency: 1,
+            instance: None,
+            rediscover: Duration::from_secs(30),
+        };
+        let controller = Controller::new(client, deployer, leadership, settings);
+        let liveness = controller.liveness.clone();
+        let webhook = Arc::new(Webhook::new(Validator::new(ValidatorOptions::default())));
+        let admin = Arc::new(Admin { webhook, controller, registry: Registry::default() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, admin_router(admin)).await });
+        let healthz = || tokio::task::spawn_blocking(move || http_get(port, "/healthz").expect("an answer"));
+
+        assert_eq!(healthz().await.unwrap().0, 200);
+        liveness.spawn("elector", async { panic!("a bug") }).await.unwrap();
+        let (status, body) = healthz().await.unwrap();
+        assert_eq!(status, 503);
+        assert!(body.ends_with("core tasks ended: elector"), "{body}");
+    }
+}
