@@ -3,7 +3,7 @@
 //! `lastTransitionTime`, which is kept while a condition's status stays). Route `parents[]`
 //! entries of other controllers are kept, and so are ours for other Gateways.
 
-use albatross_aws::apply::is_deletion_protected;
+use albatross_aws::delete::is_deletion_protected;
 use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::plan::StatusEntry;
