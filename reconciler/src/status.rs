@@ -306,4 +306,19 @@ mod tests {
         let merged = merge_parents(&current, &json!({"parents": []}), &ours, Some(&ObjectKey::new("gw", "a")));
         assert!(merged["parents"].as_array().unwrap().is_empty());
     }
+
+    #[test]
+    fn a_kept_stack_changes_one_condition_in_place_and_keeps_the_address() {
+        let gateway = json!({"metadata": {"generation": 3}, "status": {
+            "addresses": [{"type": "Hostname", "value": "lb.example"}],
+            "conditions": [cond("Accepted", "True", Some("t0")), cond("Programmed", "True", Some("t0"))]}});
+        let status = kept_status(&gateway, "Accepted", Kept::GatewayClassNotFound, "gone");
+        assert_eq!(status["addresses"], gateway["status"]["addresses"]);
+        let conditions = status["conditions"].as_array().unwrap();
+        assert_eq!(conditions.len(), 2);
+        assert_eq!(conditions[0]["reason"], "GatewayClassNotFound");
+        assert_eq!(conditions[0]["status"], "False");
+        assert_eq!(conditions[0]["observedGeneration"], 3);
+        assert_eq!(conditions[1], gateway["status"]["conditions"][1]);
+    }
 }
