@@ -607,7 +607,7 @@ async fn deletion_protected_load_balancer_is_never_deleted() {
 
     // Its Gateway gone from the manifests: the orphan sweep keeps it too, and says so.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("nlb.yaml"), NLB).unwrap();
+    std::fs::write(dir.path().join("class.yaml"), NLB.split("\n---\n").next().unwrap()).unwrap();
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -673,4 +673,27 @@ async fn secret_reference_text_is_sent_literally_in_local_mode() {
     let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
     assert!(plan.contains(r#""SecretRef""#) && plan.contains(lures::LURE), "{plan}");
     assert!(!plan.contains("my-client-id") && !plan.contains(lures::PASSWORD), "{plan}");
+}
+
+#[tokio::test]
+async fn a_protected_orphan_does_not_stop_the_sweep_of_the_others() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    std::fs::write(dir.path().join("nlb.yaml"), NLB).unwrap();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    protect(&world.aws, &load_balancer_arn(&world.aws, "my-example-gateway-alb").await).await;
+
+    // Neither Gateway is in the manifests any more; the protected stack comes first.
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(empty.path().join("class.yaml"), NLB.split("\n---\n").next().unwrap()).unwrap();
+    let out = reconcile(&world, empty.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("example-ns/my-alb-gateway: not in the manifests, but deletion protection"), "{stderr}");
+    assert!(stderr.contains("shop/edge: not in the manifests or moved to another controller"), "{stderr}");
+    let lbs = world.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let names: Vec<&str> = lbs.load_balancers().iter().filter_map(|l| l.load_balancer_name()).collect();
+    assert_eq!(names, ["my-example-gateway-alb"], "{}", text(&out));
 }

@@ -8,25 +8,12 @@ use std::time::Duration;
 use albatross_model::plan::naming::stack_tag_prefix;
 use albatross_model::plan::types::Stack;
 
-use crate::apply::{
-    Applied, apply, delete_load_balancer, delete_target_group, deletion_protected, is_deletion_protected,
-};
+use crate::apply::{Applied, apply, delete_target_group};
 use crate::client::{Aws, AwsError, ErrorClass, FENCED};
+use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protected, protected};
 use crate::diff::{Op, diff};
 use crate::observe::{load_balancers, observe, tag_value, tagged};
 use crate::resolve::Resolver;
-
-fn delete_load_balancer_refused(arn: &str) -> AwsError {
-    AwsError::new(
-        "DeleteLoadBalancer",
-        crate::apply::DELETION_PROTECTED,
-        format!(
-            "load balancer {arn}, which the plan replaces, has deletion protection on: it and the rest of \
-             the stack are kept as they are; turn deletion_protection.enabled off to let it be replaced"
-        ),
-        ErrorClass::Permanent,
-    )
-}
 
 /// How many times a stack is observed and applied again after a transient failure.
 const ATTEMPTS: u32 = 6;
@@ -137,7 +124,7 @@ impl Deployer {
         for arn in &observation.stale_load_balancers {
             // Protected, it stays and so does the rest: its target groups cannot serve two.
             if deletion_protected(&self.aws, arn).await? {
-                return Err(delete_load_balancer_refused(arn));
+                return Err(protected(arn, None));
             }
             delete_load_balancer(&self.aws, arn).await?;
             operations.push("DeleteLoadBalancer");

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod client;
+pub mod delete;
 pub mod deploy;
 pub mod diff;
 pub mod iam;

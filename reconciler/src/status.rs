@@ -3,7 +3,7 @@
 //! `lastTransitionTime`, which is kept while a condition's status stays). Route `parents[]`
 //! entries of other controllers are kept, and so are ours for other Gateways.
 
-use albatross_aws::apply::is_deletion_protected;
+use albatross_aws::delete::is_deletion_protected;
 use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::plan::StatusEntry;
@@ -305,5 +305,20 @@ mod tests {
         );
         let merged = merge_parents(&current, &json!({"parents": []}), &ours, Some(&ObjectKey::new("gw", "a")));
         assert!(merged["parents"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_kept_stack_changes_one_condition_in_place_and_keeps_the_address() {
+        let gateway = json!({"metadata": {"generation": 3}, "status": {
+            "addresses": [{"type": "Hostname", "value": "lb.example"}],
+            "conditions": [cond("Accepted", "True", Some("t0")), cond("Programmed", "True", Some("t0"))]}});
+        let status = kept_status(&gateway, "Accepted", Kept::GatewayClassNotFound, "gone");
+        assert_eq!(status["addresses"], gateway["status"]["addresses"]);
+        let conditions = status["conditions"].as_array().unwrap();
+        assert_eq!(conditions.len(), 2);
+        assert_eq!(conditions[0]["reason"], "GatewayClassNotFound");
+        assert_eq!(conditions[0]["status"], "False");
+        assert_eq!(conditions[0]["observedGeneration"], 3);
+        assert_eq!(conditions[1], gateway["status"]["conditions"][1]);
     }
 }
