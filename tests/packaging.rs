@@ -201,7 +201,7 @@ fn the_dockerfile_builds_with_the_release_command_the_readme_documents() {
     let stages = dockerfile();
     let runs: Vec<String> =
         stages[..stages.len() - 1].iter().flatten().filter_map(|i| cargo_build_command(&i.args)).collect();
-    assert_eq!(runs, [documented.clone()], "the Dockerfile's build");
+    assert_eq!(runs, std::slice::from_ref(&documented), "the Dockerfile's build");
     // The release binaries are the same build for an explicit target.
     let release = read(".github/workflows/release.yml");
     let binaries = cargo_build_command(&release).expect("release.yml builds binaries");
