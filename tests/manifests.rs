@@ -874,6 +874,17 @@ fn the_chart_deployment_matches_the_plain_one_in_what_matters() {
     }
 }
 
+#[test]
+fn the_deployed_webhook_runs_only_albatross_checks() {
+    // The API server has applied the CRD schema and CEL rules before it calls the webhook.
+    let objects = deploy_objects();
+    assert_eq!(env_of(container(deployment(&objects)))["ALBATROSS_SKIP_API_SERVER_CHECKS"], "true");
+    let values = &documents("charts/albatross/values.yaml")[0];
+    assert_eq!(values["webhook"]["skipApiServerChecks"], true);
+    let template = read("charts/albatross/templates/deployment.yaml");
+    assert!(template.contains("- name: ALBATROSS_SKIP_API_SERVER_CHECKS\n              value: {{ .Values.webhook.skipApiServerChecks | quote }}"));
+}
+
 // (f) Least privilege.
 
 #[test]

@@ -15,6 +15,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_elasticloadbalancingv2::config::Credentials;
 use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -85,28 +91,55 @@ pub enum Api {
 }
 
 /// What to do about a failed call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
-    /// Throttling or server side: retried (the SDK already retried; try again later).
+    /// The API's rate limit: retried later, more slowly (the SDK already retried).
+    Throttled,
+    /// Server side or the network: retried (the SDK already retried; try again later).
     Transient,
     /// The resource is gone (deleted behind our back or mid-reconcile).
     NotFound,
     /// Refused for a reason a retry will not change (quota, validation, permission).
     Permanent,
+    /// Not sent: this replica may no longer hold the lease (see [`WriteFence`]).
+    Fenced,
+}
+
+impl ErrorClass {
+    /// The metric label: a fixed string per class.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::Transient => "transient",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::Fenced => "fenced",
+        }
+    }
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{operation}: {code}: {message}")]
 pub struct AwsError {
     pub operation: &'static str,
+    /// The service's error code (`LoadBalancerNotFound`), or ours for a call that failed here.
     pub code: String,
     pub message: String,
     pub class: ErrorClass,
 }
 
 impl AwsError {
-    pub fn new(operation: &'static str, code: &str, message: impl Into<String>, class: ErrorClass) -> Self {
-        Self { operation, code: code.into(), message: message.into(), class }
+    pub fn new(operation: &'static str, code: &str, message: impl ToString, class: ErrorClass) -> Self {
+        Self { operation, code: code.into(), message: message.to_string(), class }
+    }
+
+    /// A mutating call refused by the write fence.
+    pub fn fenced(operation: &'static str) -> Self {
+        Self::new(operation, FENCED, Fenced, ErrorClass::Fenced)
+    }
+
+    pub fn is_fenced(&self) -> bool {
+        self.class == ErrorClass::Fenced
     }
 }
 
@@ -121,6 +154,18 @@ const NOT_FOUND_CODES: &[&str] = &[
     "InvalidSubnetID.NotFound",
 ];
 
+/// Whether the fence interceptor refused an attempt of this call.
+fn refused_by_fence(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<Fenced>().is_some() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
@@ -132,13 +177,16 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
             let message = err.message().unwrap_or("").to_owned();
             let class = if NOT_FOUND_CODES.contains(&code.as_str()) {
                 ErrorClass::NotFound
-            } else if status.is_some_and(|s| s >= 500) || code.contains("Throttl") || code == "RequestLimitExceeded" {
+            } else if code.contains("Throttl") || code == "RequestLimitExceeded" || status == Some(429) {
+                ErrorClass::Throttled
+            } else if status.is_some_and(|s| s >= 500) {
                 ErrorClass::Transient
             } else {
                 ErrorClass::Permanent
             };
             AwsError { operation, code, message, class }
         }
+        _ if refused_by_fence(err) => AwsError::fenced(operation),
         SdkError::ConstructionFailure(_) => {
             AwsError::new(operation, "ConstructionFailure", format!("{err:?}"), ErrorClass::Permanent)
         }
@@ -153,13 +201,14 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
-    operation: String,
-    outcome: String,
+    operation: &'static str,
+    /// `ok` or an [`ErrorClass`] label.
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
-    operation: String,
+    operation: &'static str,
 }
 
 /// Per-operation tally for the end-of-run summary.
@@ -200,9 +249,9 @@ impl CallMetrics {
         );
     }
 
-    fn record(&self, operation: &'static str, outcome: &str, elapsed: Duration) {
-        self.calls.get_or_create(&CallLabels { operation: operation.into(), outcome: outcome.into() }).inc();
-        self.latency.get_or_create(&OperationLabels { operation: operation.into() }).observe(elapsed.as_secs_f64());
+    fn record(&self, operation: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.calls.get_or_create(&CallLabels { operation, outcome }).inc();
+        self.latency.get_or_create(&OperationLabels { operation }).observe(elapsed.as_secs_f64());
         let mut tally = self.tally.lock().expect("call tally lock");
         let entry = tally.entry(operation).or_default();
         if outcome == "ok" {
@@ -246,30 +295,81 @@ pub struct Aws {
     limiters: [Arc<DefaultDirectRateLimiter>; 5],
 }
 
-/// Whether mutating calls may go out. Shared by every clone of [`Aws`]; open by default. A
-/// replica that loses leadership closes it, so a reconcile in flight stops at its next write
-/// instead of racing the new leader.
-#[derive(Clone, Debug)]
-pub struct WriteFence(Arc<std::sync::atomic::AtomicBool>);
+/// Whether mutating calls may go out, as a deadline on the monotonic clock. Shared by every clone
+/// of [`Aws`] and checked before every attempt of a mutating call (retries included), right before
+/// it is sent. Open with no deadline by default (no lease: the one-shot CLI); the lease elector
+/// sets `last successful renewal + renew deadline` at each renewal, so a replica whose renewal
+/// hangs, or whose process was frozen, stops writing before another replica may take the lease.
+#[derive(Clone, Debug, Default)]
+pub struct WriteFence(Arc<Mutex<Gate>>);
 
-impl Default for WriteFence {
-    fn default() -> Self {
-        Self(Arc::new(std::sync::atomic::AtomicBool::new(true)))
-    }
+#[derive(Clone, Copy, Debug, Default)]
+enum Gate {
+    #[default]
+    Open,
+    Until(Instant),
+    Closed,
 }
 
+/// A write refused by the [`WriteFence`].
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+#[error("this replica may no longer hold the lease: AWS writes are fenced")]
+pub struct Fenced;
+
 impl WriteFence {
-    pub fn set_open(&self, open: bool) {
-        self.0.store(open, std::sync::atomic::Ordering::SeqCst);
+    fn set(&self, gate: Gate) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = gate;
+    }
+
+    /// Writes may go out until `deadline`, not at or after it.
+    pub fn open_until(&self, deadline: Instant) {
+        self.set(Gate::Until(deadline));
+    }
+
+    pub fn close(&self) {
+        self.set(Gate::Closed);
+    }
+
+    /// `Ok` if a write may be sent now.
+    pub fn check(&self) -> Result<(), Fenced> {
+        match *self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            Gate::Open => Ok(()),
+            Gate::Until(deadline) if Instant::now() < deadline => Ok(()),
+            Gate::Until(_) | Gate::Closed => Err(Fenced),
+        }
     }
 
     pub fn is_open(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.check().is_ok()
     }
 }
 
 /// The code of the error a fenced write gets.
 pub const FENCED: &str = "NotLeader";
+
+/// Checks the fence before each attempt of a mutating call is sent: the SDK's retries of a call
+/// that began while the fence was open stop once it closes.
+#[derive(Debug)]
+struct FenceInterceptor(WriteFence);
+
+impl Intercept for FenceInterceptor {
+    fn name(&self) -> &'static str {
+        "WriteFence"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mutating = cfg.load::<Metadata>().is_none_or(|m| is_mutating(m.name()));
+        if mutating {
+            self.0.check()?;
+        }
+        Ok(())
+    }
+}
 
 impl Aws {
     /// Clients from the standard credential chain (environment, profile, web identity / IRSA,
@@ -300,13 +400,23 @@ impl Aws {
         }
         let config = loader.load().await;
         let limits = settings.limits;
+        let fence = WriteFence::default();
+        let guard = || FenceInterceptor(fence.clone());
         Self {
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            acm: aws_sdk_acm::Client::new(&config),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&config).interceptor(guard()).build(),
+            ),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&config).interceptor(guard()).build(),
+            ),
+            acm: aws_sdk_acm::Client::from_conf(
+                aws_sdk_acm::config::Builder::from(&config).interceptor(guard()).build(),
+            ),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(&config).interceptor(guard()).build(),
+            ),
             metrics: CallMetrics::default(),
-            fence: WriteFence::default(),
+            fence,
             limiters: [
                 limiter(limits.elbv2_read),
                 limiter(limits.elbv2_write),
@@ -324,9 +434,11 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         self.limiters[api as usize].until_ready().await;
+        // Checked here too so a fenced call spends no rate-limit token; the interceptor checks
+        // every attempt.
         if is_mutating(operation) && !self.fence.is_open() {
-            self.metrics.record(operation, FENCED, Duration::ZERO);
-            return Err(AwsError::new(operation, FENCED, "this replica is not the leader", ErrorClass::Permanent));
+            self.metrics.record(operation, ErrorClass::Fenced.label(), Duration::ZERO);
+            return Err(AwsError::fenced(operation));
         }
         let started = Instant::now();
         let result = call.await;
@@ -339,7 +451,7 @@ impl Aws {
             }
             Err(err) => {
                 let err = classify(operation, &err);
-                self.metrics.record(operation, &err.code, elapsed);
+                self.metrics.record(operation, err.class.label(), elapsed);
                 tracing::info!(
                     operation,
                     outcome = %err.code,

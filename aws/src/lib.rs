@@ -14,5 +14,6 @@ pub mod sdk;
 pub mod targets;
 
 pub use client::{
-    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, RateLimits, WriteFence, is_mutating,
+    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, Fenced, RateLimits, WriteFence,
+    is_mutating,
 };

@@ -131,6 +131,6 @@ impl Resolver {
     }
 }
 
-fn user_error(operation: &'static str, code: &str, message: impl Into<String>) -> AwsError {
+fn user_error(operation: &'static str, code: &str, message: impl ToString) -> AwsError {
     AwsError::new(operation, code, message, ErrorClass::Permanent)
 }

@@ -11,12 +11,54 @@
 use std::collections::HashMap;
 
 use albatross_model::plan::types::{
-    Action, Attribute, Certificate, Condition, FixedResponseConfig, ForwardConfig, HttpHeaderConfig, KeyValue, Matcher,
-    QueryStringConfig, RedirectConfig, Rewrite, RewriteConfig, StickinessConfig, Tag, Transform, Values,
-    WeightedTargetGroup,
+    Action, Attribute, AuthenticateOidcConfig, Certificate, Condition, Credential, FixedResponseConfig, ForwardConfig,
+    HttpHeaderConfig, KeyValue, Matcher, QueryStringConfig, RedirectConfig, Rewrite, RewriteConfig, StickinessConfig,
+    Tag, Transform, Values, WeightedTargetGroup,
 };
 use aws_sdk_elasticloadbalancingv2::types as sdk;
 use serde_json::{Map, Value};
+
+/// A plan value the API cannot take. These are bugs in the plan or unresolved references,
+/// never something AWS said.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConversionError {
+    /// An action type the API does not have.
+    #[error("unsupported action type {0:?}")]
+    UnsupportedAction(String),
+    /// An action order beyond the API's integer.
+    #[error("action order {0} out of range")]
+    OrderOutOfRange(u32),
+    /// An action without the config its type needs.
+    #[error("{action} action without {config}")]
+    MissingConfig { action: String, config: &'static str },
+    /// A forward to a target group that has no ARN yet.
+    #[error("target group {0:?} has no ARN")]
+    UnresolvedTargetGroup(String),
+    /// An authentication config field of the wrong JSON type.
+    #[error("{what} {field} is not {expected}")]
+    WrongType { what: &'static str, field: String, expected: &'static str },
+    /// An authentication config field the API does not have.
+    #[error("{what} config has no field {field:?}")]
+    UnknownField { what: &'static str, field: String },
+    /// A value outside the API's enum for this field.
+    #[error("unknown {what} {value:?}")]
+    UnknownValue { what: &'static str, value: String },
+    /// A client credential still a Secret reference: never sent to AWS.
+    #[error("authenticate-oidc {field}: {reference} was not resolved")]
+    UnresolvedSecret { field: &'static str, reference: String },
+}
+
+fn wrong_type(what: &'static str, field: &str, expected: &'static str) -> ConversionError {
+    ConversionError::WrongType { what, field: field.to_owned(), expected }
+}
+
+fn unknown_field(what: &'static str, field: &str) -> ConversionError {
+    ConversionError::UnknownField { what, field: field.to_owned() }
+}
+
+fn unknown_value(what: &'static str, value: impl ToString) -> ConversionError {
+    ConversionError::UnknownValue { what, value: value.to_string() }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Conditions
@@ -124,15 +166,15 @@ pub fn condition_from_sdk(c: &sdk::RuleCondition) -> Condition {
 /// A plan action as the API's `Action`. Target groups are named by stack id in the plan;
 /// `arn_of(id)` gives the real ARN, and an id without one is an `Err`. Authentication configs
 /// (JSON in the API's PascalCase shape) must name only fields the API has.
-pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Result<sdk::Action, String> {
-    let kind =
-        sdk::ActionTypeEnum::try_parse(&a.r#type).map_err(|_| format!("unsupported action type {:?}", a.r#type))?;
+pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Result<sdk::Action, ConversionError> {
+    let unsupported = || ConversionError::UnsupportedAction(a.r#type.clone());
+    let kind = sdk::ActionTypeEnum::try_parse(&a.r#type).map_err(|_| unsupported())?;
     let order = if a.order == 0 {
         None
     } else {
-        Some(i32::try_from(a.order).map_err(|_| format!("action order {} out of range", a.order))?)
+        Some(i32::try_from(a.order).map_err(|_| ConversionError::OrderOutOfRange(a.order))?)
     };
-    let missing = |config: &str| format!("{} action without {config}", a.r#type);
+    let missing = |config: &'static str| ConversionError::MissingConfig { action: a.r#type.clone(), config };
     let b = sdk::Action::builder().r#type(kind.clone()).set_order(order);
     let b = match kind {
         sdk::ActionTypeEnum::Forward => {
@@ -165,7 +207,7 @@ pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Res
             let c = a.jwt_validation_config.as_ref().ok_or_else(|| missing("JwtValidationConfig"))?;
             b.jwt_validation_config(jwt_to_sdk(c)?)
         }
-        _ => return Err(format!("unsupported action type {:?}", a.r#type)),
+        _ => return Err(unsupported()),
     };
     Ok(b.build())
 }
@@ -173,11 +215,11 @@ pub fn action_to_sdk(a: &Action, arn_of: &dyn Fn(&str) -> Option<String>) -> Res
 fn forward_to_sdk(
     f: &ForwardConfig,
     arn_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<sdk::ForwardActionConfig, String> {
+) -> Result<sdk::ForwardActionConfig, ConversionError> {
     let mut tuples = Vec::with_capacity(f.target_groups.len());
     for tg in &f.target_groups {
-        let arn =
-            arn_of(&tg.target_group_arn).ok_or_else(|| format!("target group {:?} has no ARN", tg.target_group_arn))?;
+        let arn = arn_of(&tg.target_group_arn)
+            .ok_or_else(|| ConversionError::UnresolvedTargetGroup(tg.target_group_arn.clone()))?;
         tuples.push(sdk::TargetGroupTuple::builder().target_group_arn(arn).weight(tg.weight).build());
     }
     let stickiness = f.target_group_stickiness_config.as_ref().map(|s| {
@@ -189,11 +231,11 @@ fn forward_to_sdk(
         .build())
 }
 
-fn redirect_to_sdk(r: &RedirectConfig) -> Result<sdk::RedirectActionConfig, String> {
+fn redirect_to_sdk(r: &RedirectConfig) -> Result<sdk::RedirectActionConfig, ConversionError> {
     // An empty component is an unset one: AWS then keeps the request's (`#{...}`).
     let part = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let code = sdk::RedirectActionStatusCodeEnum::try_parse(&r.status_code)
-        .map_err(|_| format!("unsupported redirect status code {:?}", r.status_code))?;
+        .map_err(|_| unknown_value("redirect status code", &r.status_code))?;
     Ok(sdk::RedirectActionConfig::builder()
         .set_protocol(part(&r.protocol))
         .set_port(part(&r.port))
@@ -204,61 +246,62 @@ fn redirect_to_sdk(r: &RedirectConfig) -> Result<sdk::RedirectActionConfig, Stri
         .build())
 }
 
-fn auth_object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
-    v.as_object().ok_or_else(|| format!("{what} config is not an object"))
+fn auth_object<'a>(v: &'a Value, what: &'static str) -> Result<&'a Map<String, Value>, ConversionError> {
+    v.as_object().ok_or_else(|| wrong_type(what, "config", "an object"))
 }
 
-fn auth_string(v: &Value, what: &str, key: &str) -> Result<String, String> {
-    v.as_str().map(str::to_owned).ok_or_else(|| format!("{what} {key} is not a string"))
+fn auth_string(v: &Value, what: &'static str, key: &str) -> Result<String, ConversionError> {
+    v.as_str().map(str::to_owned).ok_or_else(|| wrong_type(what, key, "a string"))
 }
 
 /// `SessionTimeout`: a number, or a number written as a string.
-fn auth_timeout(v: &Value, what: &str) -> Result<i64, String> {
+fn auth_timeout(v: &Value, what: &'static str) -> Result<i64, ConversionError> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        .ok_or_else(|| format!("{what} SessionTimeout is not a number"))
+        .ok_or_else(|| wrong_type(what, "SessionTimeout", "a number"))
 }
 
-fn auth_params(v: &Value, what: &str) -> Result<HashMap<String, String>, String> {
-    let map = v.as_object().ok_or_else(|| format!("{what} AuthenticationRequestExtraParams is not an object"))?;
+fn auth_params(v: &Value, what: &'static str) -> Result<HashMap<String, String>, ConversionError> {
+    let map = v.as_object().ok_or_else(|| wrong_type(what, "AuthenticationRequestExtraParams", "an object"))?;
     map.iter().map(|(k, v)| Ok((k.clone(), auth_string(v, what, "AuthenticationRequestExtraParams value")?))).collect()
 }
 
-fn oidc_to_sdk(config: &Value) -> Result<sdk::AuthenticateOidcActionConfig, String> {
-    const WHAT: &str = "authenticate-oidc";
-    let mut b = sdk::AuthenticateOidcActionConfig::builder();
-    for (key, v) in auth_object(config, WHAT)? {
-        if v.is_null() {
-            continue;
-        }
-        let s = || auth_string(v, WHAT, key);
-        b = match key.as_str() {
-            "Issuer" => b.issuer(s()?),
-            "AuthorizationEndpoint" => b.authorization_endpoint(s()?),
-            "TokenEndpoint" => b.token_endpoint(s()?),
-            "UserInfoEndpoint" => b.user_info_endpoint(s()?),
-            "ClientId" => b.client_id(s()?),
-            "ClientSecret" => b.client_secret(s()?),
-            "SessionCookieName" => b.session_cookie_name(s()?),
-            "Scope" => b.scope(s()?),
-            "SessionTimeout" => b.session_timeout(auth_timeout(v, WHAT)?),
-            "AuthenticationRequestExtraParams" => {
-                b.set_authentication_request_extra_params(Some(auth_params(v, WHAT)?))
-            }
-            "OnUnauthenticatedRequest" => b.on_unauthenticated_request(
-                sdk::AuthenticateOidcActionConditionalBehaviorEnum::try_parse(&s()?)
-                    .map_err(|_| format!("{WHAT} OnUnauthenticatedRequest {v} is not deny, allow or authenticate"))?,
-            ),
-            "UseExistingClientSecret" => {
-                b.use_existing_client_secret(v.as_bool().ok_or_else(|| format!("{WHAT} {key} is not a boolean"))?)
-            }
-            _ => return Err(format!("{WHAT} config has no field {key:?}")),
-        };
+/// A client credential as AWS takes it: only a resolved value; a reference left in the plan is
+/// an error, never sent.
+fn credential(c: &Credential, field: &'static str) -> Result<String, ConversionError> {
+    match c {
+        Credential::Value(v) => Ok(v.clone()),
+        Credential::SecretRef(r) => Err(ConversionError::UnresolvedSecret { field, reference: r.to_string() }),
     }
-    Ok(b.build())
 }
 
-fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig, String> {
+fn oidc_to_sdk(c: &AuthenticateOidcConfig) -> Result<sdk::AuthenticateOidcActionConfig, ConversionError> {
+    let behaviour = c
+        .on_unauthenticated_request
+        .as_deref()
+        .map(|b| {
+            sdk::AuthenticateOidcActionConditionalBehaviorEnum::try_parse(b)
+                .map_err(|_| unknown_value("authenticate-oidc OnUnauthenticatedRequest", b))
+        })
+        .transpose()?;
+    let params = c.authentication_request_extra_params.as_ref().map(|p| p.clone().into_iter().collect());
+    Ok(sdk::AuthenticateOidcActionConfig::builder()
+        .issuer(&c.issuer)
+        .authorization_endpoint(&c.authorization_endpoint)
+        .token_endpoint(&c.token_endpoint)
+        .user_info_endpoint(&c.user_info_endpoint)
+        .client_id(credential(&c.client_id, "ClientId")?)
+        .set_client_secret(c.client_secret.as_ref().map(|s| credential(s, "ClientSecret")).transpose()?)
+        .set_session_cookie_name(c.session_cookie_name.clone())
+        .set_scope(c.scope.clone())
+        .set_session_timeout(c.session_timeout)
+        .set_authentication_request_extra_params(params)
+        .set_on_unauthenticated_request(behaviour)
+        .set_use_existing_client_secret(c.use_existing_client_secret)
+        .build())
+}
+
+fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig, ConversionError> {
     const WHAT: &str = "authenticate-cognito";
     let mut b = sdk::AuthenticateCognitoActionConfig::builder();
     for (key, v) in auth_object(config, WHAT)? {
@@ -278,15 +321,15 @@ fn cognito_to_sdk(config: &Value) -> Result<sdk::AuthenticateCognitoActionConfig
             }
             "OnUnauthenticatedRequest" => b.on_unauthenticated_request(
                 sdk::AuthenticateCognitoActionConditionalBehaviorEnum::try_parse(&s()?)
-                    .map_err(|_| format!("{WHAT} OnUnauthenticatedRequest {v} is not deny, allow or authenticate"))?,
+                    .map_err(|_| unknown_value("OnUnauthenticatedRequest", v))?,
             ),
-            _ => return Err(format!("{WHAT} config has no field {key:?}")),
+            _ => return Err(unknown_field(WHAT, key)),
         };
     }
     Ok(b.build())
 }
 
-fn jwt_to_sdk(config: &Value) -> Result<sdk::JwtValidationActionConfig, String> {
+fn jwt_to_sdk(config: &Value) -> Result<sdk::JwtValidationActionConfig, ConversionError> {
     const WHAT: &str = "jwt-validation";
     let mut b = sdk::JwtValidationActionConfig::builder();
     for (key, v) in auth_object(config, WHAT)? {
@@ -297,20 +340,20 @@ fn jwt_to_sdk(config: &Value) -> Result<sdk::JwtValidationActionConfig, String> 
             "JwksEndpoint" => b.jwks_endpoint(auth_string(v, WHAT, key)?),
             "Issuer" => b.issuer(auth_string(v, WHAT, key)?),
             "AdditionalClaims" => {
-                let claims = v.as_array().ok_or_else(|| format!("{WHAT} AdditionalClaims is not a list"))?;
+                let claims = v.as_array().ok_or_else(|| wrong_type(WHAT, key, "a list"))?;
                 let mut out = Vec::with_capacity(claims.len());
                 for claim in claims {
                     out.push(jwt_claim_to_sdk(claim)?);
                 }
                 b.set_additional_claims(Some(out))
             }
-            _ => return Err(format!("{WHAT} config has no field {key:?}")),
+            _ => return Err(unknown_field(WHAT, key)),
         };
     }
     Ok(b.build())
 }
 
-fn jwt_claim_to_sdk(claim: &Value) -> Result<sdk::JwtValidationActionAdditionalClaim, String> {
+fn jwt_claim_to_sdk(claim: &Value) -> Result<sdk::JwtValidationActionAdditionalClaim, ConversionError> {
     const WHAT: &str = "jwt-validation claim";
     let mut b = sdk::JwtValidationActionAdditionalClaim::builder();
     for (key, v) in auth_object(claim, WHAT)? {
@@ -322,17 +365,17 @@ fn jwt_claim_to_sdk(claim: &Value) -> Result<sdk::JwtValidationActionAdditionalC
                 let format = auth_string(v, WHAT, key)?;
                 b.format(
                     sdk::JwtValidationActionAdditionalClaimFormatEnum::try_parse(&format)
-                        .map_err(|_| format!("{WHAT} Format {format:?} is unknown"))?,
+                        .map_err(|_| unknown_value("jwt-validation claim Format", format))?,
                 )
             }
             "Name" => b.name(auth_string(v, WHAT, key)?),
             "Values" => {
-                let values = v.as_array().ok_or_else(|| format!("{WHAT} Values is not a list"))?;
-                let values: Result<Vec<String>, String> =
+                let values = v.as_array().ok_or_else(|| wrong_type(WHAT, key, "a list"))?;
+                let values: Result<Vec<String>, ConversionError> =
                     values.iter().map(|v| auth_string(v, WHAT, "Values")).collect();
                 b.set_values(Some(values?))
             }
-            _ => return Err(format!("{WHAT} has no field {key:?}")),
+            _ => return Err(unknown_field(WHAT, key)),
         };
     }
     Ok(b.build())
@@ -403,21 +446,24 @@ fn params_json(params: Option<&HashMap<String, String>>) -> Option<Value> {
     params.map(|p| Value::Object(p.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
 }
 
-fn oidc_from_sdk(c: &sdk::AuthenticateOidcActionConfig) -> Value {
-    let mut m = Map::new();
-    put(&mut m, "Issuer", c.issuer());
-    put(&mut m, "AuthorizationEndpoint", c.authorization_endpoint());
-    put(&mut m, "TokenEndpoint", c.token_endpoint());
-    put(&mut m, "UserInfoEndpoint", c.user_info_endpoint());
-    put(&mut m, "ClientId", c.client_id());
-    put(&mut m, "ClientSecret", c.client_secret());
-    put(&mut m, "SessionCookieName", c.session_cookie_name());
-    put(&mut m, "Scope", c.scope());
-    put(&mut m, "SessionTimeout", c.session_timeout());
-    put(&mut m, "AuthenticationRequestExtraParams", params_json(c.authentication_request_extra_params()));
-    put(&mut m, "OnUnauthenticatedRequest", c.on_unauthenticated_request().map(|b| b.as_str()));
-    put(&mut m, "UseExistingClientSecret", c.use_existing_client_secret());
-    Value::Object(m)
+fn oidc_from_sdk(c: &sdk::AuthenticateOidcActionConfig) -> AuthenticateOidcConfig {
+    let owned = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    AuthenticateOidcConfig {
+        issuer: owned(c.issuer()),
+        authorization_endpoint: owned(c.authorization_endpoint()),
+        token_endpoint: owned(c.token_endpoint()),
+        user_info_endpoint: owned(c.user_info_endpoint()),
+        client_id: Credential::Value(owned(c.client_id())),
+        client_secret: c.client_secret().map(|s| Credential::Value(s.to_owned())),
+        scope: c.scope().map(str::to_owned),
+        session_cookie_name: c.session_cookie_name().map(str::to_owned),
+        session_timeout: c.session_timeout(),
+        authentication_request_extra_params: c
+            .authentication_request_extra_params()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        on_unauthenticated_request: c.on_unauthenticated_request().map(|b| b.as_str().to_owned()),
+        use_existing_client_secret: c.use_existing_client_secret(),
+    }
 }
 
 fn cognito_from_sdk(c: &sdk::AuthenticateCognitoActionConfig) -> Value {
@@ -574,8 +620,8 @@ pub fn matcher_from_sdk(m: &sdk::Matcher) -> Matcher {
 macro_rules! enum_conversions {
     ($to:ident, $from:ident, $ty:ident, $what:literal) => {
         #[doc = concat!("The plan's ", $what, " as the SDK's `", stringify!($ty), "`; `Err` for a value the SDK does not know.")]
-        pub fn $to(value: &str) -> Result<sdk::$ty, String> {
-            sdk::$ty::try_parse(value).map_err(|_| format!(concat!("unknown ", $what, " {:?}"), value))
+        pub fn $to(value: &str) -> Result<sdk::$ty, ConversionError> {
+            sdk::$ty::try_parse(value).map_err(|_| unknown_value($what, value))
         }
 
         #[doc = concat!("The SDK's `", stringify!($ty), "` as the plan's ", $what, " string.")]
@@ -710,6 +756,31 @@ fn canonical_auth(config: &Value) -> Value {
     Value::Object(out)
 }
 
+/// [`canonical_auth`]'s rules on the typed OIDC config.
+fn canonical_oidc(c: &AuthenticateOidcConfig) -> AuthenticateOidcConfig {
+    let default = |value: &Option<String>, key: &str| {
+        let fallback = AUTH_DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).unwrap_or_default();
+        Some(value.clone().unwrap_or_else(|| fallback.to_owned()))
+    };
+    let scope = default(&c.scope, "Scope").map(|s| {
+        let mut scopes: Vec<&str> = s.split_whitespace().collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes.join(" ")
+    });
+    AuthenticateOidcConfig {
+        // Write-only: AWS never describes the client secret or the instruction to keep it.
+        client_secret: None,
+        use_existing_client_secret: None,
+        scope,
+        session_cookie_name: default(&c.session_cookie_name, "SessionCookieName"),
+        on_unauthenticated_request: default(&c.on_unauthenticated_request, "OnUnauthenticatedRequest"),
+        session_timeout: Some(c.session_timeout.unwrap_or(AUTH_DEFAULT_SESSION_TIMEOUT)),
+        authentication_request_extra_params: c.authentication_request_extra_params.clone().filter(|p| !p.is_empty()),
+        ..c.clone()
+    }
+}
+
 fn canonical_jwt(config: &Value) -> Value {
     let Some(map) = config.as_object() else { return config.clone() };
     let mut out = Map::new();
@@ -776,7 +847,7 @@ fn canonical_action(a: &Action) -> Action {
             f.message_body = None;
         }
     }
-    out.authenticate_oidc_config = out.authenticate_oidc_config.as_ref().map(canonical_auth);
+    out.authenticate_oidc_config = out.authenticate_oidc_config.as_ref().map(canonical_oidc);
     out.authenticate_cognito_config = out.authenticate_cognito_config.as_ref().map(canonical_auth);
     out.jwt_validation_config = out.jwt_validation_config.as_ref().map(canonical_jwt);
     out
@@ -907,11 +978,11 @@ mod tests {
         }
     }
 
-    fn oidc() -> Value {
-        json!({
+    fn oidc() -> AuthenticateOidcConfig {
+        serde_json::from_value(json!({
             "AuthorizationEndpoint": "https://idp.example.com/authorize",
-            "ClientId": "client",
-            "ClientSecret": "secret",
+            "ClientId": {"Value": "client"},
+            "ClientSecret": {"Value": "secret"},
             "Issuer": "https://idp.example.com",
             "OnUnauthenticatedRequest": "deny",
             "Scope": "openid email",
@@ -921,7 +992,8 @@ mod tests {
             "UserInfoEndpoint": "https://idp.example.com/userinfo",
             "AuthenticationRequestExtraParams": {"prompt": "login"},
             "UseExistingClientSecret": false
-        })
+        }))
+        .unwrap()
     }
 
     fn cognito() -> Value {
@@ -1074,21 +1146,29 @@ mod tests {
         assert_eq!(tuple.weight(), Some(3));
         assert!(s.target_group_arn().is_none());
         let err = action_to_sdk(&forward(&[("tg-a", 1), ("missing-x", 1)], None), &arn_of).unwrap_err();
-        assert!(err.contains("missing-x"), "{err}");
+        assert_eq!(err, ConversionError::UnresolvedTargetGroup("missing-x".into()));
     }
 
     #[test]
     fn bad_actions_are_errors() {
         let unknown = Action { r#type: "teleport".into(), ..Default::default() };
-        assert!(action_to_sdk(&unknown, &arn_of).unwrap_err().contains("unsupported"));
+        assert_eq!(
+            action_to_sdk(&unknown, &arn_of).unwrap_err(),
+            ConversionError::UnsupportedAction("teleport".into())
+        );
         let bare = Action { r#type: "forward".into(), ..Default::default() };
-        assert!(action_to_sdk(&bare, &arn_of).unwrap_err().contains("ForwardConfig"));
-        let typo = Action {
-            r#type: "authenticate-oidc".into(),
-            authenticate_oidc_config: Some(json!({"Issuer": "i", "ClientID": "c"})),
-            ..Default::default()
+        assert!(action_to_sdk(&bare, &arn_of).unwrap_err().to_string().contains("ForwardConfig"));
+        let mut unresolved = actions()[5].clone();
+        let reference = albatross_model::plan::types::SecretKeyRef {
+            namespace: "shop".into(),
+            name: "oidc-client".into(),
+            key: "clientSecret".into(),
         };
-        assert!(action_to_sdk(&typo, &arn_of).unwrap_err().contains("ClientID"));
+        unresolved.authenticate_oidc_config.as_mut().unwrap().client_secret = Some(Credential::SecretRef(reference));
+        assert!(matches!(
+            action_to_sdk(&unresolved, &arn_of),
+            Err(ConversionError::UnresolvedSecret { field: "ClientSecret", .. })
+        ));
         let behaviour = Action {
             r#type: "authenticate-cognito".into(),
             authenticate_cognito_config: Some(json!({"OnUnauthenticatedRequest": "maybe"})),
@@ -1097,7 +1177,7 @@ mod tests {
         assert!(action_to_sdk(&behaviour, &arn_of).is_err());
         let mut redirect = actions()[3].clone();
         redirect.redirect_config.as_mut().unwrap().status_code = "HTTP_307".into();
-        assert!(action_to_sdk(&redirect, &arn_of).unwrap_err().contains("HTTP_307"));
+        assert!(action_to_sdk(&redirect, &arn_of).unwrap_err().to_string().contains("HTTP_307"));
     }
 
     #[test]
@@ -1318,26 +1398,29 @@ mod tests {
         let plan = Action {
             r#type: "authenticate-oidc".into(),
             order: 1,
-            authenticate_oidc_config: Some(json!({
-                "Issuer": "https://i", "ClientId": "c", "ClientSecret": "s", "UseExistingClientSecret": false,
+            authenticate_oidc_config: serde_json::from_value(json!({
+                "Issuer": "https://i", "ClientId": {"Value": "c"}, "ClientSecret": {"Value": "s"},
+                "UseExistingClientSecret": false,
                 "AuthorizationEndpoint": "https://a", "TokenEndpoint": "https://t", "UserInfoEndpoint": "https://u",
                 "Scope": "email  openid", "AuthenticationRequestExtraParams": {}
-            })),
+            }))
+            .unwrap(),
             ..Default::default()
         };
         // What AWS describes: no secret, every default filled in.
         let described = Action {
-            authenticate_oidc_config: Some(json!({
-                "Issuer": "https://i", "ClientId": "c",
+            authenticate_oidc_config: serde_json::from_value(json!({
+                "Issuer": "https://i", "ClientId": {"Value": "c"},
                 "AuthorizationEndpoint": "https://a", "TokenEndpoint": "https://t", "UserInfoEndpoint": "https://u",
                 "Scope": "openid email", "SessionCookieName": "AWSELBAuthSessionCookie", "SessionTimeout": 604800,
                 "OnUnauthenticatedRequest": "authenticate"
-            })),
+            }))
+            .unwrap(),
             ..plan.clone()
         };
         assert_eq!(canonical_actions(&[described]), canonical_actions(std::slice::from_ref(&plan)));
         let mut other = plan.clone();
-        other.authenticate_oidc_config.as_mut().unwrap()["Issuer"] = json!("https://other");
+        other.authenticate_oidc_config.as_mut().unwrap().issuer = "https://other".into();
         assert_ne!(canonical_actions(&[other]), canonical_actions(&[plan]));
         // JWT claims are a set.
         let mut j = jwt();

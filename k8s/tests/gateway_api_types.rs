@@ -3,7 +3,7 @@
 //! * Drift: every generated file names its source CRD and that file's sha256 in its header; a
 //!   vendored CRD that changed without `scripts/gen-gateway-types.sh` being rerun fails here.
 //!   Every served version of every `gateway.networking.k8s.io` CRD must have a generated module.
-//! * Fitness: every upstream example under `shared/gateway-api/examples/valid` deserializes into
+//! * Fitness: every upstream example under `testdata/gateway-api/examples/valid` deserializes into
 //!   the generated type for its apiVersion and kind, and serializes back to the same JSON (serde
 //!   ignores unknown fields, so a field missing from a generated type shows up as a difference).
 
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const GENERATED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/gateway_api");
 const CRD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/gateway-api/experimental");
-const EXAMPLES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/gateway-api/examples/valid");
+const EXAMPLES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/gateway-api/examples/valid");
 const GROUP: &str = "gateway.networking.k8s.io";
 
 fn repo_root() -> PathBuf {

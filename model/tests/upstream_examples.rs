@@ -7,7 +7,7 @@ use albatross_model::manifest;
 use albatross_model::{Channel, Validator, ValidatorOptions};
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/gateway-api/examples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/gateway-api/examples")
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {

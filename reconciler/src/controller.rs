@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use albatross_aws::deploy::Deployer;
 use albatross_aws::targets::TargetHealthStateEnum;
@@ -25,10 +25,12 @@ use tokio::sync::mpsc;
 use crate::cache::{Cache, Change, Kind, Watches, key_of};
 use crate::index::{Index, Key, gather};
 use crate::leader::Leadership;
-use crate::metrics::{DirectionLabels, ErrorLabels, KindLabels, Metrics, ReconcileLabels};
+use crate::liveness::Liveness;
+use crate::metrics::{DirectionLabels, ErrorLabels, Metrics};
 use crate::queue::Queue;
 use crate::readiness::{self, GateState};
 use crate::status::{Kept, StatusWriter, Written};
+use crate::worker::Worker;
 
 mod ownership;
 
@@ -55,23 +57,80 @@ pub struct Settings {
     pub rediscover: Duration,
 }
 
+/// Why a reconcile failed. Each variant has its retry class and a fixed metric label.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An AWS call failed (after the SDK's own retries).
     #[error(transparent)]
-    Aws(#[from] AwsError),
+    Aws(AwsError),
+    /// A Kubernetes API request failed.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// This replica does not (or may no longer) hold the lease: nothing was written.
     #[error("not the leader")]
     NotLeader,
+    /// The reconcile panicked (a bug); the worker caught it and goes on.
+    #[error("reconcile panicked: {0}")]
+    Panicked(String),
+}
+
+/// What to do about a failed reconcile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// An API's rate limit: back off longer.
+    Throttled,
+    /// Network, server side, conflicts, bugs: back off and retry.
+    Transient,
+    /// Something it needs is not there yet (or went away): back off and retry.
+    DependencyNotReady,
+    /// A retry will not change the answer: wait for a change or the resync.
+    Permanent,
+    /// Not the leader: not retried here.
+    Fenced,
+}
+
+impl RetryClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            RetryClass::Throttled => "throttled",
+            RetryClass::Transient => "transient",
+            RetryClass::DependencyNotReady => "dependency_not_ready",
+            RetryClass::Permanent => "permanent",
+            RetryClass::Fenced => "fenced",
+        }
+    }
+}
+
+/// A fenced AWS write is the lease's business, not AWS's.
+impl From<AwsError> for Error {
+    fn from(e: AwsError) -> Self {
+        if e.is_fenced() { Error::NotLeader } else { Error::Aws(e) }
+    }
 }
 
 impl Error {
-    fn class(&self) -> &'static str {
+    pub fn class(&self) -> RetryClass {
         match self {
-            Error::Aws(e) if e.class == ErrorClass::Permanent => "permanent",
-            Error::Aws(_) => "transient",
+            Error::Aws(e) => match e.class {
+                ErrorClass::Throttled => RetryClass::Throttled,
+                ErrorClass::Transient => RetryClass::Transient,
+                ErrorClass::NotFound => RetryClass::DependencyNotReady,
+                ErrorClass::Permanent => RetryClass::Permanent,
+                ErrorClass::Fenced => RetryClass::Fenced,
+            },
+            Error::Kube(kube::Error::Api(e)) if e.code == 429 => RetryClass::Throttled,
+            Error::Kube(_) | Error::Panicked(_) => RetryClass::Transient,
+            Error::NotLeader => RetryClass::Fenced,
+        }
+    }
+
+    /// Where the error came from, as a metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Aws(_) => "aws",
             Error::Kube(_) => "kubernetes",
             Error::NotLeader => "not_leader",
+            Error::Panicked(_) => "panic",
         }
     }
 }
@@ -84,6 +143,8 @@ pub struct Controller {
     pub settings: Settings,
     pub metrics: Metrics,
     pub queue: Queue,
+    /// The core tasks [`Controller::run`] starts; the binary adds its own.
+    pub liveness: Liveness,
     index: Mutex<Index>,
     writer: StatusWriter,
     recorder: Recorder,
@@ -115,6 +176,7 @@ impl Controller {
             settings,
             metrics: Metrics::default(),
             queue: Queue::default(),
+            liveness: Liveness::default(),
             index: Mutex::new(Index::default()),
             writer,
             failures: Mutex::new(HashMap::new()),
@@ -147,9 +209,9 @@ impl Controller {
             changes: tx,
             rediscover: self.settings.rediscover,
         };
-        tokio::spawn(watches.run());
+        self.liveness.spawn("watches", watches.run());
         let this = self.clone();
-        tokio::spawn(async move {
+        self.liveness.spawn("index", async move {
             while let Some(change) = rx.recv().await {
                 let keys = this.index.lock().unwrap_or_else(|e| e.into_inner()).affected(&this.cache, &change);
                 if this.leadership.is_leader() {
@@ -160,10 +222,10 @@ impl Controller {
             }
         });
         let this = self.clone();
-        tokio::spawn(async move { this.resync_loop().await });
+        self.liveness.spawn("resync", async move { this.resync_loop().await });
         for _ in 0..self.settings.concurrency.max(1) {
             let this = self.clone();
-            tokio::spawn(async move { this.worker().await });
+            self.liveness.spawn("worker", async move { this.worker().await });
         }
     }
 
@@ -230,7 +292,7 @@ impl Controller {
                     tracing::warn!(%gateway, ?load_balancers, "Gateway gone, but deletion protection is on: its AWS stack is kept");
                 }
                 for (what, error) in sweep.failed {
-                    self.metrics.errors.get_or_create(&ErrorLabels { class: "transient" }).inc();
+                    self.metrics.errors.get_or_create(&ErrorLabels { class: error.class.label(), cause: "aws" }).inc();
                     tracing::warn!(stack = %what, %error, "deleting an orphaned stack failed; trying at the next resync");
                 }
             }
@@ -239,52 +301,30 @@ impl Controller {
     }
 
     async fn worker(&self) {
-        loop {
-            let key = self.queue.next().await;
-            if self.leadership.is_leader() {
+        let worker = Worker {
+            queue: &self.queue,
+            metrics: &self.metrics,
+            failures: &self.failures,
+            resync: self.settings.resync,
+        };
+        worker
+            .run(|key| async move {
+                if !self.leadership.is_leader() {
+                    return None;
+                }
                 while !self.synced() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                self.reconcile_and_schedule(&key).await;
-            }
-            self.queue.done(&key);
-        }
+                Some(self.reconcile(&key).await)
+            })
+            .await
     }
 
-    async fn reconcile_and_schedule(&self, key: &Key) {
-        let started = Instant::now();
-        let kind = match key {
-            Key::Class(_) => "GatewayClass",
-            Key::Gateway(_) => "Gateway",
-            Key::Targets(..) => "Targets",
-        };
-        let result = match key {
+    async fn reconcile(&self, key: &Key) -> Result<(), Error> {
+        match key {
             Key::Class(name) => self.reconcile_class(name).await,
             Key::Gateway(gw) => self.reconcile_gateway(gw).await,
             Key::Targets(gw, service) => self.reconcile_targets(gw, service.as_ref()).await,
-        };
-        self.metrics.durations.get_or_create(&KindLabels { kind }).observe(started.elapsed().as_secs_f64());
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, outcome }).inc();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok(()) => {
-                failures.remove(key);
-            }
-            Err(Error::NotLeader) => {}
-            Err(error) => {
-                self.metrics.errors.get_or_create(&ErrorLabels { class: error.class() }).inc();
-                let n = failures.entry(key.clone()).or_insert(0);
-                *n += 1;
-                // Permanent AWS refusals wait for a change or the resync; the rest back off.
-                let delay = if error.class() == "permanent" {
-                    self.settings.resync
-                } else {
-                    (Duration::from_millis(500) * 2u32.saturating_pow((*n - 1).min(10))).min(Duration::from_secs(300))
-                };
-                tracing::warn!(%key, %error, attempt = *n, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
-                self.queue.add_after(key.clone(), delay);
-            }
         }
     }
 
@@ -362,9 +402,7 @@ impl Controller {
                 .statuses
                 .iter_mut()
                 .find(|s| s.kind == "Gateway" && s.name == key.name && s.namespace.as_deref() == Some(&key.namespace));
-            let resolved = crate::secrets::resolve(&self.client, stack)
-                .await
-                .map_err(|message| AwsError::new("ResolveSecrets", "SecretNotUsable", message, ErrorClass::Permanent));
+            let resolved = crate::secrets::resolve(&self.client, stack).await.map_err(AwsError::from);
             let outcome = match resolved {
                 Ok(stack) => self.deployer.deploy(&stack).await,
                 Err(e) => Err(e),
@@ -414,7 +452,6 @@ impl Controller {
     /// Registers and deregisters targets of deployed target groups to match the caches, and
     /// opens the readiness gates of pods whose targets turned healthy.
     async fn sync_targets(&self, gateway: &ObjectKey, groups: &[(TargetGroupPlan, String)]) -> Result<(), Error> {
-        let fenced = |e: AwsError| if e.code == FENCED { Error::NotLeader } else { Error::Aws(e) };
         for (tg, arn) in groups {
             let Some(mut wanted) = crate::targets::wanted(&self.cache, tg) else { continue };
             let gate = readiness::gate(&tg.backend.name);
@@ -444,7 +481,7 @@ impl Controller {
                     }
                 }
             }
-            let changes = albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await.map_err(fenced)?;
+            let changes = albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await?;
             let count = |direction| self.metrics.targets.get_or_create(&DirectionLabels { direction });
             count("registered").inc_by(changes.registered as u64);
             count("deregistered").inc_by(changes.deregistered as u64);

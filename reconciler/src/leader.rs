@@ -1,7 +1,8 @@
 //! Leader election on a coordination.k8s.io Lease. Every replica serves the webhook; only the
-//! holder reconciles. A replica that cannot renew within the renew deadline, or sees another
-//! holder, closes its AWS write fence at once: a reconcile in flight fails at its next write
-//! instead of racing the new leader.
+//! holder reconciles. Each renewal is bounded by a timeout shorter than the renew deadline, and
+//! each successful one sets the AWS write fence's deadline to `start of that renewal + renew
+//! deadline`: a replica whose renewals hang or fail, or whose process was frozen, stops writing
+//! (every SDK attempt checks the deadline) before another replica may take the lease.
 //!
 //! Expiry is judged on this replica's clock from when the lease record last changed (as
 //! client-go does), not from the `renewTime` another node's clock wrote.
@@ -32,6 +33,12 @@ impl LeaseSettings {
         self.duration * 2 / 3
     }
 
+    /// How long one acquire-or-renew (a read and a write) may take: a hung request fails in
+    /// time for another try within the renew deadline.
+    fn renew_timeout(&self) -> Duration {
+        self.renew_deadline() / 2
+    }
+
     fn retry(&self) -> Duration {
         self.duration / 5
     }
@@ -41,11 +48,13 @@ impl LeaseSettings {
 #[derive(Clone)]
 pub struct Leadership {
     rx: watch::Receiver<bool>,
+    /// Past its deadline the claim is void even if the elector has not said so yet (it may hang).
+    fence: WriteFence,
 }
 
 impl Leadership {
     pub fn is_leader(&self) -> bool {
-        *self.rx.borrow()
+        *self.rx.borrow() && self.fence.is_open()
     }
 
     /// Waits until leadership changes; returns the new state.
@@ -64,34 +73,35 @@ pub struct Elector {
     fence: WriteFence,
     /// The holder and renew time last seen, and when this replica saw them change.
     observed: Option<(Option<String>, Option<MicroTime>, Instant)>,
+    /// When the last successful renewal started.
     renewed: Option<Instant>,
 }
 
 impl Elector {
     /// An elector and the leadership it drives. The fence is closed until the lease is held.
     pub fn new(client: Client, settings: LeaseSettings, fence: WriteFence) -> (Self, Leadership) {
-        fence.set_open(false);
+        fence.close();
         let (tx, rx) = watch::channel(false);
         let api = Api::namespaced(client, &settings.namespace);
-        (Self { api, settings, tx, fence, observed: None, renewed: None }, Leadership { rx })
+        let leadership = Leadership { rx, fence: fence.clone() };
+        (Self { api, settings, tx, fence, observed: None, renewed: None }, leadership)
     }
 
     /// Runs until `stop` turns true, then releases the lease if held.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         loop {
-            match self.try_acquire_or_renew().await {
-                Ok(true) => {
-                    self.renewed = Some(Instant::now());
+            // The lease record is written with a time taken after this: the deadline counts from
+            // before the request, never from its answer.
+            let started = Instant::now();
+            let attempt = tokio::time::timeout(self.settings.renew_timeout(), self.try_acquire_or_renew()).await;
+            match attempt {
+                Ok(Ok(true)) => {
+                    self.renewed = Some(started);
                     self.set(true);
                 }
-                Ok(false) => self.set(false),
-                Err(error) => {
-                    tracing::warn!(%error, lease = %self.settings.name, "lease request failed");
-                    let stale = self.renewed.is_none_or(|t| t.elapsed() > self.settings.renew_deadline());
-                    if stale {
-                        self.set(false);
-                    }
-                }
+                Ok(Ok(false)) => self.set(false),
+                Ok(Err(error)) => self.failed(&error),
+                Err(_) => self.failed(&format!("no answer within {:?}", self.settings.renew_timeout())),
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.retry()) => {}
@@ -99,6 +109,15 @@ impl Elector {
             }
         }
         self.release().await;
+    }
+
+    /// A failed renewal keeps the lease until the renew deadline, then gives it up.
+    fn failed(&self, error: &dyn std::fmt::Display) {
+        tracing::warn!(%error, lease = %self.settings.name, "lease request failed");
+        let stale = self.renewed.is_none_or(|t| t.elapsed() >= self.settings.renew_deadline());
+        if stale {
+            self.set(false);
+        }
     }
 
     fn set(&self, leader: bool) {
@@ -110,7 +129,10 @@ impl Elector {
             }
         }
         // Fence first: nothing may write once leadership is in doubt.
-        self.fence.set_open(leader);
+        match self.renewed.filter(|_| leader) {
+            Some(renewed) => self.fence.open_until(renewed + self.settings.renew_deadline()),
+            None => self.fence.close(),
+        }
         self.tx.send_replace(leader);
     }
 
@@ -169,16 +191,24 @@ impl Elector {
             return;
         }
         self.set(false);
-        let Ok(Some(mut lease)) = self.api.get_opt(&self.settings.name).await else { return };
+        match tokio::time::timeout(self.settings.renew_timeout(), self.hand_over()).await {
+            Ok(Ok(true)) => tracing::info!("lease released"),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "releasing the lease failed; it expires on its own"),
+            Err(_) => tracing::warn!("releasing the lease got no answer; it expires on its own"),
+        }
+    }
+
+    /// Clears the holder if it is still this replica; `false` if it was not.
+    async fn hand_over(&self) -> Result<bool, kube::Error> {
+        let Some(mut lease) = self.api.get_opt(&self.settings.name).await? else { return Ok(false) };
         let spec = lease.spec.get_or_insert_with(Default::default);
         if spec.holder_identity.as_deref() != Some(self.settings.identity.as_str()) {
-            return;
+            return Ok(false);
         }
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
-        match self.api.replace(&self.settings.name, &PostParams::default(), &lease).await {
-            Ok(_) => tracing::info!("lease released"),
-            Err(error) => tracing::warn!(%error, "releasing the lease failed; it expires on its own"),
-        }
+        self.api.replace(&self.settings.name, &PostParams::default(), &lease).await?;
+        Ok(true)
     }
 }

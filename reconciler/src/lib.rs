@@ -6,6 +6,7 @@ pub mod cache;
 pub mod controller;
 pub mod index;
 pub mod leader;
+pub mod liveness;
 pub mod metrics;
 pub mod queue;
 pub mod readiness;
@@ -13,7 +14,9 @@ pub mod secrets;
 pub mod status;
 pub mod targets;
 pub mod webhook_certs;
+mod worker;
 
 pub use cache::{Cache, Kind};
 pub use controller::{Controller, FIELD_MANAGER, FINALIZER, Settings};
 pub use leader::{Elector, Leadership, LeaseSettings};
+pub use liveness::Liveness;

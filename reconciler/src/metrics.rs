@@ -20,8 +20,10 @@ pub struct KindLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
-    /// transient, permanent, kubernetes
+    /// The retry class: throttled, transient, dependency_not_ready, permanent, fenced.
     pub class: &'static str,
+    /// Where it came from: aws, kubernetes, not_leader, panic.
+    pub cause: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,6 +35,8 @@ pub struct DirectionLabels {
 pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     pub errors: Family<ErrorLabels, Counter>,
+    /// Reconciles that panicked (also counted in `errors` with cause `panic`).
+    pub panics: Counter,
     pub durations: Family<KindLabels, Histogram, fn() -> Histogram>,
     pub queue_depth: Gauge,
     pub status_patches: Counter,
@@ -50,6 +54,7 @@ impl Default for Metrics {
         Self {
             reconciles: Family::default(),
             errors: Family::default(),
+            panics: Counter::default(),
             durations: Family::new_with_constructor(duration_histogram),
             queue_depth: Gauge::default(),
             status_patches: Counter::default(),
@@ -62,7 +67,8 @@ impl Default for Metrics {
 impl Metrics {
     pub fn register(&self, registry: &mut Registry) {
         registry.register("reconciles", "Reconciles run, by kind and outcome", self.reconciles.clone());
-        registry.register("reconcile_errors", "Failed reconciles by error class", self.errors.clone());
+        registry.register("reconcile_errors", "Failed reconciles by retry class and cause", self.errors.clone());
+        registry.register("reconcile_panics", "Reconciles that panicked; the worker went on", self.panics.clone());
         registry.register("reconcile_duration_seconds", "Time per reconcile", self.durations.clone());
         registry.register("queue_depth", "Keys waiting to be reconciled", self.queue_depth.clone());
         registry.register("status_patches", "Status server-side applies sent", self.status_patches.clone());

@@ -1,6 +1,9 @@
 //! Pod readiness gates. In a namespace labelled `gateway.k8s.aws/pod-readiness-gate-inject:
 //! enabled`, a new pod that a route's backend Service selects gets the readiness gate
-//! `target-health.gateway.k8s.aws/<service>` from the webhook. Its endpoint is then not ready
+//! `target-health.gateway.k8s.aws/<service>` from the webhook, if a build of our Gateways plans a
+//! target group for that Service: only backends of routes the build accepted whose references
+//! resolved (ReferenceGrant included), so a route cannot hold back pods of a namespace that did
+//! not let it send traffic there. Its endpoint is then not ready
 //! until the controller has registered the pod in the Service's IP target groups and the load
 //! balancer reports it healthy, so a rolling update never removes old pods before the load
 //! balancer sends traffic to new ones.
@@ -13,8 +16,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use albatross_k8s::route::{AnyRoute, ObjectKey};
+use albatross_k8s::route::ObjectKey;
 use albatross_model::Controllers;
+use albatross_model::plan::{self, Env, Snapshot};
 use serde_json::{Value, json};
 
 use crate::cache::{Cache, Kind};
@@ -43,22 +47,41 @@ pub fn injected(cache: &Cache, namespace: &str) -> bool {
 /// Chooses the gates of new pods from the watch caches, for the webhook.
 pub struct Injector {
     controllers: Controllers,
-    /// Services that routes attached to our Gateways send traffic to, and the generation of the
-    /// kinds that decide it.
+    /// Services our Gateways' target groups serve, and the generation of the kinds that decide
+    /// it.
     backends: Mutex<Option<(u64, Arc<HashSet<ObjectKey>>)>>,
 }
 
-/// What decides which Services are backends of ours.
-const BACKEND_KINDS: [Kind; 8] = [
+/// What a build reads to decide which backends resolve: everything but endpoints and nodes.
+const BACKEND_KINDS: [Kind; 14] = [
+    Kind::GatewayClass,
+    Kind::Gateway,
     Kind::HttpRoute,
     Kind::GrpcRoute,
     Kind::TlsRoute,
     Kind::TcpRoute,
     Kind::UdpRoute,
-    Kind::Gateway,
-    Kind::GatewayClass,
+    Kind::ReferenceGrant,
     Kind::ListenerSet,
+    Kind::LoadBalancerConfiguration,
+    Kind::TargetGroupConfiguration,
+    Kind::ListenerRuleConfiguration,
+    Kind::Service,
+    Kind::Namespace,
 ];
+
+/// The Services behind the target groups a build of every cached Gateway of our classes plans.
+/// The build is the controller's own (`model::build`): a target group exists only for a backend
+/// of an accepted route that resolved, across namespaces only with a ReferenceGrant. Every
+/// replica answers pod admissions but only the leader reconciles, so each builds for itself.
+pub fn resolved_backends(cache: &Cache, controllers: &Controllers) -> HashSet<ObjectKey> {
+    let objects: Vec<Value> = BACKEND_KINDS.iter().flat_map(|k| cache.list(*k)).map(|v| (*v).clone()).collect();
+    let (snapshot, _) = Snapshot::from_objects(objects);
+    let env = Env { controllers: controllers.clone(), ..Env::default() };
+    let build = plan::build(&snapshot, &env);
+    let groups = build.stacks.into_iter().flat_map(|s| s.target_groups);
+    groups.map(|tg| ObjectKey::new(tg.backend.namespace, tg.backend.name)).collect()
+}
 
 impl Injector {
     pub fn new(controllers: Controllers) -> Self {
@@ -66,8 +89,7 @@ impl Injector {
     }
 
     /// The gates a new pod in `namespace` gets: one per Service of its namespace that selects it
-    /// and that a route attached to one of our Gateways sends traffic to, leaving out gates it
-    /// already has.
+    /// and that one of our Gateways' target groups serves, leaving out gates it already has.
     pub fn gates(&self, cache: &Cache, namespace: &str, pod: &Value) -> Vec<String> {
         if !injected(cache, namespace) {
             return Vec::new();
@@ -107,43 +129,10 @@ impl Injector {
         {
             return set.clone();
         }
-        let mut set = HashSet::new();
-        for kind in Kind::ROUTES {
-            for value in cache.list(kind) {
-                let Ok(route) = AnyRoute::from_value(&value) else { continue };
-                let ns = &route.key.namespace;
-                if !route.parent_refs.iter().any(|p| self.ours(cache, &p.kind, &p.key(ns))) {
-                    continue;
-                }
-                for backend in route.rules.iter().flat_map(|r| &r.backend_refs) {
-                    if backend.group.is_empty() && backend.kind == "Service" {
-                        set.insert(backend.key(ns));
-                    }
-                }
-            }
-        }
+        let set = resolved_backends(cache, &self.controllers);
         let set = Arc::new(set);
         *held = Some((generation, set.clone()));
         set
-    }
-
-    /// Whether a route parent is a Gateway of our classes, directly or through a ListenerSet.
-    fn ours(&self, cache: &Cache, kind: &str, key: &ObjectKey) -> bool {
-        let gateway = match kind {
-            "Gateway" => key.clone(),
-            "ListenerSet" => {
-                let Some(set) = cache.get(Kind::ListenerSet, key) else { return false };
-                let Some(parent) = set.pointer("/spec/parentRef") else { return false };
-                let text = |k: &str| parent.get(k).and_then(Value::as_str);
-                ObjectKey::new(text("namespace").unwrap_or(&key.namespace), text("name").unwrap_or(""))
-            }
-            _ => return false,
-        };
-        let Some(gw) = cache.get(Kind::Gateway, &gateway) else { return false };
-        let class = gw.pointer("/spec/gatewayClassName").and_then(Value::as_str).unwrap_or("");
-        let Some(class) = cache.get(Kind::GatewayClass, &ObjectKey::new("", class)) else { return false };
-        let controller = class.pointer("/spec/controllerName").and_then(Value::as_str);
-        controller.is_some_and(|c| c == self.controllers.alb || c == self.controllers.nlb)
     }
 }
 
@@ -212,28 +201,54 @@ pub fn open_patch(pod: &Value, gate: &str, now: &str) -> Value {
 mod tests {
     use super::*;
 
-    fn cache(label: Option<&str>) -> Cache {
-        let cache = Cache::default();
-        let mut ns = json!({"metadata": {"name": "apps", "labels": {}}});
+    const GW: &str = "gateway.networking.k8s.io/v1";
+
+    fn store(cache: &Cache, kind: Kind, value: Value) {
+        let meta = &value["metadata"];
+        let key = ObjectKey::new(meta["namespace"].as_str().unwrap_or(""), meta["name"].as_str().unwrap());
+        cache.store(kind, key, Some(value));
+    }
+
+    fn namespace(name: &str, label: Option<&str>) -> Value {
+        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {}}});
         if let Some(v) = label {
             ns["metadata"]["labels"][INJECT_LABEL] = json!(v);
         }
-        cache.store(Kind::Namespace, ObjectKey::new("", "apps"), Some(ns));
+        ns
+    }
+
+    fn service(namespace: &str, name: &str, app: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+               "spec": {"type": "ClusterIP", "selector": {"app": app},
+                        "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
+    }
+
+    /// An HTTPRoute in `namespace` attached to Gateway `gw` of namespace `apps`.
+    fn route(namespace: &str, name: &str, backends: Value) -> Value {
+        json!({"apiVersion": GW, "kind": "HTTPRoute", "metadata": {"name": name, "namespace": namespace},
+               "spec": {"parentRefs": [{"name": "gw", "namespace": "apps"}], "rules": [{"backendRefs": backends}]}})
+    }
+
+    /// Gateway `apps/gw` of class `alb`, whose listener admits routes `from` (`Same` or `All`).
+    fn gateway(from: &str) -> Value {
+        json!({"apiVersion": GW, "kind": "Gateway", "metadata": {"name": "gw", "namespace": "apps"},
+               "spec": {"gatewayClassName": "alb", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP",
+                        "allowedRoutes": {"namespaces": {"from": from}}}]}})
+    }
+
+    fn cache(label: Option<&str>) -> Cache {
+        let cache = Cache::default();
+        store(&cache, Kind::Namespace, namespace("apps", label));
+        store(&cache, Kind::Namespace, namespace("tenant", None));
         for (name, app) in [("web", "web"), ("unrouted", "web"), ("api", "api")] {
-            let svc = json!({"metadata": {"name": name, "namespace": "apps"},
-                             "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}});
-            cache.store(Kind::Service, ObjectKey::new("apps", name), Some(svc));
+            store(&cache, Kind::Service, service("apps", name, app));
         }
-        let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                           "metadata": {"name": "r", "namespace": "apps"},
-                           "spec": {"parentRefs": [{"name": "gw"}],
-                                    "rules": [{"backendRefs": [{"name": "web", "port": 80},
-                                                               {"name": "api", "port": 80}]}]}});
-        cache.store(Kind::HttpRoute, ObjectKey::new("apps", "r"), Some(route));
-        let gw = json!({"metadata": {"name": "gw", "namespace": "apps"}, "spec": {"gatewayClassName": "alb"}});
-        cache.store(Kind::Gateway, ObjectKey::new("apps", "gw"), Some(gw));
-        let class = json!({"metadata": {"name": "alb"}, "spec": {"controllerName": "gateway.k8s.aws/alb"}});
-        cache.store(Kind::GatewayClass, ObjectKey::new("", "alb"), Some(class));
+        let backends = json!([{"name": "web", "port": 80}, {"name": "api", "port": 80}]);
+        store(&cache, Kind::HttpRoute, route("apps", "r", backends));
+        store(&cache, Kind::Gateway, gateway("Same"));
+        let class = json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
+                           "spec": {"controllerName": "gateway.k8s.aws/alb"}});
+        store(&cache, Kind::GatewayClass, class);
         cache
     }
 
@@ -257,8 +272,9 @@ mod tests {
     fn services_behind_other_controllers_gateways_get_no_gate() {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
-        let class = json!({"metadata": {"name": "alb"}, "spec": {"controllerName": "example.com/other"}});
-        cache.store(Kind::GatewayClass, ObjectKey::new("", "alb"), Some(class));
+        let class = json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
+                           "spec": {"controllerName": "example.com/other"}});
+        store(&cache, Kind::GatewayClass, class);
         assert!(injector.gates(&cache, "apps", &pod("web")).is_empty(), "nobody of ours would open it");
     }
 
@@ -267,11 +283,46 @@ mod tests {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
         assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")]);
-        let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                           "metadata": {"name": "r", "namespace": "apps"},
-                           "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}});
-        cache.store(Kind::HttpRoute, ObjectKey::new("apps", "r"), Some(route));
+        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty());
+    }
+
+    #[test]
+    fn cross_namespace_route_cannot_lock_out_pods_without_reference_grant() {
+        let injector = Injector::new(Controllers::default());
+        let cache = cache(Some("enabled"));
+        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Gateway, gateway("All"));
+        // A route in another namespace, attached and accepted, names the opted-in namespace's
+        // Service: without a ReferenceGrant there it sends no traffic there, and gates nothing.
+        let lure = json!([{"name": "api", "namespace": "apps", "port": 80}]);
+        store(&cache, Kind::HttpRoute, route("tenant", "lure", lure));
+        assert!(injector.gates(&cache, "apps", &pod("api")).is_empty(), "no ReferenceGrant");
+        let grant = json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                           "metadata": {"name": "from-tenant", "namespace": "apps"},
+                           "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "tenant"}],
+                                    "to": [{"group": "", "kind": "Service"}]}});
+        store(&cache, Kind::ReferenceGrant, grant);
+        assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")], "granted and accepted");
+    }
+
+    #[test]
+    fn rejected_route_does_not_gate_pods() {
+        let injector = Injector::new(Controllers::default());
+        let cache = cache(Some("enabled"));
+        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        // The listener admits routes of its own namespace only: this one is not accepted, though
+        // its backend is in the pod's namespace and needs no grant.
+        let route_elsewhere = json!([{"name": "api", "namespace": "apps", "port": 80}]);
+        let grant = json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                           "metadata": {"name": "from-tenant", "namespace": "apps"},
+                           "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "tenant"}],
+                                    "to": [{"group": "", "kind": "Service"}]}});
+        store(&cache, Kind::ReferenceGrant, grant);
+        store(&cache, Kind::HttpRoute, route("tenant", "rejected", route_elsewhere));
+        assert!(injector.gates(&cache, "apps", &pod("api")).is_empty(), "not allowed by the listener");
+        store(&cache, Kind::Gateway, gateway("All"));
+        assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")], "accepted once allowed");
     }
 
     #[test]

@@ -607,6 +607,80 @@ async fn a_gated_pod_is_registered_before_it_is_ready_and_its_gate_opens_once_he
     assert_granted_by_shipped_rbac(&c.api);
 }
 
+#[path = "fixtures/lures.rs"]
+mod lures;
+
+/// `GET`s of Secrets, as `namespace/name`.
+fn secrets_read(api: &FakeApiServer) -> Vec<String> {
+    let reads = api.requests().into_iter().filter(|r| r.resource().1 == "secrets");
+    let mut out: Vec<String> = reads
+        .map(|r| {
+            let (namespace, name) = r.target();
+            format!("{} {}/{}", r.verb(), namespace.unwrap_or_default(), name.unwrap_or_default())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_reference_text_in_user_fields_is_sent_literally_and_no_other_secret_is_read() {
+    let mut objects = documents(include_str!("fixtures/secret-lures.yaml"));
+    objects.extend([namespace("shop"), namespace("albatross-system")]);
+    let c = cluster_with(objects, true, &["shop.example.com"]).await;
+    eventually("Programmed", || {
+        let gw = c.api.get(GW, "Gateway", Some("shop"), "web")?;
+        gw.pointer("/status/addresses/0/value").map(|_| ())
+    })
+    .await;
+    lures::assert_sent_literally(&c.aws).await;
+    assert_eq!(secrets_read(&c.api), ["get shop/oidc-client"]);
+}
+
+fn programmed_message(api: &FakeApiServer) -> Option<String> {
+    let gw = api.get(GW, "Gateway", Some("shop"), "web")?;
+    let programmed = condition(gw.pointer("/status/conditions")?, "Programmed")?;
+    (programmed["status"] == "False").then(|| programmed["message"].as_str().map(str::to_owned))?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_oidc_secret_gives_one_message_whether_missing_keyless_or_forbidden() {
+    let mut objects = documents(include_str!("../../model/tests/golden/lrc-authenticate-oidc-https/input.yaml"));
+    objects.extend([namespace("shop"), namespace("albatross-system")]);
+    let c = cluster_with(objects, true, &["shop.example.com"]).await;
+    let missing = eventually("Programmed False", || programmed_message(&c.api)).await;
+    assert!(
+        missing.contains("Secret shop/oidc-client with keys clientID and clientSecret cannot be read"),
+        "{missing}"
+    );
+    assert!(!c.proxy.calls().iter().any(|call| call.action == "CreateRule"), "nothing half-configured");
+
+    // A Secret without the client secret.
+    let keyless = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oidc-client", "namespace": "shop"},
+                         "data": {"clientID": "bXktY2xpZW50LWlk"}});
+    settled(&c).await;
+    c.api.clear_requests();
+    c.api.apply(keyless);
+    // No Secret watch: a change to the Gateway's Service brings the next reconcile.
+    c.api.apply(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "store", "namespace": "shop",
+                       "labels": {"touched": "1"}},
+                       "spec": {"selector": {"app": "store"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}));
+    eventually("the keyless Secret read", || (!secrets_read(&c.api).is_empty()).then_some(())).await;
+    settled(&c).await;
+    assert_eq!(programmed_message(&c.api).as_deref(), Some(missing.as_str()), "missing key");
+
+    // Reading it forbidden.
+    c.api.fail_requests("GET", "/secrets/oidc-client", 403, 1000);
+    c.api.clear_requests();
+    c.api.apply(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "store", "namespace": "shop",
+                       "labels": {"touched": "2"}},
+                       "spec": {"selector": {"app": "store"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}));
+    eventually("the forbidden read", || (!secrets_read(&c.api).is_empty()).then_some(())).await;
+    settled(&c).await;
+    assert_eq!(programmed_message(&c.api).as_deref(), Some(missing.as_str()), "forbidden");
+}
+
 fn class_finalizers(api: &FakeApiServer) -> Option<Value> {
     api.get(GW, "GatewayClass", None, "alb").map(|c| c.pointer("/metadata/finalizers").cloned().unwrap_or(json!([])))
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use albatross_aws::deploy::{Deletion, Deployer};
-use albatross_aws::{Aws, AwsError, ErrorClass, is_mutating};
+use albatross_aws::{Aws, AwsError, is_mutating};
 use albatross_model::Validator;
 use albatross_model::plan::{self, Env};
 use albatross_reconciler::status::{Kept, kept_status};
@@ -158,13 +158,11 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     }
     let mut failed = sweep.failed.len() + sweep.protected.len();
     for stack in &build.stacks {
-        // OIDC client credentials come from Secrets in the manifests, as in the cluster.
-        let resolved = albatross_reconciler::secrets::substitute(stack, |ns, name, key| {
-            secrets.get(&(ns.to_owned(), name.to_owned()))?.get(key).map(|v| v.trim_end().to_owned())
-        });
-        let outcome = match resolved {
+        // OIDC client credentials come from Secrets in the manifests, as in the cluster: only
+        // the keys the plan's typed references name, in the configuration's own namespace.
+        let outcome = match albatross_reconciler::secrets::from_data(stack, &secrets) {
             Ok(stack) => deployer.deploy(&stack).await,
-            Err(message) => Err(AwsError::new("ResolveSecrets", "SecretNotUsable", message, ErrorClass::Permanent)),
+            Err(e) => Err(AwsError::from(e)),
         };
         let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
         let entry = build

@@ -95,7 +95,17 @@ struct Admin {
 
 fn admin_router(admin: Arc<Admin>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(|State(a): State<Arc<Admin>>| async move {
+                // A core task that ended leaves the replica half-working: restart it.
+                let ended = a.controller.liveness.ended();
+                match ended.is_empty() {
+                    true => (StatusCode::OK, "ok".to_owned()),
+                    false => (StatusCode::SERVICE_UNAVAILABLE, format!("core tasks ended: {}", ended.join(", "))),
+                }
+            }),
+        )
         .route(
             "/readyz",
             get(|State(a): State<Arc<Admin>>| async move {
@@ -126,6 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("albatross-{}", std::process::id()));
 
+    let mut refresh_certificates = None;
     let files = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => PemFiles { cert: cert.clone(), key: key.clone() },
         _ => {
@@ -137,7 +148,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 dir: std::env::temp_dir().join("albatross-certs"),
             };
             let files = bootstrap.ensure(&client).await.context("bootstrapping the serving certificate")?;
-            tokio::spawn(bootstrap.keep_fresh(client.clone(), Duration::from_secs(3600)));
+            refresh_certificates = Some(bootstrap.keep_fresh(client.clone(), Duration::from_secs(3600)));
             files
         }
     };
@@ -171,18 +182,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     deployer.aws.metrics.register(registry.sub_registry_with_prefix("albatross"));
     let controller = Controller::new(client.clone(), deployer, leadership, settings);
     controller.metrics.register(registry.sub_registry_with_prefix("albatross"));
+    let liveness = controller.liveness.clone();
+    if let Some(refresh) = refresh_certificates {
+        liveness.spawn("certificates", refresh);
+    }
     tokio::spawn(controller.clone().run());
-    tokio::spawn(refresh_catalog(webhook.clone(), controller.clone(), controllers));
+    liveness.spawn("catalog", refresh_catalog(webhook.clone(), controller.clone(), controllers));
     let injector = Injector::new(controller.settings.controllers.clone());
     let cached = controller.clone();
     let _ = webhook.pod_gates.set(Box::new(move |namespace, pod| injector.gates(&cached.cache, namespace, pod)));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let elector = tokio::spawn(elector.run(stopped));
+    let elector = liveness.spawn("elector", elector.run(stopped));
 
     let admin = Arc::new(Admin { webhook: webhook.clone(), controller, registry });
     super::webhook::spawn_admin(args.admin_listen, admin_router(admin)).await?;
     let grace = Duration::from_secs(args.shutdown_grace);
-    let served = super::webhook::serve_admission(webhook, args.listen, tls, grace, move || {
+    let limits = albatross_webhook::ConnectionLimits::default();
+    let served = super::webhook::serve_admission(webhook, args.listen, tls, limits, grace, move || {
         // The elector releases the lease; the controllers stop writing with it.
         let _ = stop.send(true);
     })

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use albatross_certs::{PemFiles, ReloadingResolver};
 use albatross_model::Validator;
-use albatross_webhook::Webhook;
+use albatross_webhook::{ConnectionLimits, ReviewLimits, ServerHandle, Webhook};
 use anyhow::Context;
 
 use super::RuleArgs;
@@ -41,7 +41,49 @@ pub struct WebhookArgs {
     #[arg(long, env = "ALBATROSS_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub rules: RuleArgs,
+}
+
+/// Bounds on connections and reviews.
+#[derive(clap::Args, Debug)]
+pub struct LimitArgs {
+    /// Open connections at most; more are closed on accept.
+    #[arg(long, env = "ALBATROSS_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds to finish the TLS handshake, and to send a request's header (also the idle
+    /// keep-alive timeout).
+    #[arg(long, env = "ALBATROSS_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=10))]
+    pub header_timeout: u64,
+    /// Milliseconds from a review's body to its answer; past it /validate denies and /mutate
+    /// lets the object through unchanged.
+    #[arg(long, env = "ALBATROSS_REVIEW_DEADLINE_MS", default_value_t = 1000)]
+    pub review_deadline_ms: u64,
+    /// Reviews validated at once (0: one per core).
+    #[arg(long, env = "ALBATROSS_REVIEW_CONCURRENCY", default_value_t = 0)]
+    pub review_concurrency: usize,
+}
+
+impl LimitArgs {
+    fn connections(&self) -> ConnectionLimits {
+        let timeout = Duration::from_secs(self.header_timeout);
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            handshake_timeout: timeout,
+            header_read_timeout: timeout,
+        }
+    }
+
+    fn reviews(&self) -> ReviewLimits {
+        let defaults = ReviewLimits::default();
+        ReviewLimits {
+            deadline: Duration::from_millis(self.review_deadline_ms),
+            concurrency: if self.review_concurrency == 0 { defaults.concurrency } else { self.review_concurrency },
+            ..defaults
+        }
+    }
 }
 
 pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
@@ -65,9 +107,10 @@ async fn serve(args: WebhookArgs) -> anyhow::Result<()> {
 
     let mut options = args.rules.options();
     options.api_server_checks = !args.skip_api_server_checks;
-    let webhook = Arc::new(Webhook::new(Validator::new(options)));
+    let webhook = Arc::new(Webhook::with_limits(Validator::new(options), args.limits.reviews()));
     spawn_admin(args.admin_listen, albatross_webhook::admin_router(webhook.clone())).await?;
-    serve_admission(webhook, args.listen, tls, Duration::from_secs(args.shutdown_grace), || {}).await
+    let grace = Duration::from_secs(args.shutdown_grace);
+    serve_admission(webhook, args.listen, tls, args.limits.connections(), grace, || {}).await
 }
 
 /// Serves the plain-HTTP admin router on `addr` in the background.
@@ -88,10 +131,11 @@ pub(super) async fn serve_admission(
     webhook: Arc<Webhook>,
     listen: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
+    limits: ConnectionLimits,
     grace: Duration,
     on_signal: impl FnOnce() + Send + 'static,
 ) -> anyhow::Result<()> {
-    let handle = axum_server::Handle::new();
+    let handle = ServerHandle::new();
     let shutdown = handle.clone();
     let readiness = webhook.readiness.clone();
     tokio::spawn(async move {
@@ -99,7 +143,7 @@ pub(super) async fn serve_admission(
         tracing::info!("shutting down: draining connections");
         readiness.set(false);
         on_signal();
-        shutdown.graceful_shutdown(Some(grace));
+        shutdown.graceful_shutdown(grace);
     });
     let ready = handle.clone();
     let readiness = webhook.readiness.clone();
@@ -110,7 +154,7 @@ pub(super) async fn serve_admission(
         }
     });
     let app = albatross_webhook::router(webhook);
-    albatross_webhook::serve_tls(app, listen, tls, handle).await.with_context(|| format!("serving on {listen}"))
+    albatross_webhook::serve_tls(app, listen, tls, handle, limits).await.with_context(|| format!("serving on {listen}"))
 }
 
 pub(super) async fn wait_for_signal() {

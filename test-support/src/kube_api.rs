@@ -89,7 +89,8 @@
 //! # Recording and faults
 //! Every request except discovery, `/version` and watches is recorded as a [`Recorded`]
 //! ([`FakeApiServer::requests`]); watches are recorded apart ([`FakeApiServer::watches`]).
-//! [`FakeApiServer::fail_requests`] makes the next matching requests fail with a status code.
+//! [`FakeApiServer::fail_requests`] makes the next matching requests fail with a status code;
+//! [`FakeApiServer::stall_requests`] makes them hang, unanswered, until the server is dropped.
 //! Note that kube's default client retries 429, 503 and 504 by itself (up to 15 times,
 //! honouring `Retry-After`, which a 429 here carries as 1 s): inject 500, or set
 //! `kube::Config::default_retry = false`, for the error to reach the code under test; the
@@ -193,7 +194,7 @@ impl ResourceDef {
     }
 
     /// The Gateway API (v1.6.1) kinds and versions a cluster with the experimental channel's
-    /// CRDs serves (`shared/gateway-api/crds/experimental`, `gateway.networking.k8s.io` only; the
+    /// CRDs serves (`manifests/gateway-api/experimental`, `gateway.networking.k8s.io` only; the
     /// standard channel serves a subset: the same without TCPRoute/TLSRoute/UDPRoute v1alpha2,
     /// TLSRoute v1alpha3 and BackendTLSPolicy v1alpha3). The preferred version comes first.
     pub fn gateway_api() -> Vec<ResourceDef> {
@@ -327,6 +328,7 @@ impl FakeApiServer {
                 requests: Vec::new(),
                 watches: Vec::new(),
                 faults: Vec::new(),
+                stalls: Vec::new(),
                 bookmark_interval: Duration::from_secs(2),
             }),
             changes: signal::Sender::new(0),
@@ -471,6 +473,18 @@ impl FakeApiServer {
         });
     }
 
+    /// The next `times` requests with this method (as in [`FakeApiServer::fail_requests`]) whose
+    /// path contains `path_contains` get no answer until the server is dropped: a hung API
+    /// server. They are not recorded. Stalls are tried before faults.
+    pub fn stall_requests(&self, method: &str, path_contains: &str, times: usize) {
+        self.shared.state().stalls.push(FaultRule {
+            method: method.to_owned(),
+            path_contains: path_contains.to_owned(),
+            status: 0,
+            remaining: times,
+        });
+    }
+
     /// How many watch streams are open now.
     pub fn open_watches(&self) -> usize {
         self.shared.open_watches.load(Ordering::SeqCst)
@@ -510,6 +524,14 @@ fn find_kind(store: &Store, api_version: &str, kind: &str) -> Option<ResourceDef
     store.find_kind(group, version, kind)
 }
 
+fn take_rule(rules: &mut [FaultRule], method: &str, path: &str) -> Option<u16> {
+    let rule = rules
+        .iter_mut()
+        .find(|f| f.remaining > 0 && method_matches(&f.method, method) && path.contains(&f.path_contains))?;
+    rule.remaining -= 1;
+    Some(rule.status)
+}
+
 struct FaultRule {
     method: String,
     path_contains: String,
@@ -522,6 +544,7 @@ pub(crate) struct State {
     requests: Vec<Recorded>,
     watches: Vec<Recorded>,
     faults: Vec<FaultRule>,
+    stalls: Vec<FaultRule>,
     bookmark_interval: Duration,
 }
 
@@ -563,13 +586,17 @@ impl Shared {
 
     /// The status of the first fault rule that matches, consuming one of its times.
     fn take_fault(&self, method: &str, path: &str) -> Option<u16> {
-        let mut state = self.state();
-        let rule = state
-            .faults
-            .iter_mut()
-            .find(|f| f.remaining > 0 && method_matches(&f.method, method) && path.contains(&f.path_contains))?;
-        rule.remaining -= 1;
-        Some(rule.status)
+        take_rule(&mut self.state().faults, method, path)
+    }
+
+    /// Whether a stall rule matches, consuming one of its times.
+    fn take_stall(&self, method: &str, path: &str) -> bool {
+        take_rule(&mut self.state().stalls, method, path).is_some()
+    }
+
+    /// Waits until the server is dropped.
+    async fn until_stopped(&self) {
+        let _ = self.stopped.subscribe().wait_for(|s| *s).await;
     }
 }
 

@@ -579,7 +579,21 @@ fn synthetic_auth(identity: &Identity) -> HeaderValue {
     .expect("valid header value")
 }
 
-fn bad_gateway(error: &str) -> Upstreamed {
+/// Why a request did not reach moto or its answer did not come back.
+#[derive(Debug, thiserror::Error)]
+enum UpstreamError {
+    /// The path does not make a URL with the upstream's base.
+    #[error("{0}")]
+    Uri(#[from] hyper::http::uri::InvalidUri),
+    /// Connecting or sending failed.
+    #[error("{0:?}")]
+    Request(#[from] hyper_util::client::legacy::Error),
+    /// The answer's body broke off.
+    #[error("{0}")]
+    Body(#[from] hyper::Error),
+}
+
+fn bad_gateway(error: &UpstreamError) -> Upstreamed {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Upstreamed {
@@ -669,20 +683,20 @@ impl Upstream {
         uri: &hyper::Uri,
         headers: &HeaderMap,
         body: Bytes,
-    ) -> Result<Upstreamed, String> {
+    ) -> Result<Upstreamed, UpstreamError> {
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = method.clone();
-        *request.uri_mut() = format!("{}{path}", self.base).parse().map_err(|e| format!("{e}"))?;
+        *request.uri_mut() = format!("{}{path}", self.base).parse()?;
         for (name, value) in headers {
             if !is_hop_by_hop(name) && name != HOST && name != CONTENT_LENGTH {
                 request.headers_mut().append(name.clone(), value.clone());
             }
         }
         request.headers_mut().insert(HOST, self.authority.clone());
-        let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
+        let response = self.client.request(request).await?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|e| format!("{e}"))?.to_bytes();
+        let body = body.collect().await?.to_bytes();
         Ok(Upstreamed { status: parts.status, headers: parts.headers, body })
     }
 

@@ -133,23 +133,23 @@ impl Rbac {
 
     /// Reads every file in `paths`; a folder is read recursively for `.yaml`, `.yml` and `.json`
     /// files. Objects of other kinds are skipped. Errors name the file and the document's line.
-    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Rbac, String> {
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Rbac, RbacError> {
         let mut files = Vec::new();
         for path in paths {
             collect_files(path.as_ref(), &mut files)?;
         }
         let mut rbac = Rbac::default();
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            rbac.add_yaml(&text).map_err(|e| format!("{}:{e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| RbacError::Read { path: file.clone(), source: e })?;
+            rbac.add_yaml(&text).map_err(|(line, e)| RbacError::Document(file.display().to_string(), line, e))?;
         }
         Ok(rbac)
     }
 
     /// Like [`Rbac::load`], from the text of a (multi-document) YAML file.
-    pub fn from_yaml(text: &str) -> Result<Rbac, String> {
+    pub fn from_yaml(text: &str) -> Result<Rbac, RbacError> {
         let mut rbac = Rbac::default();
-        rbac.add_yaml(text).map_err(|e| format!("<text>:{e}"))?;
+        rbac.add_yaml(text).map_err(|(line, e)| RbacError::Document("<text>".into(), line, e))?;
         Ok(rbac)
     }
 
@@ -323,15 +323,16 @@ impl Rbac {
         out
     }
 
-    fn add_yaml(&mut self, text: &str) -> Result<(), String> {
+    /// An error comes with the line of the document it is in.
+    fn add_yaml(&mut self, text: &str) -> Result<(), (usize, ObjectError)> {
         for (line, doc) in split_documents(text) {
-            let value: Value = serde_norway::from_str(&doc).map_err(|e| format!("{line}: {e}"))?;
-            self.add_object(&value).map_err(|e| format!("{line}: {e}"))?;
+            let value: Value = serde_norway::from_str(&doc).map_err(|e| (line, ObjectError::Yaml(e.to_string())))?;
+            self.add_object(&value).map_err(|e| (line, e))?;
         }
         Ok(())
     }
 
-    fn add_object(&mut self, value: &Value) -> Result<(), String> {
+    fn add_object(&mut self, value: &Value) -> Result<(), ObjectError> {
         let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
         let group = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default().split('/').next().unwrap_or("");
         if kind == "List" {
@@ -347,12 +348,15 @@ impl Rbac {
         let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or_default().to_string();
         let namespace = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str).map(str::to_string);
         if name.is_empty() {
-            return Err(format!("{kind} without metadata.name"));
+            return Err(ObjectError::Missing(kind.to_owned(), name, "metadata.name"));
         }
         match kind {
             "ClusterRole" | "Role" => {
                 let namespace = if kind == "Role" {
-                    Some(namespace.ok_or_else(|| format!("Role {name} without metadata.namespace"))?)
+                    Some(
+                        namespace
+                            .ok_or_else(|| ObjectError::Missing(kind.to_owned(), name.clone(), "metadata.namespace"))?,
+                    )
                 } else {
                     None
                 };
@@ -364,7 +368,7 @@ impl Rbac {
                 let rules = match value.get("rules") {
                     None | Some(Value::Null) => Vec::new(),
                     Some(Value::Array(rules)) => rules.iter().map(parse_rule).collect::<Result<_, _>>()?,
-                    Some(_) => return Err(format!("{kind} {name}: rules is not a list")),
+                    Some(_) => return Err(ObjectError::NotAList("rules".into())),
                 };
                 let aggregation = value
                     .get("aggregationRule")
@@ -374,11 +378,16 @@ impl Rbac {
             }
             "ClusterRoleBinding" | "RoleBinding" => {
                 let namespace = if kind == "RoleBinding" {
-                    Some(namespace.ok_or_else(|| format!("RoleBinding {name} without metadata.namespace"))?)
+                    Some(
+                        namespace
+                            .ok_or_else(|| ObjectError::Missing(kind.to_owned(), name.clone(), "metadata.namespace"))?,
+                    )
                 } else {
                     None
                 };
-                let role_ref = value.get("roleRef").ok_or_else(|| format!("{kind} {name} without roleRef"))?;
+                let role_ref = value
+                    .get("roleRef")
+                    .ok_or_else(|| ObjectError::Missing(kind.to_owned(), name.clone(), "roleRef"))?;
                 let role_kind = role_ref.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
                 let role_name = role_ref.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
                 let subjects = value
@@ -400,11 +409,43 @@ impl Rbac {
     }
 }
 
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+/// Why RBAC manifests could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RbacError {
+    /// A file or folder that could not be read.
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// A path that does not exist.
+    #[error("{}: no such file or folder", .0.display())]
+    Missing(PathBuf),
+    /// A document that is not valid YAML or not a valid RBAC object (file, line of the document).
+    #[error("{0}:{1}: {2}")]
+    Document(String, usize, ObjectError),
+}
+
+/// What is wrong with one document.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// Not YAML.
+    #[error("{0}")]
+    Yaml(String),
+    /// A required field is missing (kind, name, field).
+    #[error("{0} {1:?} without {2}")]
+    Missing(String, String, &'static str),
+    /// A field that must be a list.
+    #[error("{0} is not a list")]
+    NotAList(String),
+    /// A list item that must be a string (field, item).
+    #[error("{0}: {1} is not a string")]
+    NotAString(String, Value),
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), RbacError> {
     if path.is_dir() {
+        let read = |source| RbacError::Read { path: path.to_path_buf(), source };
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .map(|e| e.map(|e| e.path()).map_err(|e| format!("{}: {e}", path.display())))
+            .map_err(read)?
+            .map(|e| e.map(|e| e.path()).map_err(read))
             .collect::<Result<_, _>>()?;
         entries.sort();
         for entry in entries {
@@ -419,7 +460,7 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
         out.push(path.to_path_buf());
         Ok(())
     } else {
-        Err(format!("{}: no such file or folder", path.display()))
+        Err(RbacError::Missing(path.to_path_buf()))
     }
 }
 
@@ -455,18 +496,18 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-fn strings(rule: &Value, field: &str) -> Result<Vec<String>, String> {
+fn strings(rule: &Value, field: &str) -> Result<Vec<String>, ObjectError> {
     match rule.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{field}: {v} is not a string")))
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ObjectError::NotAString(field.into(), v.clone())))
             .collect(),
-        Some(other) => Err(format!("{field}: {other} is not a list")),
+        Some(_) => Err(ObjectError::NotAList(field.into())),
     }
 }
 
-fn parse_rule(rule: &Value) -> Result<Rule, String> {
+fn parse_rule(rule: &Value) -> Result<Rule, ObjectError> {
     Ok(Rule {
         verbs: strings(rule, "verbs")?,
         api_groups: strings(rule, "apiGroups")?,
@@ -825,10 +866,10 @@ items:
         .unwrap();
         assert!(rbac.for_service_account("home", "sa").allows("list", "", "nodes", None, None, None));
         let err = Rbac::from_yaml("kind: Service\n---\nkind: Role\nmetadata: {name: [\n").unwrap_err();
-        assert!(err.starts_with("<text>:3: "), "{err}");
+        assert!(matches!(&err, RbacError::Document(file, 3, ObjectError::Yaml(_)) if file == "<text>"), "{err}");
         let err =
             Rbac::from_yaml("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\n").unwrap_err();
-        assert!(err.contains("without metadata.namespace"), "{err}");
+        assert!(err.to_string().contains("without metadata.namespace"), "{err}");
     }
 
     #[test]
@@ -843,7 +884,7 @@ items:
         let one = Rbac::load(&[dir.path().join("roles.yaml")]).unwrap();
         assert!(one.for_service_account("home", "sa").rules().is_empty());
         let err = Rbac::load(&[dir.path().join("missing.yaml")]).unwrap_err();
-        assert!(err.contains("missing.yaml"), "{err}");
+        assert!(matches!(&err, RbacError::Missing(path) if path.ends_with("missing.yaml")), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use albatross_model::defaults::PatchOp;
+use albatross_model::validate::Cancel;
 use albatross_model::{Catalog, FieldError, Operation, Outcome, Validator};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -64,13 +65,14 @@ fn bad_request(reason: String) -> Answer {
     Answer { status: 400, body: json!({ "error": reason }), kind: "other", operation: "other", verdict: "invalid" }
 }
 
-/// Answers one AdmissionReview body.
+/// Answers one AdmissionReview body; a validation stops early once `cancel` is set.
 pub fn review(
     validator: &Validator,
     catalog: &Catalog,
     pod_gates: Option<&PodGates>,
     endpoint: Endpoint,
     body: &[u8],
+    cancel: &Cancel,
 ) -> Answer {
     let review: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -116,7 +118,7 @@ pub fn review(
 
     match endpoint {
         Endpoint::Validate => {
-            let outcome = validator.validate(&object, old.as_deref(), op, catalog);
+            let outcome = validator.validate_cancellable(&object, old.as_deref(), op, catalog, cancel);
             if !outcome.handled {
                 return answer(allowed, "ignored");
             }
@@ -196,10 +198,64 @@ fn with_type_meta<'a>(object: &'a Value, request: &Value) -> Cow<'a, Value> {
     Cow::Owned(object)
 }
 
+/// Errors listed in a denial at most; a hostile object can have tens of thousands.
+const LISTED_ERRORS: usize = 100;
+
 fn denial_message(kind: &str, object: &Value, outcome: &Outcome) -> String {
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let problems: Vec<String> = outcome.errors.iter().map(FieldError::to_string).collect();
+    let mut problems: Vec<String> = outcome.errors.iter().take(LISTED_ERRORS).map(FieldError::to_string).collect();
+    if outcome.errors.len() > LISTED_ERRORS {
+        problems.push(format!("and {} more errors", outcome.errors.len() - LISTED_ERRORS));
+    }
     format!("{kind} {name:?} is invalid: [{}]", problems.join(", "))
+}
+
+/// What a review gets when its verdict is not ready by the deadline: `/validate` denies (the
+/// object was not checked), `/mutate` lets the object through unchanged.
+pub fn past_deadline(endpoint: Endpoint, body: &[u8], deadline: std::time::Duration) -> Answer {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        request: Request,
+    }
+    #[derive(serde::Deserialize)]
+    struct Request {
+        uid: String,
+        #[serde(default)]
+        kind: Option<Kind>,
+        #[serde(default)]
+        operation: String,
+        #[serde(default)]
+        name: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let Ok(Envelope { request }) = serde_json::from_slice::<Envelope>(body) else {
+        return bad_request("body is not an AdmissionReview with a request uid".into());
+    };
+    let request_kind = request.kind.map(|k| k.kind).unwrap_or_default();
+    let (kind, operation) = (kind_label(&request_kind), operation(&request.operation).map_or("other", |(_, l)| l));
+    let response = match endpoint {
+        Endpoint::Mutate => json!({ "uid": request.uid, "allowed": true }),
+        Endpoint::Validate => json!({ "uid": request.uid, "allowed": false, "status": {
+            "code": 422,
+            "reason": "Invalid",
+            "message": format!(
+                "{request_kind} {:?} was not validated within the webhook's deadline of {} ms, so it is refused; \
+                 an object this costly to check (very long lists or strings) cannot be admitted",
+                request.name,
+                deadline.as_millis()
+            ),
+        }}),
+    };
+    Answer {
+        status: 200,
+        body: json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response }),
+        kind,
+        operation,
+        verdict: "deadline",
+    }
 }
 
 #[cfg(test)]
@@ -223,24 +279,25 @@ mod tests {
     fn a_new_pod_gets_the_gates_the_caches_choose_appended_to_its_own() {
         let validator = Validator::new(ValidatorOptions::default());
         let catalog = Catalog::default();
+        let cancel = Cancel::default();
         let gates: Box<PodGates> = Box::new(|namespace, _| vec![format!("example.com/{namespace}")]);
         let gates = Some(gates.as_ref());
 
-        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("CREATE", json!({})));
+        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("CREATE", json!({})), &cancel);
         assert_eq!((answer.kind, answer.verdict), ("Pod", "patched"));
         let added =
             json!([{"op": "add", "path": "/spec/readinessGates", "value": [{"conditionType": "example.com/apps"}]}]);
         assert_eq!(patch_of(&answer), Some(added));
 
         let own = json!({"readinessGates": [{"conditionType": "mine"}]});
-        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("CREATE", own));
+        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("CREATE", own), &cancel);
         let appended =
             json!([{"op": "add", "path": "/spec/readinessGates/-", "value": {"conditionType": "example.com/apps"}}]);
         assert_eq!(patch_of(&answer), Some(appended), "the pod's own gates stay");
 
-        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("UPDATE", json!({})));
+        let answer = review(&validator, &catalog, gates, Endpoint::Mutate, &pod_review("UPDATE", json!({})), &cancel);
         assert_eq!(answer.verdict, "allowed", "gates are set at creation only");
-        let answer = review(&validator, &catalog, None, Endpoint::Mutate, &pod_review("CREATE", json!({})));
+        let answer = review(&validator, &catalog, None, Endpoint::Mutate, &pod_review("CREATE", json!({})), &cancel);
         assert_eq!(answer.verdict, "allowed", "the webhook alone knows no Services");
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! `POST /validate` and `POST /mutate` are served over TLS; `/healthz`, `/readyz` and `/metrics`
 //! over plain HTTP on a separate admin port. The handlers never panic on input: a body that is
-//! not an AdmissionReview gets 400 with the reason, one over 3 MiB gets 413.
+//! not an AdmissionReview gets 400 with the reason, one over 3 MiB gets 413. Validation runs on
+//! blocking threads, a few at once, each with a deadline; connections are capped and timed.
 
 mod admission;
+pub mod adversarial;
+mod listener;
 mod metrics;
 mod server;
 
-pub use admission::{Endpoint, PodGates, review};
+pub use admission::{Endpoint, PodGates, past_deadline, review};
+pub use listener::{ConnectionLimits, ServerHandle, serve_tls};
 pub use metrics::Metrics;
-pub use server::{MAX_BODY_BYTES, Readiness, Webhook, admin_router, router, serve_tls};
+pub use server::{MAX_BODY_BYTES, Readiness, ReviewLimits, Webhook, admin_router, router};

@@ -1,19 +1,22 @@
-//! The HTTP side: the TLS admission router, the plain admin router, and serving them.
+//! The HTTP side: the admission router (reviews off the async threads, bounded in number and
+//! time) and the plain admin router.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use albatross_model::validate::Cancel;
 use albatross_model::{Catalog, Validator};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use tokio::sync::Semaphore;
 
-use crate::admission::{Endpoint, PodGates, review};
+use crate::admission::{Answer, Endpoint, PodGates, past_deadline, review};
 use crate::metrics::{EndpointLabels, Metrics, ReviewLabels};
 
 /// Largest AdmissionReview body accepted; larger ones get 413.
@@ -33,6 +36,28 @@ impl Readiness {
     }
 }
 
+/// Bounds on the work of one review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReviewLimits {
+    /// From the end of the body to the answer, waiting for a worker included. Past it
+    /// `/validate` denies and `/mutate` lets the object through unchanged.
+    pub deadline: Duration,
+    /// Reviews validated at once, each on a thread of its own off the async workers.
+    pub concurrency: usize,
+    /// Time to receive a whole body once its header is in.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for ReviewLimits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(1),
+            concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            body_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Everything the handlers share.
 pub struct Webhook {
     pub validator: Validator,
@@ -42,10 +67,16 @@ pub struct Webhook {
     pub pod_gates: OnceLock<Box<PodGates>>,
     pub metrics: Metrics,
     pub readiness: Readiness,
+    limits: ReviewLimits,
+    workers: Arc<Semaphore>,
 }
 
 impl Webhook {
     pub fn new(validator: Validator) -> Self {
+        Self::with_limits(validator, ReviewLimits::default())
+    }
+
+    pub fn with_limits(validator: Validator, limits: ReviewLimits) -> Self {
         let catalog = Catalog::new(&validator.options().controllers);
         Self {
             validator,
@@ -53,15 +84,52 @@ impl Webhook {
             pod_gates: OnceLock::new(),
             metrics: Metrics::default(),
             readiness: Readiness::default(),
+            workers: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            limits,
         }
     }
 
-    fn answer(&self, endpoint: Endpoint, body: &[u8]) -> Response {
-        let started = Instant::now();
-        let answer = {
-            let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
-            review(&self.validator, &catalog, self.pod_gates.get().map(|g| g.as_ref()), endpoint, body)
+    pub fn limits(&self) -> &ReviewLimits {
+        &self.limits
+    }
+
+    /// The review on a blocking thread once a worker slot is free, bounded by the deadline; a
+    /// review past it is told to stop and its verdict is not waited for.
+    async fn decide(self: &Arc<Self>, endpoint: Endpoint, body: Bytes) -> Answer {
+        let deadline = tokio::time::Instant::now() + self.limits.deadline;
+        let cancel = Cancel::default();
+        let work = {
+            let webhook = self.clone();
+            let cancel = cancel.clone();
+            let body = body.clone();
+            async move {
+                let slot = webhook.workers.clone().acquire_owned().await.ok();
+                tokio::task::spawn_blocking(move || {
+                    let _slot = slot;
+                    let catalog = webhook.catalog.read().unwrap_or_else(|e| e.into_inner());
+                    let gates = webhook.pod_gates.get().map(|g| g.as_ref());
+                    review(&webhook.validator, &catalog, gates, endpoint, &body, &cancel)
+                })
+                .await
+            }
         };
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => internal_error(),
+            Err(_) => {
+                cancel.cancel();
+                past_deadline(endpoint, &body, self.limits.deadline)
+            }
+        }
+    }
+
+    async fn answer(self: Arc<Self>, endpoint: Endpoint, body: Body) -> Response {
+        let body = match read_body(body, self.limits.body_read_timeout).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
+        };
+        let started = Instant::now();
+        let answer = self.decide(endpoint, body).await;
         let endpoint = match endpoint {
             Endpoint::Validate => "validate",
             Endpoint::Mutate => "mutate",
@@ -81,18 +149,40 @@ impl Webhook {
     }
 }
 
+fn internal_error() -> Answer {
+    Answer {
+        status: 500,
+        body: serde_json::json!({ "error": "the review failed inside the webhook" }),
+        kind: "other",
+        operation: "other",
+        verdict: "error",
+    }
+}
+
+/// The whole body, at most `MAX_BODY_BYTES`, within `timeout`.
+async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, Response> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err((StatusCode::PAYLOAD_TOO_LARGE, format!("body over {MAX_BODY_BYTES} bytes")).into_response())
+        }
+        Ok(Err(e)) => Err((StatusCode::BAD_REQUEST, format!("reading the body failed: {e}")).into_response()),
+        Err(_) => Err((StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time").into_response()),
+    }
+}
+
 /// `POST /validate` and `POST /mutate`.
 pub fn router(webhook: Arc<Webhook>) -> Router {
     Router::new()
         .route(
             "/validate",
-            post(|State(w): State<Arc<Webhook>>, body: Bytes| async move { w.answer(Endpoint::Validate, &body) }),
+            post(|State(w): State<Arc<Webhook>>, body: Body| async move { w.answer(Endpoint::Validate, body).await }),
         )
         .route(
             "/mutate",
-            post(|State(w): State<Arc<Webhook>>, body: Bytes| async move { w.answer(Endpoint::Mutate, &body) }),
+            post(|State(w): State<Arc<Webhook>>, body: Body| async move { w.answer(Endpoint::Mutate, body).await }),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(webhook)
 }
 
@@ -116,15 +206,4 @@ pub fn admin_router(webhook: Arc<Webhook>) -> Router {
             }),
         )
         .with_state(webhook)
-}
-
-/// Serves `app` over TLS on `addr` until `handle` shuts it down.
-pub async fn serve_tls(
-    app: Router,
-    addr: SocketAddr,
-    tls: Arc<rustls::ServerConfig>,
-    handle: axum_server::Handle<SocketAddr>,
-) -> std::io::Result<()> {
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    axum_server::bind_rustls(addr, config).handle(handle).serve(app.into_make_service()).await
 }

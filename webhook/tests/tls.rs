@@ -1,96 +1,18 @@
 //! The webhook over real TLS on loopback: the upstream examples, bad input, metrics, defaulting.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use albatross_model::validate::Cancel;
 use albatross_model::{Channel, Validator, ValidatorOptions, manifest};
-use albatross_webhook::Webhook;
 use base64::Engine;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 
-struct Server {
-    addr: SocketAddr,
-    ca: PathBuf,
-    webhook: Arc<Webhook>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(channel: Channel) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let pair = albatross_certs::self_signed(dir.path(), &["localhost".into()], 1).unwrap();
-    let resolver = Arc::new(albatross_certs::ReloadingResolver::new(pair.serving.clone()).unwrap());
-    let tls = Arc::new(albatross_certs::server_config(resolver).unwrap());
-    let webhook = Arc::new(Webhook::new(Validator::new(ValidatorOptions { channel, ..ValidatorOptions::default() })));
-    let handle = axum_server::Handle::new();
-    let app = albatross_webhook::router(webhook.clone());
-    let serving = handle.clone();
-    tokio::spawn(async move {
-        albatross_webhook::serve_tls(app, "127.0.0.1:0".parse().unwrap(), tls, serving).await.unwrap();
-    });
-    let addr = handle.listening().await.expect("webhook binds");
-    Server { addr, ca: pair.ca, webhook, _dir: dir }
-}
-
-/// One keep-alive HTTPS connection that trusts only the test CA.
-struct Client {
-    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-}
-
-impl Client {
-    async fn connect(server: &Server) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&server.ca).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-        let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
-        tokio::spawn(connection);
-        Self { sender }
-    }
-
-    async fn post(&mut self, path: &str, body: Vec<u8>) -> (u16, Value) {
-        let request = hyper::Request::post(path)
-            .header("host", "localhost")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let response = self.sender.send_request(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-}
-
-fn review(operation: &str, object: &Value) -> Vec<u8> {
-    let (group, version) = object["apiVersion"].as_str().unwrap_or("").rsplit_once('/').unwrap_or(("", ""));
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": group, "version": version, "kind": object["kind"]},
-            "operation": operation,
-            "object": object,
-        }
-    }))
-    .unwrap()
-}
+use common::{Client, allowed, review, start};
 
 fn examples(dir: &str) -> Vec<(PathBuf, Value)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/gateway-api/examples").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/gateway-api/examples").join(dir);
     let mut files = Vec::new();
     let mut stack = vec![root];
     while let Some(d) = stack.pop() {
@@ -111,10 +33,6 @@ fn examples(dir: &str) -> Vec<(PathBuf, Value)> {
         }
     }
     out
-}
-
-fn allowed(response: &Value) -> bool {
-    response["response"]["allowed"].as_bool().expect("a response with allowed")
 }
 
 #[tokio::test]
@@ -279,6 +197,7 @@ async fn trusting_the_api_server_keeps_only_albatross_checks() {
         None,
         albatross_webhook::Endpoint::Validate,
         &review("CREATE", &gateway),
+        &Cancel::default(),
     );
     assert_eq!(answer.body["response"]["allowed"], false, "{}", answer.body);
     let schema_only =
@@ -289,6 +208,7 @@ async fn trusting_the_api_server_keeps_only_albatross_checks() {
         None,
         albatross_webhook::Endpoint::Validate,
         &review("CREATE", &schema_only),
+        &Cancel::default(),
     );
     assert_eq!(answer.body["response"]["allowed"], true, "{}", answer.body);
 }

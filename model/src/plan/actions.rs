@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use albatross_k8s::aws::listener_rule_configuration::AuthenticateOidcActionConfig;
 use albatross_k8s::gateway_api::v1::httproutes::{
     HttpRouteRulesFiltersRequestRedirect, HttpRouteRulesFiltersUrlRewrite,
 };
@@ -11,8 +12,8 @@ use serde_json::{Map, Value};
 
 use super::alb::enum_text;
 use super::types::{
-    Action, Condition, FixedResponseConfig, ForwardConfig, RedirectConfig, Rewrite, RewriteConfig, StickinessConfig,
-    Transform, Values, WeightedTargetGroup,
+    Action, AuthenticateOidcConfig, Condition, Credential, FixedResponseConfig, ForwardConfig, RedirectConfig, Rewrite,
+    RewriteConfig, SecretKeyRef, StickinessConfig, Transform, Values, WeightedTargetGroup,
 };
 
 /// What a rule does, given its filters, ListenerRuleConfiguration and backends.
@@ -21,7 +22,8 @@ pub struct RuleActions<'a> {
     pub match_index: usize,
     /// The ListenerRuleConfiguration's spec, if the rule names one.
     pub config: Option<&'a Value>,
-    /// Namespace of the route (and of the configuration's Secrets).
+    /// Namespace of the route, which is the ListenerRuleConfiguration's (it is looked up
+    /// there), and so of the Secret its OIDC action names.
     pub namespace: &'a str,
     pub listener_protocol: &'a str,
     pub listener_port: i32,
@@ -193,19 +195,11 @@ fn pascal(key: &str) -> String {
     chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
-/// An authentication action's config in ELBv2's shape. The OIDC client id and secret are read
-/// from the named Secret when the plan is applied; the plan names them, never holds them.
-fn auth_config(config: &Value, namespace: &str) -> Value {
+/// A Cognito or JWT action's config in ELBv2's shape: every value is copied as it is.
+fn auth_config(config: &Value) -> Value {
     let mut out = Map::new();
     for (key, value) in config.as_object().into_iter().flatten() {
         match key.as_str() {
-            "secret" => {
-                let name = value.get("name").and_then(Value::as_str).unwrap_or("");
-                out.insert("ClientId".into(), Value::String(format!("secret:{namespace}/{name}#clientID")));
-                if config.get("useExistingClientSecret").and_then(Value::as_bool) != Some(true) {
-                    out.insert("ClientSecret".into(), Value::String(format!("secret:{namespace}/{name}#clientSecret")));
-                }
-            }
             "additionalClaims" => {
                 let claims = value.as_array().into_iter().flatten().map(|claim| {
                     let fields = claim.as_object().into_iter().flatten().map(|(k, v)| (pascal(k), v.clone()));
@@ -219,6 +213,36 @@ fn auth_config(config: &Value, namespace: &str) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// An OIDC action's config. The client id and secret are references to keys of the named
+/// Secret in the configuration's own `namespace`, read when the plan is applied; every other
+/// field is copied literally.
+fn oidc_config(config: &Value, namespace: &str) -> Result<AuthenticateOidcConfig, String> {
+    let c: AuthenticateOidcActionConfig =
+        serde_json::from_value(config.clone()).map_err(|e| format!("authenticateOIDCConfig: {e}"))?;
+    let credential = |key: &str| {
+        Credential::SecretRef(SecretKeyRef {
+            namespace: namespace.to_owned(),
+            name: c.secret.name.clone(),
+            key: key.to_owned(),
+        })
+    };
+    let keep_secret = c.use_existing_client_secret == Some(true);
+    Ok(AuthenticateOidcConfig {
+        client_id: credential("clientID"),
+        client_secret: (!keep_secret).then(|| credential("clientSecret")),
+        issuer: c.issuer,
+        authorization_endpoint: c.authorization_endpoint,
+        token_endpoint: c.token_endpoint,
+        user_info_endpoint: c.user_info_endpoint,
+        scope: c.scope,
+        session_cookie_name: c.session_cookie_name,
+        session_timeout: c.session_timeout,
+        authentication_request_extra_params: c.authentication_request_extra_params,
+        on_unauthenticated_request: c.on_unauthenticated_request.as_ref().map(enum_text),
+        use_existing_client_secret: c.use_existing_client_secret,
+    })
 }
 
 fn source_ip(config: &Value, match_index: usize) -> Vec<Condition> {
@@ -255,7 +279,7 @@ pub fn actions(input: &RuleActions) -> Result<RuleParts, String> {
     if let Some(config) = input.config {
         for a in config.get("actions").and_then(Value::as_array).into_iter().flatten() {
             let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
-            let auth = |key: &str| a.get(key).map(|c| auth_config(c, input.namespace));
+            let auth = |key: &str| a.get(key).map(auth_config);
             match kind {
                 // ALB authenticates on HTTPS listeners only; plain HTTP must not serve the route
                 // unauthenticated, so there the rule answers 403 instead.
@@ -265,11 +289,13 @@ pub fn actions(input: &RuleActions) -> Result<RuleParts, String> {
                     needs_tls = true;
                 }
                 "authenticate-oidc" | "authenticate-cognito" | "jwt-validation" => {
+                    let oidc = match a.get("authenticateOIDCConfig") {
+                        Some(c) if kind == "authenticate-oidc" => Some(oidc_config(c, input.namespace)?),
+                        _ => None,
+                    };
                     pre.push(Action {
                         r#type: kind.into(),
-                        authenticate_oidc_config: (kind == "authenticate-oidc")
-                            .then(|| auth("authenticateOIDCConfig"))
-                            .flatten(),
+                        authenticate_oidc_config: oidc,
                         authenticate_cognito_config: (kind == "authenticate-cognito")
                             .then(|| auth("authenticateCognitoConfig"))
                             .flatten(),
@@ -425,22 +451,55 @@ mod tests {
         );
     }
 
+    fn oidc(extra: Value) -> Value {
+        let mut c = json!({"issuer": "https://i", "authorizationEndpoint": "https://i/a", "tokenEndpoint": "https://i/t",
+                           "userInfoEndpoint": "https://i/u", "secret": {"name": "s"}});
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        c
+    }
+
+    fn secret_ref(key: &str) -> Credential {
+        Credential::SecretRef(SecretKeyRef { namespace: "ns".into(), name: "s".into(), key: key.into() })
+    }
+
     #[test]
-    fn auth_configs_take_elbv2_names_and_never_secret_values() {
-        let oidc = auth_config(
-            &json!({"issuer": "https://i", "secret": {"name": "s"}, "authenticationRequestExtraParams": {"a_b": "1"}}),
+    fn oidc_client_credentials_are_typed_references_to_the_configurations_own_namespace() {
+        let config = oidc_config(&oidc(json!({"authenticationRequestExtraParams": {"a_b": "1"}})), "ns").unwrap();
+        assert_eq!(config.client_id, secret_ref("clientID"));
+        assert_eq!(config.client_secret, Some(secret_ref("clientSecret")));
+        assert_eq!(config.issuer, "https://i");
+        let plan = serde_json::to_value(&config).unwrap();
+        assert_eq!(plan["ClientId"], json!({"SecretRef": {"namespace": "ns", "name": "s", "key": "clientID"}}));
+        assert_eq!(plan["AuthenticationRequestExtraParams"], json!({"a_b": "1"}));
+        let existing = oidc_config(&oidc(json!({"useExistingClientSecret": true})), "ns").unwrap();
+        assert_eq!(existing.client_secret, None);
+        assert!(oidc_config(&json!({"issuer": "https://i"}), "ns").unwrap_err().contains("authenticateOIDCConfig"));
+    }
+
+    #[test]
+    fn secret_reference_text_in_oidc_parameters_stays_literal() {
+        let lure = "secret:victim-ns/db-creds#password";
+        let config = oidc_config(
+            &oidc(json!({"scope": lure, "sessionCookieName": lure, "authenticationRequestExtraParams": {"p": lure}})),
             "ns",
-        );
+        )
+        .unwrap();
+        assert_eq!(config.scope.as_deref(), Some(lure));
+        assert_eq!(config.session_cookie_name.as_deref(), Some(lure));
+        assert_eq!(config.authentication_request_extra_params.unwrap()["p"], lure);
+        // The only references are the two typed ones, to the Secret the configuration names.
         assert_eq!(
-            oidc,
-            json!({"Issuer": "https://i", "ClientId": "secret:ns/s#clientID", "ClientSecret": "secret:ns/s#clientSecret",
-                   "AuthenticationRequestExtraParams": {"a_b": "1"}})
+            (config.client_id, config.client_secret),
+            (secret_ref("clientID"), Some(secret_ref("clientSecret")))
         );
-        let existing = auth_config(&json!({"secret": {"name": "s"}, "useExistingClientSecret": true}), "ns");
-        assert!(existing.get("ClientSecret").is_none());
+    }
+
+    #[test]
+    fn auth_configs_take_elbv2_names() {
+        let cognito = auth_config(&json!({"userPoolArn": "arn", "authenticationRequestExtraParams": {"a_b": "1"}}));
+        assert_eq!(cognito, json!({"UserPoolArn": "arn", "AuthenticationRequestExtraParams": {"a_b": "1"}}));
         let jwt = auth_config(
             &json!({"jwksEndpoint": "https://j", "additionalClaims": [{"format": "single-string", "name": "n", "values": ["v"]}]}),
-            "ns",
         );
         assert_eq!(
             jwt,

@@ -285,7 +285,7 @@ fn route_rules(
                         out.groups.push(tg);
                     }
                     Err(message) => {
-                        out.unresolved.get_or_insert(("UnsupportedValue", message));
+                        out.unresolved.get_or_insert(("UnsupportedValue", message.to_string()));
                     }
                 }
             }
@@ -313,7 +313,7 @@ fn route_rules(
                     })
                     .and_then(|parts| {
                         conditions.extend(parts.conditions.iter().cloned());
-                        limits::check_conditions(&conditions, &env.limits).map(|()| parts)
+                        limits::check_conditions(&conditions, &env.limits).map(|()| parts).map_err(|e| e.to_string())
                     });
                     let parts = match parts {
                         Ok(parts) => parts,

@@ -26,27 +26,39 @@ pub fn wildcards(value: &str) -> usize {
     count
 }
 
+/// A rule's conditions beyond what ALB accepts.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionLimit {
+    /// Two conditions on a field ALB takes once per rule.
+    #[error("an ALB rule takes one {0} condition; this one would have several")]
+    Repeated(&'static str),
+    /// Too many values in one condition.
+    #[error("{count} values in one {field} condition: ALB compares at most {VALUES_PER_CONDITION}")]
+    ValuesPerCondition { field: String, count: usize },
+    /// Too many values in the rule's conditions together.
+    #[error(
+        "{count} condition values (hostname, path, headers, query parameters, method, source IPs): an ALB rule allows {limit}"
+    )]
+    ValuesPerRule { count: usize, limit: usize },
+    /// Too many wildcards in the rule.
+    #[error("{0} wildcards ('*', '?') in one rule: ALB allows {WILDCARDS_PER_RULE}")]
+    Wildcards(usize),
+}
+
 /// What ALB checks of a rule's conditions: at most one host, path, method and source-ip condition,
 /// 3 values a condition, and per rule 5 values and 5 wildcards.
-pub fn check_conditions(conditions: &[Condition], limits: &AwsLimits) -> Result<(), String> {
+pub fn check_conditions(conditions: &[Condition], limits: &AwsLimits) -> Result<(), ConditionLimit> {
     for field in ["host-header", "path-pattern", "http-request-method", "source-ip"] {
         if conditions.iter().filter(|c| c.field == field).count() > 1 {
-            return Err(format!("an ALB rule takes one {field} condition; this one would have several"));
+            return Err(ConditionLimit::Repeated(field));
         }
     }
     if let Some(c) = conditions.iter().find(|c| c.value_count() > VALUES_PER_CONDITION) {
-        return Err(format!(
-            "{} values in one {} condition: ALB compares at most {VALUES_PER_CONDITION}",
-            c.value_count(),
-            c.field
-        ));
+        return Err(ConditionLimit::ValuesPerCondition { field: c.field.clone(), count: c.value_count() });
     }
     let values: usize = conditions.iter().map(Condition::value_count).sum();
     if values > limits.condition_values_per_rule {
-        return Err(format!(
-            "{values} condition values (hostname, path, headers, query parameters, method, source IPs): an ALB rule allows {}",
-            limits.condition_values_per_rule
-        ));
+        return Err(ConditionLimit::ValuesPerRule { count: values, limit: limits.condition_values_per_rule });
     }
     let plain = |v: &Option<Values>| v.iter().flat_map(|v| v.values.clone()).collect::<Vec<_>>();
     let mut texts = Vec::new();
@@ -61,7 +73,7 @@ pub fn check_conditions(conditions: &[Condition], limits: &AwsLimits) -> Result<
     }
     let count: usize = texts.iter().map(|t| wildcards(t)).sum();
     if count > WILDCARDS_PER_RULE {
-        return Err(format!("{count} wildcards ('*', '?') in one rule: ALB allows {WILDCARDS_PER_RULE}"));
+        return Err(ConditionLimit::Wildcards(count));
     }
     Ok(())
 }
@@ -105,12 +117,12 @@ mod tests {
             values("source-ip", &["1.0.0.0/8", "2.0.0.0/8", "3.0.0.0/8"]),
             values("host-header", &["a.io"]),
         ];
-        assert!(check_conditions(&six, &limits).unwrap_err().contains("6 condition values"));
+        assert_eq!(check_conditions(&six, &limits), Err(ConditionLimit::ValuesPerRule { count: 6, limit: 5 }));
         let four = [values("source-ip", &["1.0.0.0/8", "2.0.0.0/8", "3.0.0.0/8", "4.0.0.0/8"])];
-        assert!(check_conditions(&four, &limits).unwrap_err().contains("at most 3"));
+        assert!(check_conditions(&four, &limits).unwrap_err().to_string().contains("at most 3"));
         let twice = [values("source-ip", &["1.0.0.0/8"]), values("source-ip", &["2.0.0.0/8"])];
-        assert!(check_conditions(&twice, &limits).unwrap_err().contains("one source-ip condition"));
+        assert_eq!(check_conditions(&twice, &limits), Err(ConditionLimit::Repeated("source-ip")));
         let wild = [values("path-pattern", &["/*/*/*", "/*/*/*/*"])];
-        assert!(check_conditions(&wild, &limits).unwrap_err().contains("7 wildcards"));
+        assert_eq!(check_conditions(&wild, &limits), Err(ConditionLimit::Wildcards(7)));
     }
 }

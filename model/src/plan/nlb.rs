@@ -78,7 +78,7 @@ pub fn plan(
                     }
                     Err(message) => {
                         if attachments[first].resolved.is_ok() {
-                            attachments[first].resolved = Err(("UnsupportedValue", message));
+                            attachments[first].resolved = Err(("UnsupportedValue", message.to_string()));
                         }
                     }
                 }

@@ -7,7 +7,7 @@ use albatross_k8s::gateway_api::v1::listenersets::ListenerSetSpec;
 use albatross_k8s::gateway_api::v1::{
     gatewayclasses::GatewayClassSpec, gateways::GatewaySpec, referencegrants::ReferenceGrantSpec,
 };
-use albatross_k8s::route::{AnyRoute, GATEWAY_GROUP, ObjectKey};
+use albatross_k8s::route::{AnyRoute, GATEWAY_GROUP, ObjectKey, RouteError};
 use k8s_openapi::api::core::v1::ServiceSpec;
 use serde_json::Value;
 
@@ -73,9 +73,19 @@ pub struct Skipped {
     pub reason: String,
 }
 
-fn spec_of<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
+/// Why an object was left out of the snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    /// Its spec (or labels) do not decode as its kind.
+    #[error(transparent)]
+    Decode(#[from] serde_json::Error),
+    /// A route that does not read as one.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+}
+
+fn spec_of<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
     serde_json::from_value(value.get("spec").cloned().unwrap_or_else(|| Value::Object(Default::default())))
-        .map_err(|e| e.to_string())
 }
 
 impl Snapshot {
@@ -90,7 +100,7 @@ impl Snapshot {
             let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
             let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
             let kind = value.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
-            let result: Result<(), String> = (|| {
+            let result: Result<(), Unreadable> = (|| {
                 match (group, kind.as_str()) {
                     (GATEWAY_GROUP, "GatewayClass") => {
                         let spec = spec_of(value)?;
@@ -105,7 +115,7 @@ impl Snapshot {
                             .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     (GATEWAY_GROUP, "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute") => {
-                        let spec = AnyRoute::from_value(value).map_err(|e| e.to_string())?;
+                        let spec = AnyRoute::from_value(value)?;
                         snapshot.routes.push(Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
                     (GATEWAY_GROUP, "ListenerSet") => {
@@ -123,8 +133,7 @@ impl Snapshot {
                             .pointer("/metadata/labels")
                             .cloned()
                             .map(serde_json::from_value)
-                            .transpose()
-                            .map_err(|e| e.to_string())?
+                            .transpose()?
                             .unwrap_or_default();
                         snapshot.namespaces.insert(meta.key.name.clone(), labels);
                     }
@@ -157,7 +166,7 @@ impl Snapshot {
                 Ok(())
             })();
             if let Err(reason) = result {
-                skipped.push(Skipped { key: meta.key, kind, reason });
+                skipped.push(Skipped { key: meta.key, kind, reason: reason.to_string() });
             }
         }
         // Deterministic whatever the input order.

@@ -108,17 +108,23 @@ pub fn id(route: &AnyRoute, backend: &ResolvedBackend, forced: Option<&str>) -> 
     }
 }
 
-pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, String> {
+/// A backend no target group can reach.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetGroupError {
+    /// Instance targets are reached on a node port, which this Service does not have.
+    #[error("Service {service} is {service_type}: instance targets need a NodePort or LoadBalancer Service")]
+    NoNodePort { service: ObjectKey, service_type: String },
+}
+
+pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, TargetGroupError> {
     let p = input.props;
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let int = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).map(|n| n as i32);
     let target_type = text(p, "targetType").unwrap_or_else(|| env.default_target_type.clone());
     let port = match target_type.as_str() {
-        "instance" => input.backend.port.node_port.ok_or_else(|| {
-            format!(
-                "Service {} is {}: instance targets need a NodePort or LoadBalancer Service",
-                input.backend.service, input.backend.service_type
-            )
+        "instance" => input.backend.port.node_port.ok_or_else(|| TargetGroupError::NoNodePort {
+            service: input.backend.service.clone(),
+            service_type: input.backend.service_type.clone(),
         })?,
         _ => match &input.backend.port.target_port {
             Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => *n,
@@ -256,7 +262,7 @@ mod tests {
         }
     }
 
-    fn planned(listener: &str, backend: &ResolvedBackend, props: Value) -> Result<TargetGroupPlan, String> {
+    fn planned(listener: &str, backend: &ResolvedBackend, props: Value) -> Result<TargetGroupPlan, TargetGroupError> {
         let (route, gateway) = (route(), ObjectKey::new("ns", "gw"));
         let input = TargetGroupInput {
             gateway: &gateway,
@@ -286,6 +292,6 @@ mod tests {
     #[test]
     fn instance_targets_need_a_node_port() {
         let err = planned("HTTP", &backend(None), json!({"targetType": "instance"})).unwrap_err();
-        assert!(err.contains("NodePort"), "{err}");
+        assert!(matches!(err, TargetGroupError::NoNodePort { .. }), "{err}");
     }
 }

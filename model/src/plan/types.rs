@@ -164,11 +164,72 @@ pub struct Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_response_config: Option<FixedResponseConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authenticate_oidc_config: Option<serde_json::Value>,
+    pub authenticate_oidc_config: Option<AuthenticateOidcConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticate_cognito_config: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt_validation_config: Option<serde_json::Value>,
+}
+
+/// ELBv2's `AuthenticateOidcConfig`. The client credentials are [`Credential`]s: the plan names
+/// the Secret keys, and only these two fields are ever resolved to values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthenticateOidcConfig {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub user_info_endpoint: String,
+    pub client_id: Credential,
+    /// Absent when the rule keeps the secret AWS already holds (`UseExistingClientSecret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Credential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cookie_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_request_extra_params: Option<std::collections::BTreeMap<String, String>>,
+    /// `deny`, `allow` or `authenticate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_unauthenticated_request: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_existing_client_secret: Option<bool>,
+}
+
+/// An OIDC client credential: in the plan, where to read it (`{"SecretRef": {...}}`, which no
+/// user string can be mistaken for); on its way to AWS, and as AWS describes the client id, the
+/// value. `Debug` never prints a value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credential {
+    SecretRef(SecretKeyRef),
+    Value(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::SecretRef(r) => f.debug_tuple("SecretRef").field(r).finish(),
+            Credential::Value(_) => f.write_str("Value(<redacted>)"),
+        }
+    }
+}
+
+/// A key of a Secret. The model sets `namespace` to that of the ListenerRuleConfiguration
+/// naming the Secret, never from user text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SecretKeyRef {
+    pub namespace: String,
+    pub name: String,
+    pub key: String,
+}
+
+impl std::fmt::Display for SecretKeyRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "key {} of Secret {}/{}", self.key, self.namespace, self.name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

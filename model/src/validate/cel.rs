@@ -15,8 +15,9 @@ use kube_cel::cel::{Context, Value as Cel};
 use kube_cel::{CompilationError, CompilationResult, CompiledSchema, KubeCelExt, SchemaFormat};
 use serde_json::Value;
 
-use super::FieldError;
+use super::cel_cost::{self, Budget, OBJECT_BUDGET, PER_CALL_LIMIT, Refusal};
 use super::path::{child, index};
+use super::{Cancel, FieldError};
 
 thread_local! {
     // The function registry is built once per thread; contexts are not shared across threads.
@@ -167,24 +168,57 @@ fn key(name: &str, schema: Option<&CompiledSchema>) -> Key {
     Key::String(Arc::new(if schema.is_some_and(|c| c.is_map) { name.to_owned() } else { escape(name) }))
 }
 
-/// Does any rule live at or under this node? Computed per call; schemas are small.
-fn has_rules(schema: &CompiledSchema) -> bool {
-    !schema.validations.is_empty()
-        || schema.properties.values().any(has_rules)
-        || schema.items.as_deref().is_some_and(has_rules)
-        || schema.additional_properties.as_deref().is_some_and(has_rules)
-        || schema.all_of.iter().chain(&schema.one_of).chain(&schema.any_of).any(has_rules)
+/// Does any rule live at or under this node? Remembered by node address for one walk (the
+/// schema is borrowed throughout): a long list would otherwise walk its item schema per item.
+fn has_rules(schema: &CompiledSchema, known: &mut HashMap<usize, bool>) -> bool {
+    let key = schema as *const CompiledSchema as usize;
+    if let Some(found) = known.get(&key) {
+        return *found;
+    }
+    let found = !schema.validations.is_empty()
+        || schema.properties.values().any(|s| has_rules(s, known))
+        || schema.items.as_deref().is_some_and(|s| has_rules(s, known))
+        || schema.additional_properties.as_deref().is_some_and(|s| has_rules(s, known))
+        || schema.all_of.iter().chain(&schema.one_of).chain(&schema.any_of).any(|s| has_rules(s, known));
+    known.insert(key, found);
+    found
 }
 
-/// Evaluates every rule of `schema` over `value`, pushing failures; returns the node's CEL value.
-pub fn evaluate(
+/// One object's walk: its cost budget, the cancel flag, the failures so far.
+struct Walk<'a> {
+    budget: Budget,
+    cancel: &'a Cancel,
+    errors: &'a mut Vec<FieldError>,
+    rules_below: HashMap<usize, bool>,
+}
+
+impl Walk<'_> {
+    /// No further rule runs once the budget is spent or nobody waits for the verdict.
+    fn stopped(&self) -> bool {
+        self.budget.exhausted() || self.cancel.is_cancelled()
+    }
+}
+
+/// Evaluates every rule of `schema` over `object`, pushing failures, within the API server's
+/// cost budget of one object.
+pub fn check(
     schema: &CompiledSchema,
-    value: &Value,
+    object: &Value,
     old: Option<&Value>,
-    path: &str,
+    cancel: &Cancel,
     errors: &mut Vec<FieldError>,
-) -> Cel {
-    if !has_rules(schema) {
+) {
+    let mut walk = Walk { budget: Budget::default(), cancel, errors, rules_below: HashMap::new() };
+    evaluate(schema, object, old, "", &mut walk);
+}
+
+/// Evaluates the rules at and under one node; returns the node's CEL value.
+fn evaluate(schema: &CompiledSchema, value: &Value, old: Option<&Value>, path: &str, walk: &mut Walk<'_>) -> Cel {
+    if walk.stopped() {
+        // Nothing will read the value: the rules above will not run either.
+        return Cel::Null;
+    }
+    if !has_rules(schema, &mut walk.rules_below) {
         return convert(value, Some(schema));
     }
     let cel = match value {
@@ -195,7 +229,7 @@ pub fn evaluate(
                     .enumerate()
                     .map(|(i, item)| {
                         let old_item = old.and_then(|o| o.get(i));
-                        evaluate(item_schema, item, old_item, &index(path, i), errors)
+                        evaluate(item_schema, item, old_item, &index(path, i), walk)
                     })
                     .collect(),
             )),
@@ -210,7 +244,7 @@ pub fn evaluate(
                     schema.additional_properties.as_deref()
                 });
                 let converted = match child_schema {
-                    Some(c) => evaluate(c, v, old.and_then(|o| o.get(k)), &child(path, k), errors),
+                    Some(c) => evaluate(c, v, old.and_then(|o| o.get(k)), &child(path, k), walk),
                     None => convert(v, None),
                 };
                 out.insert(key(k, Some(schema)), converted);
@@ -224,8 +258,9 @@ pub fn evaluate(
         .iter()
         .chain(schema.all_of.iter().chain(&schema.one_of).chain(&schema.any_of).flat_map(|b| b.validations.iter()));
     let mut rules = rules.peekable();
-    if rules.peek().is_some() {
+    if rules.peek().is_some() && !walk.stopped() {
         let old_cel = old.map(|o| convert(o, Some(schema)));
+        let node = Node { value, old, path };
         BASE.with(|base| {
             let mut scope = base.new_inner_scope();
             scope.add_variable_from_value("self", cel.clone());
@@ -233,13 +268,16 @@ pub fn evaluate(
                 scope.add_variable_from_value("oldSelf", o.clone());
             }
             for rule in rules {
+                if walk.stopped() {
+                    break;
+                }
                 match rule {
-                    Ok(compiled) => run(compiled, &scope, old_cel.is_some(), path, errors),
-                    Err(CompilationError::Parse { rule, source }) => errors.push(FieldError::new(
+                    Ok(compiled) => run(compiled, &scope, &node, walk),
+                    Err(CompilationError::Parse { rule, source }) => walk.errors.push(FieldError::new(
                         path,
                         format!("Internal error: rule {rule:?} does not compile: {source}"),
                     )),
-                    Err(other) => errors.push(FieldError::new(path, format!("Internal error: {other}"))),
+                    Err(other) => walk.errors.push(FieldError::new(path, format!("Internal error: {other}"))),
                 }
             }
         });
@@ -247,8 +285,16 @@ pub fn evaluate(
     cel
 }
 
-fn run(compiled: &CompilationResult, scope: &Context<'_>, has_old: bool, path: &str, errors: &mut Vec<FieldError>) {
+/// The node a rule runs at, as JSON: what its cost is estimated from.
+struct Node<'a> {
+    value: &'a Value,
+    old: Option<&'a Value>,
+    path: &'a str,
+}
+
+fn run(compiled: &CompilationResult, scope: &Context<'_>, node: &Node<'_>, walk: &mut Walk<'_>) {
     let rule = &compiled.rule;
+    let has_old = node.old.is_some();
     // Transition rules (oldSelf) apply to updates only, unless oldSelf is optional.
     let null_old;
     let scope = if compiled.is_transition_rule && !has_old {
@@ -264,31 +310,55 @@ fn run(compiled: &CompilationResult, scope: &Context<'_>, has_old: bool, path: &
     } else {
         scope
     };
+    let path = node.path;
     let field = match rule.field_path.as_deref() {
         Some(fp) if fp.starts_with('.') => format!("{path}{fp}"),
         Some(fp) if !path.is_empty() => format!("{path}.{fp}"),
         Some(fp) => fp.to_owned(),
         None => path.to_owned(),
     };
+    let cost = cel_cost::estimate(compiled.program.expression(), node.value, node.old);
+    match walk.budget.charge(cost) {
+        Ok(()) => {}
+        Err(Refusal::CallLimit) => {
+            let shown = rule.message.clone().unwrap_or_else(|| rule.rule.clone());
+            walk.errors.push(FieldError::new(
+                &field,
+                format!("Invalid value: call cost exceeds limit for rule: {shown} (estimated cost {cost}, limit {PER_CALL_LIMIT})"),
+            ));
+            return;
+        }
+        Err(Refusal::Exhausted) => {
+            walk.errors.push(FieldError::new(
+                path,
+                format!("Invalid value: validation failed due to running out of cost budget, no further validation rules will be run (budget {OBJECT_BUDGET})"),
+            ));
+            return;
+        }
+    }
     match compiled.program.execute(scope) {
         Ok(Cel::Bool(true)) => {}
         Ok(Cel::Bool(false)) => {
-            let dynamic = compiled.message_program.as_ref().and_then(|p| match p.execute(scope) {
-                Ok(Cel::String(s)) => Some(s.as_ref().clone()),
-                _ => None,
+            let dynamic = compiled.message_program.as_ref().and_then(|p| {
+                // A message expression costs too; past the budget the static message stands.
+                walk.budget.afford(cel_cost::estimate(p.expression(), node.value, node.old)).then_some(())?;
+                match p.execute(scope) {
+                    Ok(Cel::String(s)) => Some(s.as_ref().clone()),
+                    _ => None,
+                }
             });
             let message =
                 dynamic.or_else(|| rule.message.clone()).unwrap_or_else(|| format!("failed rule: {}", rule.rule));
-            errors.push(FieldError::new(&field, format!("Invalid value: {message}")));
+            walk.errors.push(FieldError::new(&field, format!("Invalid value: {message}")));
         }
-        Ok(_) => errors.push(FieldError::new(
+        Ok(_) => walk.errors.push(FieldError::new(
             &field,
             format!("Invalid value: rule {:?} did not evaluate to a boolean", rule.rule),
         )),
         // The API server rejects when a rule cannot be evaluated, e.g. reading an unset field.
         Err(e) => {
             let message = rule.message.clone().unwrap_or_default();
-            errors.push(FieldError::new(&field, format!("Invalid value: {message} (rule {:?}: {e})", rule.rule)));
+            walk.errors.push(FieldError::new(&field, format!("Invalid value: {message} (rule {:?}: {e})", rule.rule)));
         }
     }
 }
@@ -296,6 +366,57 @@ fn run(compiled: &CompilationResult, scope: &Context<'_>, has_old: bool, path: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn errors_of(schema: &Value, object: &Value, cancel: &Cancel) -> Vec<String> {
+        let compiled = kube_cel::compile_schema(schema);
+        let mut errors = Vec::new();
+        check(&compiled, object, None, cancel, &mut errors);
+        errors.iter().map(ToString::to_string).collect()
+    }
+
+    fn quadratic_list(rule: &str) -> Value {
+        json!({"type": "array", "items": {"type": "string"}, "x-kubernetes-validations": [{"rule": rule}]})
+    }
+
+    #[test]
+    fn a_rule_over_the_per_call_limit_is_refused_without_running() {
+        let schema =
+            json!({"type": "object", "properties": {"names": quadratic_list("self.all(a, self.all(b, a == b))")}});
+        let names: Vec<String> = (0..3_000).map(|i| format!("n{i}")).collect();
+        let errors = errors_of(&schema, &json!({"names": names}), &Cancel::default());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("names: Invalid value: call cost exceeds limit for rule: self.all"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn rules_past_the_object_budget_do_not_run() {
+        // Forty lists, each rule within the per-call limit, together over the object's budget.
+        let rule = "self.all(a, self.all(b, a == b || a != b))";
+        let properties: serde_json::Map<String, Value> =
+            (0..40).map(|i| (format!("p{i}"), quadratic_list(rule))).collect();
+        let schema = json!({"type": "object", "properties": properties});
+        let names: Vec<String> = (0..200).map(|i| format!("n{i}")).collect();
+        let object: serde_json::Map<String, Value> = (0..40).map(|i| (format!("p{i}"), json!(names))).collect();
+        let errors = errors_of(&schema, &Value::Object(object), &Cancel::default());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("running out of cost budget, no further validation rules will be run"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_walk_runs_no_rule() {
+        let schema = json!({"type": "object", "x-kubernetes-validations": [{"rule": "1 == 2"}]});
+        assert_eq!(errors_of(&schema, &json!({}), &Cancel::default()).len(), 1);
+        let cancel = Cancel::default();
+        cancel.cancel();
+        assert!(errors_of(&schema, &json!({}), &cancel).is_empty());
+    }
 
     #[test]
     fn field_names_are_escaped_as_the_api_server_does() {

@@ -8,6 +8,7 @@
 pub(crate) mod aws;
 mod catalog;
 mod cel;
+mod cel_cost;
 mod list_types;
 pub mod metadata;
 mod path;
@@ -15,11 +16,15 @@ mod references;
 mod registry;
 mod structural;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::Serialize;
 use serde_json::Value;
 
 pub use aws::AwsLimits;
 pub use catalog::{Catalog, Flavor};
+pub use cel_cost::{OBJECT_BUDGET, PER_CALL_LIMIT};
 pub use registry::{Crd, CrdVersion, Registry};
 
 /// Which Gateway API CRD bundle the cluster runs.
@@ -119,6 +124,27 @@ impl Outcome {
     }
 }
 
+/// Stops a validation early: set by whoever stopped waiting for its verdict, checked between
+/// rules and list items so that abandoned work ends soon.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The error a cancelled validation ends with; nobody is waiting for its verdict.
+pub const CANCELLED: &str = "Internal error: validation was cancelled before it finished";
+
+/// What the API server says when schema errors keep it from running the CEL rules.
+pub const CEL_SKIPPED: &str = "Invalid value: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+
 /// `apiVersion` and `kind` of an object, split.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TypeMeta<'a> {
@@ -163,6 +189,18 @@ impl Validator {
     /// Validates one object as admission would. `catalog` tells which Gateways and classes are
     /// ours, for the AWS checks; an empty catalog limits them to what the object alone shows.
     pub fn validate(&self, object: &Value, old: Option<&Value>, operation: Operation, catalog: &Catalog) -> Outcome {
+        self.validate_cancellable(object, old, operation, catalog, &Cancel::default())
+    }
+
+    /// `validate`, giving up with `CANCELLED` once `cancel` is set.
+    pub fn validate_cancellable(
+        &self,
+        object: &Value,
+        old: Option<&Value>,
+        operation: Operation,
+        catalog: &Catalog,
+        cancel: &Cancel,
+    ) -> Outcome {
         let mut outcome = Outcome { handled: true, ..Outcome::default() };
         if matches!(operation, Operation::Delete | Operation::Connect) {
             return outcome;
@@ -211,10 +249,19 @@ impl Validator {
             FieldValidation::Warn => outcome.warnings.append(&mut found.unknown),
         }
         list_types::check(&version.schema, &defaulted, "", &mut outcome.errors);
-        if !found.type_error {
+        if found.blocking {
+            // As the API server: rules written for the schema's shape and bounds do not run
+            // on an object outside them (and so never over a list past its maxItems).
+            outcome.errors.push(FieldError::new("", CEL_SKIPPED));
+        } else if !cancel.is_cancelled() {
             let old = old.map(|o| self.defaulted(version, o));
-            self.check_cel(version, &defaulted, old.as_ref(), &mut outcome.errors);
+            cel::check(version.compiled(), &defaulted, old.as_ref(), cancel, &mut outcome.errors);
+        }
+        if !found.type_error && !cancel.is_cancelled() {
             aws::check(&meta, &defaulted, catalog, &self.options.controllers, &mut outcome);
+        }
+        if cancel.is_cancelled() {
+            outcome.errors.push(FieldError::new("", CANCELLED));
         }
         dedup(&mut outcome.errors);
         dedup(&mut outcome.warnings);
@@ -254,10 +301,6 @@ impl Validator {
             map.remove("status");
         }
         schema_defaults(version, object)
-    }
-
-    fn check_cel(&self, version: &CrdVersion, object: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
-        cel::evaluate(version.compiled(), object, old, "", errors);
     }
 }
 

@@ -2,11 +2,39 @@
 //! exist and fit. Missing objects are warnings (the cluster may have them); conflicts among
 //! the given objects are errors.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 
 use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP, ROUTE_KINDS, namespace_of, parent_gateways};
 use super::path::{child, index};
 use super::{FieldError, Outcome, TypeMeta};
+
+/// A Gateway's listeners, indexed for the checks of many parentRefs.
+struct Listeners<'a> {
+    names: HashSet<&'a str>,
+    ports: HashSet<i64>,
+    /// The names for a message: the first few, then how many more.
+    shown: String,
+}
+
+impl<'a> Listeners<'a> {
+    const SHOWN: usize = 16;
+
+    fn of(listeners: &'a [(String, i64)]) -> Self {
+        let mut shown: Vec<&str> = listeners.iter().take(Self::SHOWN).map(|(n, _)| n.as_str()).collect();
+        let more = listeners.len().saturating_sub(Self::SHOWN);
+        let more_text = format!("and {more} more");
+        if more > 0 {
+            shown.push(&more_text);
+        }
+        Self {
+            names: listeners.iter().map(|(n, _)| n.as_str()).collect(),
+            ports: listeners.iter().map(|(_, p)| *p).collect(),
+            shown: shown.join(", "),
+        }
+    }
+}
 
 impl Catalog {
     /// Cross-object checks for `object` against everything the catalog holds.
@@ -37,23 +65,27 @@ impl Catalog {
     }
 
     fn check_parents(&self, route: &Value, outcome: &mut Outcome) {
+        // Each Gateway's listener names and ports are indexed once, not once per parentRef.
+        let mut indexed: HashMap<(String, String), Listeners<'_>> = HashMap::new();
         for (i, ns, name, reference) in parent_gateways(route) {
-            let Some(Some(gateway)) = self.gateways.get(&(ns.clone(), name.clone())) else { continue };
+            let key = (ns, name);
+            let Some(Some(gateway)) = self.gateways.get(&key) else { continue };
+            let listeners = indexed.entry(key.clone()).or_insert_with(|| Listeners::of(&gateway.listeners));
+            let (ns, name) = &key;
             let field = index("spec.parentRefs", i);
-            let names: Vec<&str> = gateway.listeners.iter().map(|(n, _)| n.as_str()).collect();
             if let Some(section) = reference.get("sectionName").and_then(Value::as_str)
-                && !names.contains(&section)
+                && !listeners.names.contains(section)
             {
                 outcome.errors.push(FieldError::new(
                     &child(&field, "sectionName"),
                     format!(
                         "Gateway {ns}/{name} has no listener named {section:?} (its listeners: {})",
-                        names.join(", ")
+                        listeners.shown
                     ),
                 ));
             }
             if let Some(port) = reference.get("port").and_then(Value::as_i64)
-                && !gateway.listeners.iter().any(|(_, p)| *p == port)
+                && !listeners.ports.contains(&port)
             {
                 outcome.errors.push(FieldError::new(
                     &child(&field, "port"),

@@ -20,8 +20,19 @@ pub struct Findings {
     pub errors: Vec<FieldError>,
     /// Unknown fields; the caller decides whether they are errors or warnings.
     pub unknown: Vec<FieldError>,
-    /// A value had the wrong JSON type; CEL rules are skipped then, as the API server does.
+    /// A value had the wrong JSON type; Albatross's own checks are skipped then.
     pub type_error: bool,
+    /// A type, `required`, `enum`, `maxLength`, `maxItems` or `maxProperties` violation: the API
+    /// server runs no CEL rule on such an object (`hasBlockingErr`).
+    pub blocking: bool,
+}
+
+impl Findings {
+    /// Records an error of the kinds that keep CEL rules from running.
+    fn block(&mut self, error: FieldError) {
+        self.blocking = true;
+        self.errors.push(error);
+    }
 }
 
 /// Removes `null` where the schema does not say `nullable`, as the API server prunes before
@@ -68,7 +79,7 @@ pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Findings) {
 fn walk(schema: &Value, value: &Value, path: &str, structural: bool, out: &mut Findings) {
     let Some(schema) = schema.as_object() else { return };
     if value.is_null() {
-        if structural && !nullable(&Value::Object(schema.clone())) && schema.contains_key("type") {
+        if structural && !flag(schema, "nullable") && schema.contains_key("type") {
             out.errors.push(FieldError::new(path, "Invalid value: null: must not be null"));
         }
         return;
@@ -77,7 +88,7 @@ fn walk(schema: &Value, value: &Value, path: &str, structural: bool, out: &mut F
     if int_or_string {
         if !(value.is_string() || is_integer(value)) {
             out.type_error = true;
-            out.errors.push(FieldError::new(
+            out.block(FieldError::new(
                 path,
                 format!("Invalid value: {}: must be an integer or a string", short(value)),
             ));
@@ -87,7 +98,7 @@ fn walk(schema: &Value, value: &Value, path: &str, structural: bool, out: &mut F
         && !type_matches(ty, value)
     {
         out.type_error = true;
-        out.errors.push(FieldError::new(
+        out.block(FieldError::new(
             path,
             format!("Invalid value: {}: must be of type {ty}, got {}", short(value), json_type(value)),
         ));
@@ -98,7 +109,7 @@ fn walk(schema: &Value, value: &Value, path: &str, structural: bool, out: &mut F
         && !allowed.contains(value)
     {
         let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-        out.errors.push(FieldError::new(
+        out.block(FieldError::new(
             path,
             format!("Unsupported value: {}: supported values: {}", short(value), list.join(", ")),
         ));
@@ -120,7 +131,7 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, out: &mut Find
     if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
         && len > max
     {
-        out.errors.push(FieldError::new(path, format!("Too long: may not be more than {max} characters (got {len})")));
+        out.block(FieldError::new(path, format!("Too long: may not be more than {max} characters (got {len})")));
     }
     if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
         && len < min
@@ -173,7 +184,7 @@ fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, structu
     if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
         && count > max
     {
-        out.errors.push(FieldError::new(path, format!("Too many: {count}: must have at most {max} items")));
+        out.block(FieldError::new(path, format!("Too many: {count}: must have at most {max} items")));
     }
     if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
         && count < min
@@ -198,7 +209,7 @@ fn check_object(
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for key in required.iter().filter_map(Value::as_str) {
             if !map.contains_key(key) {
-                out.errors.push(FieldError::new(&child(path, key), "Required value"));
+                out.block(FieldError::new(&child(path, key), "Required value"));
             }
         }
     }
@@ -206,7 +217,7 @@ fn check_object(
     if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
         && count > max
     {
-        out.errors.push(FieldError::new(path, format!("Too many: {count}: must have at most {max} items")));
+        out.block(FieldError::new(path, format!("Too many: {count}: must have at most {max} items")));
     }
     if let Some(min) = schema.get("minProperties").and_then(Value::as_u64)
         && count < min

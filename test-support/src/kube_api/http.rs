@@ -163,6 +163,11 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
     };
     record.body = recorded_body(&bytes);
 
+    if shared.take_stall(&record.method, &record.path) {
+        shared.until_stopped().await;
+        return Ok(error_response(&injected(503)));
+    }
+
     if let Some(status) = shared.take_fault(&record.method, &record.path) {
         record.status = status;
         if !route.is_discovery() {

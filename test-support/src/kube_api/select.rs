@@ -19,7 +19,7 @@ enum Label {
 pub(crate) struct LabelSelector(Vec<Label>);
 
 impl LabelSelector {
-    pub(crate) fn parse(text: &str) -> Result<LabelSelector, String> {
+    pub(crate) fn parse(text: &str) -> Result<LabelSelector, SelectorError> {
         let mut requirements = Vec::new();
         for part in split_top_level(text) {
             let part = part.trim();
@@ -65,11 +65,25 @@ fn split_top_level(text: &str) -> Vec<&str> {
     parts
 }
 
-fn parse_requirement(part: &str) -> Result<Label, String> {
-    let key = |k: &str| -> Result<String, String> {
+/// A selector the API server would answer 400.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SelectorError {
+    /// A label requirement that does not parse.
+    #[error("invalid label selector requirement {0:?}")]
+    Label(String),
+    /// `in` or `notin` without a parenthesised set.
+    #[error("invalid label selector requirement {0:?}: expected (values)")]
+    LabelSet(String),
+    /// A field requirement that does not parse.
+    #[error("invalid field selector requirement {0:?}")]
+    Field(String),
+}
+
+fn parse_requirement(part: &str) -> Result<Label, SelectorError> {
+    let key = |k: &str| -> Result<String, SelectorError> {
         let k = k.trim();
         if k.is_empty() || k.contains(char::is_whitespace) {
-            return Err(format!("invalid label selector requirement {part:?}"));
+            return Err(SelectorError::Label(part.to_owned()));
         }
         Ok(k.to_owned())
     };
@@ -85,7 +99,7 @@ fn parse_requirement(part: &str) -> Result<Label, String> {
             let inner = set
                 .strip_prefix('(')
                 .and_then(|s| s.strip_suffix(')'))
-                .ok_or_else(|| format!("invalid label selector requirement {part:?}: expected (values)"))?;
+                .ok_or_else(|| SelectorError::LabelSet(part.to_owned()))?;
             let values = inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();
             return Ok(if negated { Label::NotIn(key(k)?, values) } else { Label::In(key(k)?, values) });
         }
@@ -105,7 +119,7 @@ fn parse_requirement(part: &str) -> Result<Label, String> {
 pub(crate) struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    pub(crate) fn parse(text: &str) -> Result<FieldSelector, String> {
+    pub(crate) fn parse(text: &str) -> Result<FieldSelector, SelectorError> {
         let mut requirements = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (path, equal, value) = if let Some((p, v)) = part.split_once("!=") {
@@ -113,7 +127,7 @@ impl FieldSelector {
             } else if let Some((p, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 (p, true, v)
             } else {
-                return Err(format!("invalid field selector requirement {part:?}"));
+                return Err(SelectorError::Field(part.to_owned()));
             };
             requirements.push((path.trim().to_owned(), equal, value.trim().to_owned()));
         }
