@@ -9,7 +9,7 @@ use albatross_model::plan::naming::stack_tag_prefix;
 use albatross_model::plan::types::Stack;
 
 use crate::apply::{Applied, apply, delete_target_group};
-use crate::client::{Aws, AwsError, ErrorClass, FENCED};
+use crate::client::{Aws, AwsError, ErrorClass};
 use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protected, protected};
 use crate::diff::{Op, diff};
 use crate::observe::{load_balancers, observe, tag_value, tagged};
@@ -211,7 +211,7 @@ impl Deployer {
                     kept.insert(gateway.clone());
                     sweep.protected.push((gateway, d.protected));
                 }
-                Err(e) if e.code == FENCED => return Err(e),
+                Err(e) if e.class == ErrorClass::Fenced => return Err(e),
                 Err(e) => {
                     kept.insert(gateway.clone());
                     sweep.failed.push((gateway, e));
@@ -224,7 +224,7 @@ impl Deployer {
             tracing::info!(%group, "deleting an orphaned managed security group");
             match self.resolver.delete_security_group(&group).await {
                 Ok(_) => {}
-                Err(e) if e.code == FENCED => return Err(e),
+                Err(e) if e.class == ErrorClass::Fenced => return Err(e),
                 Err(e) => sweep.failed.push((group, e)),
             }
         }

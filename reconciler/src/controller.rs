@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use albatross_aws::deploy::Deployer;
 use albatross_aws::targets::TargetHealthStateEnum;
-use albatross_aws::{AwsError, ErrorClass, FENCED};
+use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::Controllers;
 use albatross_model::plan::types::TargetGroupPlan;
@@ -351,7 +351,7 @@ impl Controller {
                     self.sync_targets(key, &groups).await?;
                     self.deployed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), groups);
                 }
-                Err(e) if e.code == FENCED => return Err(Error::NotLeader),
+                Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
                 Err(e) => {
                     let reason = crate::status::not_programmed_reason(&e);
                     if let Some(entry) = entry {

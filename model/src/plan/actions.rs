@@ -31,6 +31,28 @@ pub struct RuleActions<'a> {
     pub targets: Vec<(String, i32)>,
 }
 
+/// What ALB cannot do for a rule, or a configuration that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// A redirect from an HTTPS listener down to HTTP.
+    #[error("requestRedirect.scheme http: ALB cannot redirect from HTTPS to HTTP")]
+    RedirectToHttp,
+    /// A redirect status ALB has no equivalent for.
+    #[error("requestRedirect.statusCode {0}: ALB redirects with 301 or 302 only")]
+    RedirectStatus(i64),
+    /// A redirect that changes nothing.
+    #[error(
+        "requestRedirect changes neither scheme, hostname, port nor path: the redirect would loop, and ALB refuses it"
+    )]
+    RedirectLoop,
+    /// An `authenticateOIDCConfig` that does not decode.
+    #[error("authenticateOIDCConfig: {0}")]
+    OidcConfig(serde_json::Error),
+    /// More condition values than a rule takes.
+    #[error(transparent)]
+    Limit(#[from] super::limits::ConditionLimit),
+}
+
 /// A rule's actions and transforms, and the conditions its configuration adds.
 #[derive(Debug, Default)]
 pub struct RuleParts {
@@ -111,16 +133,16 @@ struct Redirect<'a> {
     matched_prefix: &'a str,
 }
 
-fn redirect_action(r: &Redirect) -> Result<(Action, Vec<Transform>), String> {
+fn redirect_action(r: &Redirect) -> Result<(Action, Vec<Transform>), ActionError> {
     let f = r.filter;
     let scheme = f.scheme.as_ref().map(enum_text).map(|s| s.to_uppercase());
     if r.listener_protocol == "HTTPS" && scheme.as_deref() == Some("HTTP") {
-        return Err("requestRedirect.scheme http: ALB cannot redirect from HTTPS to HTTP".into());
+        return Err(ActionError::RedirectToHttp);
     }
     let code = match f.status_code.unwrap_or(302) {
         301 => "HTTP_301",
         302 => "HTTP_302",
-        other => return Err(format!("requestRedirect.statusCode {other}: ALB redirects with 301 or 302 only")),
+        other => return Err(ActionError::RedirectStatus(other)),
     };
     // Gateway API: a new scheme brings its well-known port; without one the listener's is kept.
     let mut port = match (f.port, scheme.as_deref()) {
@@ -146,7 +168,7 @@ fn redirect_action(r: &Redirect) -> Result<(Action, Vec<Transform>), String> {
     // ALB refuses a redirect that keeps protocol, host, port and path as they are.
     if protocol == "#{protocol}" && host == "#{host}" && port == "#{port}" && path == "/#{path}" {
         if transforms.is_empty() {
-            return Err("requestRedirect changes neither scheme, hostname, port nor path: the redirect would loop, and ALB refuses it".into());
+            return Err(ActionError::RedirectLoop);
         }
         // The path changes through the transform; naming the listener's port (the port Gateway
         // API asks for) makes the redirect acceptable to ALB.
@@ -218,9 +240,8 @@ fn auth_config(config: &Value) -> Value {
 /// An OIDC action's config. The client id and secret are references to keys of the named
 /// Secret in the configuration's own `namespace`, read when the plan is applied; every other
 /// field is copied literally.
-fn oidc_config(config: &Value, namespace: &str) -> Result<AuthenticateOidcConfig, String> {
-    let c: AuthenticateOidcActionConfig =
-        serde_json::from_value(config.clone()).map_err(|e| format!("authenticateOIDCConfig: {e}"))?;
+fn oidc_config(config: &Value, namespace: &str) -> Result<AuthenticateOidcConfig, ActionError> {
+    let c: AuthenticateOidcActionConfig = serde_json::from_value(config.clone()).map_err(ActionError::OidcConfig)?;
     let credential = |key: &str| {
         Credential::SecretRef(SecretKeyRef {
             namespace: namespace.to_owned(),
@@ -269,7 +290,7 @@ fn source_ip(config: &Value, match_index: usize) -> Vec<Condition> {
 }
 
 /// The rule's actions; `Err` names what ALB cannot do.
-pub fn actions(input: &RuleActions) -> Result<RuleParts, String> {
+pub fn actions(input: &RuleActions) -> Result<RuleParts, ActionError> {
     let mut parts = RuleParts::default();
     let mut pre = Vec::new();
     let mut last: Option<Action> = None;
@@ -407,7 +428,7 @@ mod tests {
         }
     }
 
-    fn redirect(filter: Value, listener: &str) -> Result<(Action, Vec<Transform>), String> {
+    fn redirect(filter: Value, listener: &str) -> Result<(Action, Vec<Transform>), ActionError> {
         let filter: HttpRouteRulesFiltersRequestRedirect = serde_json::from_value(filter).unwrap();
         let port = if listener == "HTTPS" { 8443 } else { 80 };
         redirect_action(&Redirect {
@@ -434,9 +455,12 @@ mod tests {
 
     #[test]
     fn redirects_alb_refuses_are_errors() {
-        assert!(redirect(json!({"statusCode": 307, "hostname": "x.io"}), "HTTP").unwrap_err().contains("307"));
-        assert!(redirect(json!({"scheme": "http"}), "HTTPS").unwrap_err().contains("HTTPS to HTTP"));
-        assert!(redirect(json!({"statusCode": 301}), "HTTP").unwrap_err().contains("loop"));
+        assert!(matches!(
+            redirect(json!({"statusCode": 307, "hostname": "x.io"}), "HTTP"),
+            Err(ActionError::RedirectStatus(307))
+        ));
+        assert!(matches!(redirect(json!({"scheme": "http"}), "HTTPS"), Err(ActionError::RedirectToHttp)));
+        assert!(matches!(redirect(json!({"statusCode": 301}), "HTTP"), Err(ActionError::RedirectLoop)));
     }
 
     #[test]
@@ -473,7 +497,12 @@ mod tests {
         assert_eq!(plan["AuthenticationRequestExtraParams"], json!({"a_b": "1"}));
         let existing = oidc_config(&oidc(json!({"useExistingClientSecret": true})), "ns").unwrap();
         assert_eq!(existing.client_secret, None);
-        assert!(oidc_config(&json!({"issuer": "https://i"}), "ns").unwrap_err().contains("authenticateOIDCConfig"));
+        assert!(
+            oidc_config(&json!({"issuer": "https://i"}), "ns")
+                .unwrap_err()
+                .to_string()
+                .contains("authenticateOIDCConfig")
+        );
     }
 
     #[test]

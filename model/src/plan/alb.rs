@@ -313,7 +313,9 @@ fn route_rules(
                     })
                     .and_then(|parts| {
                         conditions.extend(parts.conditions.iter().cloned());
-                        limits::check_conditions(&conditions, &env.limits).map(|()| parts).map_err(|e| e.to_string())
+                        limits::check_conditions(&conditions, &env.limits)
+                            .map(|()| parts)
+                            .map_err(actions::ActionError::from)
                     });
                     let parts = match parts {
                         Ok(parts) => parts,

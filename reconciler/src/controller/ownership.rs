@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use albatross_aws::delete::DELETION_PROTECTED;
-use albatross_aws::{AwsError, ErrorClass, FENCED};
+use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::plan::{self, Snapshot, StatusEntry};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -100,7 +100,7 @@ impl Controller {
                     deleted += d.deleted;
                     protected.extend(d.protected);
                 }
-                Err(e) if e.code == FENCED => return Err(Error::NotLeader),
+                Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
                 Err(e) => return Err(e.into()),
             }
         }
