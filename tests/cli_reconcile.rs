@@ -1,84 +1,9 @@
 //! `albatross reconcile` against a real moto server behind the proxy that refuses what AWS
 //! would refuse and counts every call.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod local;
 
-use albatross_aws::{Aws, AwsSettings, RateLimits};
-use albatross_test_support::{Faults, Moto, Proxy, ProxyOptions};
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-
-const CLUSTER: &str = "test";
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/blue-orange");
-
-struct World {
-    _moto: Moto,
-    proxy: Proxy,
-    aws: Aws,
-    vpc: String,
-}
-
-async fn world() -> World {
-    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
-    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
-    let aws = Aws::connect(&AwsSettings {
-        endpoint: Some(moto.endpoint().into()),
-        limits: RateLimits::unlimited(),
-        ..Default::default()
-    })
-    .await;
-    let vpc = albatross_test_support::network::load_balancer_subnets(&aws.ec2).await;
-    albatross_test_support::acm::import_self_signed(&aws.acm, "sample.com", &["sample.com"]).await;
-    World { _moto: moto, proxy, aws, vpc }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
-
-async fn reconcile(world: &World, manifests: &Path, extra: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
-    cmd.args(["reconcile", "--manifests"])
-        .arg(manifests)
-        .args(["--aws-endpoint", world.proxy.endpoint(), "--cluster-name", CLUSTER, "--aws-unlimited"])
-        .args(["--vpc-id", &world.vpc])
-        .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE");
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn mutations(world: &World) -> Vec<String> {
-    world.proxy.mutating_calls().into_iter().map(|c| c.action).collect()
-}
-
-/// `(load balancers named name, rules per listener port, target groups)` in AWS.
-async fn state(aws: &Aws, name: &str) -> (usize, Vec<(i32, usize)>, usize) {
-    let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
-    let ours: Vec<_> = lbs.load_balancers().iter().filter(|l| l.load_balancer_name() == Some(name)).collect();
-    let mut rules = Vec::new();
-    for lb in &ours {
-        let listeners =
-            aws.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
-        for l in listeners.listeners() {
-            let r = aws.elbv2.describe_rules().listener_arn(l.listener_arn().unwrap()).page_size(400).send().await;
-            let n = r.unwrap().rules().iter().filter(|r| r.is_default() != Some(true)).count();
-            rules.push((l.port().unwrap(), n));
-        }
-    }
-    rules.sort();
-    let tgs = aws.elbv2.describe_target_groups().send().await.unwrap().target_groups().len();
-    (ours.len(), rules, tgs)
-}
+use local::*;
 
 #[tokio::test]
 async fn the_announcement_example_converges_and_a_second_run_makes_no_mutating_call() {
@@ -188,48 +113,6 @@ async fn a_foreign_load_balancer_with_the_same_name_is_never_adopted_or_deleted(
     assert!(listeners.listeners().is_empty());
 }
 
-const NLB: &str = r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: nlb}
-spec: {controllerName: gateway.k8s.aws/nlb}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: shop}
-spec:
-  gatewayClassName: nlb
-  listeners:
-  - {name: db, protocol: TCP, port: 5432}
-  - {name: dns, protocol: UDP, port: 53}
----
-apiVersion: v1
-kind: Service
-metadata: {name: db, namespace: shop}
-spec:
-  ports: [{port: 5432, targetPort: 5432, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: dns, namespace: shop}
-spec:
-  ports: [{port: 53, targetPort: 53, protocol: UDP}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: db, namespace: shop}
-spec:
-  parentRefs: [{name: edge, sectionName: db}]
-  rules: [{backendRefs: [{name: db, port: 5432}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: UDPRoute
-metadata: {name: dns, namespace: shop}
-spec:
-  parentRefs: [{name: edge, sectionName: dns}]
-  rules: [{backendRefs: [{name: dns, port: 53}]}]
-"#;
-
 #[tokio::test]
 async fn an_nlb_gets_tcp_and_udp_listeners_and_converges_to_no_change() {
     let world = world().await;
@@ -274,24 +157,6 @@ async fn throttling_server_errors_and_dropped_connections_still_converge_without
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
     assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (1, vec![(80, 2), (443, 1)], 2));
 }
-
-/// Eight more rules and a target group, so a full convergence has more than 20 mutations.
-const MORE_ROUTES: &str = r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: more, namespace: example-ns}
-spec:
-  parentRefs: [{name: my-alb-gateway, sectionName: http}]
-  rules:
-  - {matches: [{path: {value: /a}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /b}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /c}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /d}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /e}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /f}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /g}}], backendRefs: [{name: service-blue, port: 80}]}
-  - {matches: [{path: {value: /h}}], backendRefs: [{name: service-blue, port: 80}]}
-"#;
 
 #[tokio::test]
 async fn a_run_killed_at_any_mutation_and_restarted_converges_without_duplicates() {
@@ -490,163 +355,6 @@ async fn oidc_client_credentials_come_from_a_secret_in_the_manifests() {
     assert_eq!(mutations(&world), Vec::<String>::new(), "a resolved id compares equal to AWS's");
 }
 
-fn albatross(world: &World, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
-    cmd.args(args)
-        .env("ALBATROSS_AWS_ENDPOINT", world.proxy.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("ALBATROSS_CLUSTER_NAME")
-        .env_remove("AWS_PROFILE");
-    cmd
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-#[tokio::test]
-async fn two_clusters_on_the_default_name_cannot_start() {
-    let world = world().await;
-    for args in [&["reconcile", "--manifests", EXAMPLE, "--aws-unlimited"][..], &["serve"][..]] {
-        let out = output(albatross(&world, args)).await;
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("--cluster-name or ALBATROSS_CLUSTER_NAME"), "{args:?}: {}", text(&out));
-    }
-    assert_eq!(world.proxy.calls(), vec![], "no AWS call without a cluster name");
-
-    // The environment still names it.
-    let mut cmd = albatross(&world, &["reconcile", "--manifests", EXAMPLE, "--aws-unlimited", "--vpc-id", &world.vpc]);
-    cmd.env("ALBATROSS_CLUSTER_NAME", CLUSTER);
-    let out = output(cmd).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-}
-
-#[tokio::test]
-async fn iam_policy_prints_the_policy_for_the_cluster_name_given() {
-    let world = world().await;
-    let out = output(albatross(&world, &["iam-policy", "--cluster-name", "prod-eu"])).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), albatross_aws::iam::policy_text("prod-eu"));
-    for args in
-        [&["iam-policy"][..], &["iam-policy", "--cluster-name", ""][..], &["iam-policy", "--cluster-name", "a\"b"]]
-    {
-        let out = output(albatross(&world, args)).await;
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
-    }
-}
-
-/// The example with its GatewayClass left out (`None`) or given to `controller`.
-fn example_with_class(dir: &Path, controller: Option<&str>) {
-    copy_dir(Path::new(EXAMPLE), dir);
-    let path = dir.join("gateway.yaml");
-    let all = std::fs::read_to_string(&path).unwrap();
-    let docs: Vec<String> = all
-        .split("\n---\n")
-        .filter_map(|d| match (d.contains("kind: GatewayClass"), controller) {
-            (false, _) => Some(d.to_owned()),
-            (true, None) => None,
-            (true, Some(c)) => Some(d.replace("gateway.k8s.aws/alb", c)),
-        })
-        .collect();
-    std::fs::write(&path, docs.join("\n---\n")).unwrap();
-}
-
-#[tokio::test]
-async fn missing_gateway_class_keeps_the_load_balancer() {
-    let world = world().await;
-    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-
-    let dir = tempfile::tempdir().unwrap();
-    example_with_class(dir.path(), None);
-    world.proxy.clear_calls();
-    let out = reconcile(&world, dir.path(), &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("reason: GatewayClassNotFound"), "{}", text(&out));
-    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
-    assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (1, vec![(80, 2), (443, 1)], 2));
-
-    // Given to another controller, the Gateway is no longer ours: its stack goes.
-    let dir = tempfile::tempdir().unwrap();
-    example_with_class(dir.path(), Some("example.com/other"));
-    let out = reconcile(&world, dir.path(), &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (0, vec![], 0), "{}", text(&out));
-}
-
-async fn protect(aws: &Aws, arn: &str) {
-    let protection = aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
-        .key("deletion_protection.enabled")
-        .value("true")
-        .build();
-    aws.elbv2.modify_load_balancer_attributes().load_balancer_arn(arn).attributes(protection).send().await.unwrap();
-}
-
-async fn load_balancer_arn(aws: &Aws, name: &str) -> String {
-    let lbs = aws.elbv2.describe_load_balancers().names(name).send().await.unwrap();
-    lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned()
-}
-
-#[tokio::test]
-async fn deletion_protected_load_balancer_is_never_deleted() {
-    let world = world().await;
-    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    protect(&world.aws, &load_balancer_arn(&world.aws, "my-example-gateway-alb").await).await;
-    let whole = (1, vec![(80, 2), (443, 1)], 2);
-
-    world.proxy.clear_calls();
-    let out = reconcile(&world, Path::new(EXAMPLE), &["--delete"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("deletion protection is on"), "{}", text(&out));
-    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
-    assert_eq!(state(&world.aws, "my-example-gateway-alb").await, whole);
-
-    // Its Gateway gone from the manifests: the orphan sweep keeps it too, and says so.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("class.yaml"), NLB.split("\n---\n").next().unwrap()).unwrap();
-    let out = reconcile(&world, dir.path(), &[]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("example-ns/my-alb-gateway: not in the manifests, but deletion protection"), "{stderr}");
-    assert_eq!(state(&world.aws, "my-example-gateway-alb").await.0, 1);
-}
-
-#[tokio::test]
-async fn failed_stale_load_balancer_delete_is_reported() {
-    let world = world().await;
-    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    // A load balancer of the same stack under another name (left by a rename), that AWS will
-    // not delete: the proxy refuses it as AWS does while deletion protection is on.
-    let current = load_balancer_arn(&world.aws, "my-example-gateway-alb").await;
-    let tags = world.aws.elbv2.describe_tags().resource_arns(&current).send().await.unwrap();
-    let subnets = world.aws.ec2.describe_subnets().send().await.unwrap();
-    let ids: Vec<String> = subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)).collect();
-    let stale = world
-        .aws
-        .elbv2
-        .create_load_balancer()
-        .name("my-example-gateway-old")
-        .set_subnets(Some(ids))
-        .set_tags(Some(tags.tag_descriptions()[0].tags().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    let stale = stale.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
-    protect(&world.aws, &stale).await;
-
-    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("reason: DeletionProtected") && stdout.contains(&stale), "{}", text(&out));
-    let left = world.aws.elbv2.describe_load_balancers().load_balancer_arns(&stale).send().await.unwrap();
-    assert_eq!(left.load_balancers().len(), 1);
-}
-
 #[path = "../reconciler/tests/fixtures/lures.rs"]
 mod lures;
 
@@ -673,27 +381,4 @@ async fn secret_reference_text_is_sent_literally_in_local_mode() {
     let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
     assert!(plan.contains(r#""SecretRef""#) && plan.contains(lures::LURE), "{plan}");
     assert!(!plan.contains("my-client-id") && !plan.contains(lures::PASSWORD), "{plan}");
-}
-
-#[tokio::test]
-async fn a_protected_orphan_does_not_stop_the_sweep_of_the_others() {
-    let world = world().await;
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new(EXAMPLE), dir.path());
-    std::fs::write(dir.path().join("nlb.yaml"), NLB).unwrap();
-    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    protect(&world.aws, &load_balancer_arn(&world.aws, "my-example-gateway-alb").await).await;
-
-    // Neither Gateway is in the manifests any more; the protected stack comes first.
-    let empty = tempfile::tempdir().unwrap();
-    std::fs::write(empty.path().join("class.yaml"), NLB.split("\n---\n").next().unwrap()).unwrap();
-    let out = reconcile(&world, empty.path(), &[]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("example-ns/my-alb-gateway: not in the manifests, but deletion protection"), "{stderr}");
-    assert!(stderr.contains("shop/edge: not in the manifests or moved to another controller"), "{stderr}");
-    let lbs = world.aws.elbv2.describe_load_balancers().send().await.unwrap();
-    let names: Vec<&str> = lbs.load_balancers().iter().filter_map(|l| l.load_balancer_name()).collect();
-    assert_eq!(names, ["my-example-gateway-alb"], "{}", text(&out));
 }
