@@ -6,6 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use albatross_model::validate::Cancel;
 use albatross_model::{Catalog, Controllers, Operation, Validator, ValidatorOptions};
 use albatross_webhook::{Endpoint, review};
 use serde_json::Value;
@@ -45,14 +46,14 @@ fn main() {
     let crd_version = crd.version(version).expect("served version");
     let defaulted = kube_cel::apply_defaults(&crd_version.schema, &object);
 
-    let answer = review(&validator, &catalog, Endpoint::Validate, &body);
+    let answer = review(&validator, &catalog, None, Endpoint::Validate, &body, &Cancel::default());
     println!("{path}: {} bytes, validate answer {} {}", body.len(), answer.status, answer.body["response"]["allowed"]);
 
     let total = time("review(Validate) (whole webhook logic)", budget, || {
-        black_box(review(&validator, &catalog, Endpoint::Validate, black_box(&body)));
+        black_box(review(&validator, &catalog, None, Endpoint::Validate, black_box(&body), &Cancel::default()));
     });
     time("review(Mutate)", budget, || {
-        black_box(review(&validator, &catalog, Endpoint::Mutate, black_box(&body)));
+        black_box(review(&validator, &catalog, None, Endpoint::Mutate, black_box(&body), &Cancel::default()));
     });
     time("  serde_json::from_slice(body)", budget, || {
         black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
@@ -80,7 +81,9 @@ fn main() {
             .iter()
             .filter_map(|r| r.get("matches").and_then(Value::as_array))
             .flatten()
-            .filter(|m| m.pointer("/path/type").and_then(Value::as_str).is_none_or(|t| t == "Exact" || t == "PathPrefix"))
+            .filter(|m| {
+                m.pointer("/path/type").and_then(Value::as_str).is_none_or(|t| t == "Exact" || t == "PathPrefix")
+            })
             .count()
     });
     println!("CEL share of review(Validate): {:.0}%", cel / total * 100.0);
