@@ -61,6 +61,8 @@ pub fn load(files: &PemFiles) -> Result<CertifiedKey, Error> {
 
 struct State {
     current: Arc<CertifiedKey>,
+    /// Unix seconds after which the leaf certificate in use is no longer valid.
+    not_after: Option<i64>,
     stamps: (Option<SystemTime>, Option<SystemTime>),
     checked: Instant,
 }
@@ -91,7 +93,8 @@ impl ReloadingResolver {
     pub fn with_interval(files: PemFiles, interval: Duration) -> Result<Self, Error> {
         let stamps = (modified(&files.cert), modified(&files.key));
         let current = Arc::new(load(&files)?);
-        Ok(Self { files, interval, state: Mutex::new(State { current, stamps, checked: Instant::now() }) })
+        let not_after = not_after(&current);
+        Ok(Self { files, interval, state: Mutex::new(State { current, not_after, stamps, checked: Instant::now() }) })
     }
 
     /// The pair in use, re-read first if the files changed since the last look.
@@ -104,6 +107,7 @@ impl ReloadingResolver {
                 match load(&self.files) {
                     Ok(key) => {
                         tracing::info!(cert = %self.files.cert.display(), "serving certificate reloaded");
+                        state.not_after = not_after(&key);
                         state.current = Arc::new(key);
                         state.stamps = stamps;
                     }
@@ -114,6 +118,19 @@ impl ReloadingResolver {
         }
         state.current.clone()
     }
+
+    /// Unix seconds at which the pair in use expires (re-read first if the files changed).
+    pub fn not_after(&self) -> Option<i64> {
+        self.current();
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).not_after
+    }
+}
+
+/// Unix seconds at which the leaf certificate of `key` expires; `None` if it does not parse.
+pub fn not_after(key: &CertifiedKey) -> Option<i64> {
+    let leaf = key.cert.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }
 
 impl ResolvesServerCert for ReloadingResolver {
@@ -272,6 +289,27 @@ mod tests {
         let after = resolver.current().cert[0].clone();
         assert_ne!(after, before);
         assert_eq!(after.as_ref(), load(&b.serving).unwrap().cert[0].as_ref());
+    }
+
+    #[test]
+    fn expiry_of_the_pair_in_use_is_read_and_follows_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = self_signed(&dir.path().join("a"), &["localhost".into()], 30).unwrap();
+        let long = self_signed(&dir.path().join("b"), &["localhost".into()], 90).unwrap();
+        let live = PemFiles { cert: dir.path().join("tls.crt"), key: dir.path().join("tls.key") };
+        std::fs::copy(&short.serving.cert, &live.cert).unwrap();
+        std::fs::copy(&short.serving.key, &live.key).unwrap();
+        let resolver = ReloadingResolver::with_interval(live.clone(), Duration::ZERO).unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let day = 86_400;
+        let first = resolver.not_after().expect("a parsed expiry");
+        assert!((now + 29 * day..=now + 31 * day).contains(&first), "{first} vs now {now}");
+
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::copy(&long.serving.cert, &live.cert).unwrap();
+        std::fs::copy(&long.serving.key, &live.key).unwrap();
+        let second = resolver.not_after().unwrap();
+        assert!((now + 89 * day..=now + 91 * day).contains(&second), "{second} vs now {now}");
     }
 
     #[test]

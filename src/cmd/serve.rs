@@ -153,12 +153,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let resolver = Arc::new(ReloadingResolver::new(files).context("loading the serving certificate")?);
-    let tls = Arc::new(albatross_certs::server_config(resolver)?);
+    let tls = Arc::new(albatross_certs::server_config(resolver.clone())?);
 
     let mut options = args.rules.options();
     options.api_server_checks = !args.skip_api_server_checks;
     let controllers = options.controllers.clone();
     let webhook = Arc::new(Webhook::new(Validator::new(options)));
+    super::webhook::watch_certificate_expiry(resolver, webhook.clone());
 
     let deployer = args.aws.deployer(&args.aws.cluster()?).await;
     let lease = LeaseSettings {

@@ -103,14 +103,32 @@ async fn serve(args: WebhookArgs) -> anyhow::Result<()> {
         _ => anyhow::bail!("give --tls-cert and --tls-key, or --self-signed DIR"),
     };
     let resolver = Arc::new(ReloadingResolver::new(files).context("loading the serving certificate")?);
-    let tls = Arc::new(albatross_certs::server_config(resolver)?);
+    let tls = Arc::new(albatross_certs::server_config(resolver.clone())?);
 
     let mut options = args.rules.options();
     options.api_server_checks = !args.skip_api_server_checks;
     let webhook = Arc::new(Webhook::with_limits(Validator::new(options), args.limits.reviews()));
+    watch_certificate_expiry(resolver, webhook.clone());
     spawn_admin(args.admin_listen, albatross_webhook::admin_router(webhook.clone())).await?;
     let grace = Duration::from_secs(args.shutdown_grace);
     serve_admission(webhook, args.listen, tls, args.limits.connections(), grace, || {}).await
+}
+
+/// Keeps the certificate expiry gauge on the pair in use, so an alert fires before a rotation
+/// that never happened takes the webhook down.
+pub(super) fn watch_certificate_expiry(resolver: Arc<ReloadingResolver>, webhook: Arc<Webhook>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match resolver.not_after() {
+                Some(at) => {
+                    webhook.metrics.certificate_expiry.set(at);
+                }
+                None => tracing::warn!("the serving certificate's expiry cannot be read"),
+            }
+        }
+    });
 }
 
 /// Serves the plain-HTTP admin router on `addr` in the background.

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -23,7 +24,12 @@ pub struct Metrics {
     pub registry: Registry,
     pub reviews: Family<ReviewLabels, Counter>,
     pub latency: Family<EndpointLabels, Histogram>,
+    /// Unix seconds at which the serving certificate in use expires.
+    pub certificate_expiry: Gauge,
 }
+
+const CERTIFICATE_EXPIRY: (&str, &str) =
+    ("certificate_expiry_timestamp_seconds", "Unix time at which the serving certificate in use expires");
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -35,7 +41,9 @@ impl Default for Metrics {
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000025, 2.0, 17))
         });
         registry.register("review_duration_seconds", "Time to answer one AdmissionReview", latency.clone());
-        Self { registry, reviews, latency }
+        let certificate_expiry = Gauge::default();
+        registry.register(CERTIFICATE_EXPIRY.0, CERTIFICATE_EXPIRY.1, certificate_expiry.clone());
+        Self { registry, reviews, latency, certificate_expiry }
     }
 }
 
@@ -45,6 +53,7 @@ impl Metrics {
         let sub = registry.sub_registry_with_prefix("albatross_webhook");
         sub.register("reviews", "AdmissionReviews answered, by kind, operation and verdict", self.reviews.clone());
         sub.register("review_duration_seconds", "Time to answer one AdmissionReview", self.latency.clone());
+        sub.register(CERTIFICATE_EXPIRY.0, CERTIFICATE_EXPIRY.1, self.certificate_expiry.clone());
     }
 
     pub fn encode(&self) -> String {
