@@ -1,4 +1,4 @@
-//! Reading an AdmissionReview and writing its response.
+//! Answering an AdmissionReview: the verdict of the model, written as an AdmissionReview response.
 
 use std::borrow::Cow;
 
@@ -6,7 +6,10 @@ use albatross_model::defaults::PatchOp;
 use albatross_model::validate::Cancel;
 use albatross_model::{Catalog, FieldError, Operation, Outcome, Validator};
 use base64::Engine;
+use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::envelope::{self, Malformed, Request};
 
 /// Which webhook path a review came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,18 +54,87 @@ fn kind_label(kind: &str) -> &'static str {
     KINDS.iter().find(|k| **k == kind).copied().unwrap_or("other")
 }
 
-fn operation(op: &str) -> Option<(Operation, &'static str)> {
-    Some(match op {
-        "CREATE" => (Operation::Create, "CREATE"),
-        "UPDATE" => (Operation::Update, "UPDATE"),
-        "DELETE" => (Operation::Delete, "DELETE"),
-        "CONNECT" => (Operation::Connect, "CONNECT"),
-        _ => return None,
-    })
+/// An answer before it is written: borrows the review's uid from the body. Fields are in the
+/// order a `Value` writes its keys, so the bytes are those of `Answer::body`.
+pub(crate) struct Reply<'a> {
+    status: u16,
+    body: Body<'a>,
+    kind: &'static str,
+    operation: &'static str,
+    verdict: &'static str,
 }
 
-fn bad_request(reason: String) -> Answer {
-    Answer { status: 400, body: json!({ "error": reason }), kind: "other", operation: "other", verdict: "invalid" }
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    Review {
+        #[serde(rename = "apiVersion")]
+        api_version: &'static str,
+        kind: &'static str,
+        response: Response<'a>,
+    },
+    Error {
+        error: String,
+    },
+}
+
+#[derive(Serialize)]
+struct Response<'a> {
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    uid: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Status {
+    code: u16,
+    message: String,
+    reason: &'static str,
+}
+
+impl<'a> Response<'a> {
+    fn new(uid: Cow<'a, str>, allowed: bool) -> Self {
+        Self { allowed, patch: None, patch_type: None, status: None, uid, warnings: Vec::new() }
+    }
+
+    fn denied(uid: Cow<'a, str>, message: String) -> Self {
+        Self { status: Some(Status { code: 422, message, reason: "Invalid" }), ..Self::new(uid, false) }
+    }
+}
+
+/// An answer as it goes on the wire.
+pub(crate) struct Written {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub kind: &'static str,
+    pub operation: &'static str,
+    pub verdict: &'static str,
+}
+
+impl Reply<'_> {
+    fn answer(self) -> Answer {
+        // Plain data with string keys: serializing cannot fail.
+        let body = serde_json::to_value(&self.body).unwrap_or_default();
+        Answer { status: self.status, body, kind: self.kind, operation: self.operation, verdict: self.verdict }
+    }
+
+    pub(crate) fn written(self) -> Written {
+        let mut body = Vec::with_capacity(256);
+        // Writing plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut body, &self.body);
+        Written { status: self.status, body, kind: self.kind, operation: self.operation, verdict: self.verdict }
+    }
+}
+
+fn bad_request(Malformed(reason): Malformed) -> Reply<'static> {
+    Reply { status: 400, body: Body::Error { error: reason }, kind: "other", operation: "other", verdict: "invalid" }
 }
 
 /// Answers one AdmissionReview body; a validation stops early once `cancel` is set.
@@ -74,78 +146,78 @@ pub fn review(
     body: &[u8],
     cancel: &Cancel,
 ) -> Answer {
-    let review: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("body is not JSON: {e}")),
+    reply(validator, catalog, pod_gates, endpoint, body, cancel).answer()
+}
+
+/// `review`, before the answer is written.
+pub(crate) fn reply<'a>(
+    validator: &Validator,
+    catalog: &Catalog,
+    pod_gates: Option<&PodGates>,
+    endpoint: Endpoint,
+    body: &'a [u8],
+    cancel: &Cancel,
+) -> Reply<'a> {
+    let request = match envelope::read(body) {
+        Ok(request) => request,
+        Err(malformed) => return bad_request(malformed),
     };
-    if review.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
-        return bad_request("body is not an AdmissionReview (kind must be AdmissionReview)".into());
+    match decide(validator, catalog, pod_gates, endpoint, &request, cancel) {
+        Ok((response, verdict)) => Reply {
+            status: 200,
+            body: Body::Review { api_version: "admission.k8s.io/v1", kind: "AdmissionReview", response },
+            kind: kind_label(&request.kind),
+            operation: request.operation_label,
+            verdict,
+        },
+        Err(malformed) => bad_request(malformed),
     }
-    let api_version = review.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if api_version != "admission.k8s.io/v1" {
-        return bad_request(format!(
-            "unsupported AdmissionReview apiVersion {api_version:?}; expected admission.k8s.io/v1"
-        ));
-    }
-    let Some(request) = review.get("request").filter(|r| r.is_object()) else {
-        return bad_request("AdmissionReview has no request".into());
-    };
-    let Some(uid) = request.get("uid").and_then(Value::as_str) else {
-        return bad_request("AdmissionReview request has no uid".into());
-    };
-    let op_text = request.get("operation").and_then(Value::as_str).unwrap_or("");
-    let Some((op, op_label)) = operation(op_text) else {
-        return bad_request(format!("AdmissionReview request has an unknown operation {op_text:?}"));
-    };
-    let request_kind = request.pointer("/kind/kind").and_then(Value::as_str).unwrap_or("");
-    let kind = kind_label(request_kind);
-    let answer = |response: Value, verdict: &'static str| Answer {
-        status: 200,
-        body: json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response }),
-        kind,
-        operation: op_label,
-        verdict,
-    };
-    let allowed = json!({ "uid": uid, "allowed": true });
+}
+
+fn decide<'a>(
+    validator: &Validator,
+    catalog: &Catalog,
+    pod_gates: Option<&PodGates>,
+    endpoint: Endpoint,
+    request: &Request<'a>,
+    cancel: &Cancel,
+) -> Result<(Response<'a>, &'static str), Malformed> {
+    let uid = request.uid.clone();
+    let op = request.operation;
     if matches!(op, Operation::Delete | Operation::Connect) {
-        return answer(allowed, "allowed");
+        return Ok((Response::new(uid, true), "allowed"));
     }
-    let Some(object) = request.get("object").filter(|o| o.is_object()) else {
-        return bad_request(format!("AdmissionReview request for {op_label} has no object"));
+    let Some(object) = request.object()? else {
+        return Err(Malformed(format!("AdmissionReview request for {} has no object", request.operation_label)));
     };
     let object = with_type_meta(object, request);
-    let old = request.get("oldObject").filter(|o| o.is_object()).map(|o| with_type_meta(o, request));
 
     match endpoint {
         Endpoint::Validate => {
-            let outcome = validator.validate_cancellable(&object, old.as_deref(), op, catalog, cancel);
+            // Only the API server's rules (CEL transition rules) compare with the old object.
+            let old = match validator.options().api_server_checks {
+                true => request.old_object()?.map(|o| with_type_meta(o, request)),
+                false => None,
+            };
+            let outcome = validator.validate_cancellable(&object, old.as_ref(), op, catalog, cancel);
             if !outcome.handled {
-                return answer(allowed, "ignored");
+                return Ok((Response::new(uid, true), "ignored"));
             }
-            let mut response = json!({ "uid": uid, "allowed": outcome.allowed() });
-            if !outcome.warnings.is_empty() {
-                response["warnings"] = json!(outcome.warnings.iter().map(ToString::to_string).collect::<Vec<_>>());
-            }
+            let warnings = outcome.warnings.iter().map(ToString::to_string).collect();
             if outcome.allowed() {
-                return answer(response, "allowed");
+                return Ok((Response { warnings, ..Response::new(uid, true) }, "allowed"));
             }
-            response["status"] = json!({
-                "code": 422,
-                "reason": "Invalid",
-                "message": denial_message(request_kind, &object, &outcome),
-            });
-            answer(response, "denied")
+            let message = denial_message(&request.kind, &object, &outcome);
+            Ok((Response { warnings, ..Response::denied(uid, message) }, "denied"))
         }
         Endpoint::Mutate => {
-            let core = request.pointer("/kind/group").and_then(Value::as_str).unwrap_or("").is_empty();
-            let patch = if core && request_kind == "Pod" {
-                let namespace = request
-                    .get("namespace")
-                    .or_else(|| object.pointer("/metadata/namespace"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("default");
+            let patch = if request.group.is_empty() && request.kind == "Pod" {
+                let namespace = match &request.namespace {
+                    Some(given) => given.as_deref(),
+                    None => object.pointer("/metadata/namespace").and_then(Value::as_str),
+                };
                 let gates = match (op, pod_gates) {
-                    (Operation::Create, Some(gates)) => gates(namespace, &object),
+                    (Operation::Create, Some(gates)) => gates(namespace.unwrap_or("default"), &object),
                     _ => Vec::new(),
                 };
                 readiness_gate_patch(&object, &gates)
@@ -153,13 +225,11 @@ pub fn review(
                 validator.defaults(&object)
             };
             if patch.is_empty() {
-                return answer(allowed, "allowed");
+                return Ok((Response::new(uid, true), "allowed"));
             }
-            let mut response = allowed;
             let bytes = serde_json::to_vec(&patch).unwrap_or_default();
-            response["patchType"] = json!("JSONPatch");
-            response["patch"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
-            answer(response, "patched")
+            let patch = base64::engine::general_purpose::STANDARD.encode(bytes);
+            Ok((Response { patch: Some(patch), patch_type: Some("JSONPatch"), ..Response::new(uid, true) }, "patched"))
         }
     }
 }
@@ -176,26 +246,20 @@ fn readiness_gate_patch(pod: &Value, gates: &[String]) -> Vec<PatchOp> {
 }
 
 /// Objects in a review normally carry apiVersion and kind; fill them from the request if not.
-fn with_type_meta<'a>(object: &'a Value, request: &Value) -> Cow<'a, Value> {
-    // The API server sends both; copy the object only when one is missing.
-    if object.get("apiVersion").is_some() && object.get("kind").is_some() {
-        return Cow::Borrowed(object);
-    }
-    let mut object = object.clone();
+fn with_type_meta(mut object: Value, request: &Request) -> Value {
     if let Some(map) = object.as_object_mut() {
         if !map.contains_key("apiVersion") {
-            let group = request.pointer("/kind/group").and_then(Value::as_str).unwrap_or("");
-            let version = request.pointer("/kind/version").and_then(Value::as_str).unwrap_or("");
-            let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+            let (group, version) = (&request.group, &request.version);
+            let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
             map.insert("apiVersion".into(), json!(api_version));
         }
         if !map.contains_key("kind")
-            && let Some(kind) = request.pointer("/kind/kind")
+            && let Some(kind) = request.kind_member()
         {
-            map.insert("kind".into(), kind.clone());
+            map.insert("kind".into(), kind);
         }
     }
-    Cow::Owned(object)
+    object
 }
 
 /// Errors listed in a denial at most; a hostile object can have tens of thousands.
@@ -213,13 +277,20 @@ fn denial_message(kind: &str, object: &Value, outcome: &Outcome) -> String {
 /// What a review gets when its verdict is not ready by the deadline: `/validate` denies (the
 /// object was not checked), `/mutate` lets the object through unchanged.
 pub fn past_deadline(endpoint: Endpoint, body: &[u8], deadline: std::time::Duration) -> Answer {
+    late(endpoint, body, deadline).answer()
+}
+
+/// `past_deadline`, before the answer is written.
+pub(crate) fn late(endpoint: Endpoint, body: &[u8], deadline: std::time::Duration) -> Reply<'_> {
     #[derive(serde::Deserialize)]
-    struct Envelope {
-        request: Request,
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        request: Late<'a>,
     }
     #[derive(serde::Deserialize)]
-    struct Request {
-        uid: String,
+    struct Late<'a> {
+        #[serde(borrow)]
+        uid: Cow<'a, str>,
         #[serde(default)]
         kind: Option<Kind>,
         #[serde(default)]
@@ -232,28 +303,26 @@ pub fn past_deadline(endpoint: Endpoint, body: &[u8], deadline: std::time::Durat
         kind: String,
     }
     let Ok(Envelope { request }) = serde_json::from_slice::<Envelope>(body) else {
-        return bad_request("body is not an AdmissionReview with a request uid".into());
+        return bad_request(Malformed("body is not an AdmissionReview with a request uid".into()));
     };
     let request_kind = request.kind.map(|k| k.kind).unwrap_or_default();
-    let (kind, operation) = (kind_label(&request_kind), operation(&request.operation).map_or("other", |(_, l)| l));
     let response = match endpoint {
-        Endpoint::Mutate => json!({ "uid": request.uid, "allowed": true }),
-        Endpoint::Validate => json!({ "uid": request.uid, "allowed": false, "status": {
-            "code": 422,
-            "reason": "Invalid",
-            "message": format!(
+        Endpoint::Mutate => Response::new(request.uid, true),
+        Endpoint::Validate => Response::denied(
+            request.uid,
+            format!(
                 "{request_kind} {:?} was not validated within the webhook's deadline of {} ms, so it is refused; \
                  an object this costly to check (very long lists or strings) cannot be admitted",
                 request.name,
                 deadline.as_millis()
             ),
-        }}),
+        ),
     };
-    Answer {
+    Reply {
         status: 200,
-        body: json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response }),
-        kind,
-        operation,
+        body: Body::Review { api_version: "admission.k8s.io/v1", kind: "AdmissionReview", response },
+        kind: kind_label(&request_kind),
+        operation: envelope::operation_label(&request.operation),
         verdict: "deadline",
     }
 }

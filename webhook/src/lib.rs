@@ -7,6 +7,7 @@
 
 mod admission;
 pub mod adversarial;
+mod envelope;
 mod listener;
 mod metrics;
 mod server;

@@ -10,13 +10,13 @@ use albatross_model::{Catalog, Validator};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 
-use crate::admission::{Answer, Endpoint, PodGates, past_deadline, review};
+use crate::admission::{Endpoint, PodGates, Written, late, reply};
 use crate::metrics::{EndpointLabels, Metrics, ReviewLabels};
 
 /// Largest AdmissionReview body accepted; larger ones get 413.
@@ -98,11 +98,11 @@ impl Webhook {
 
     /// The review on a blocking thread once a worker slot is free, bounded by the deadline; a
     /// review past it is told to stop and its verdict is not waited for.
-    async fn decide(self: &Arc<Self>, endpoint: Endpoint, body: Bytes) -> Answer {
+    async fn decide(self: &Arc<Self>, endpoint: Endpoint, body: Bytes) -> Written {
         if self.inline(endpoint, body.len()) {
             let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
             let gates = self.pod_gates.get().map(|g| g.as_ref());
-            return review(&self.validator, &catalog, gates, endpoint, &body, &Cancel::default());
+            return reply(&self.validator, &catalog, gates, endpoint, &body, &Cancel::default()).written();
         }
         let deadline = tokio::time::Instant::now() + self.limits.deadline;
         let cancel = Cancel::default();
@@ -116,7 +116,7 @@ impl Webhook {
                     let _slot = slot;
                     let catalog = webhook.catalog.read().unwrap_or_else(|e| e.into_inner());
                     let gates = webhook.pod_gates.get().map(|g| g.as_ref());
-                    review(&webhook.validator, &catalog, gates, endpoint, &body, &cancel)
+                    reply(&webhook.validator, &catalog, gates, endpoint, &body, &cancel).written()
                 })
                 .await
             }
@@ -126,7 +126,7 @@ impl Webhook {
             Ok(Err(_)) => internal_error(),
             Err(_) => {
                 cancel.cancel();
-                past_deadline(endpoint, &body, self.limits.deadline)
+                late(endpoint, &body, self.limits.deadline).written()
             }
         }
     }
@@ -161,14 +161,15 @@ impl Webhook {
             .inc();
         self.metrics.latency.get_or_create(&EndpointLabels { endpoint }).observe(started.elapsed().as_secs_f64());
         let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(answer.body)).into_response()
+        let json = HeaderValue::from_static("application/json");
+        (status, [(header::CONTENT_TYPE, json)], answer.body).into_response()
     }
 }
 
-fn internal_error() -> Answer {
-    Answer {
+fn internal_error() -> Written {
+    Written {
         status: 500,
-        body: serde_json::json!({ "error": "the review failed inside the webhook" }),
+        body: br#"{"error":"the review failed inside the webhook"}"#.to_vec(),
         kind: "other",
         operation: "other",
         verdict: "error",
