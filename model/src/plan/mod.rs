@@ -7,6 +7,7 @@ pub(crate) mod alb;
 mod attach;
 mod config;
 mod env;
+pub mod features;
 mod gateway;
 mod hostname;
 pub(crate) mod limits;
@@ -44,7 +45,7 @@ pub fn build(snapshot: &Snapshot, env: &Env) -> Build {
     for (name, class) in &snapshot.classes {
         let Some(flavor) = flavor_of(env, &class.spec.controller_name) else { continue };
         let accepted = config::check_class(snapshot, class);
-        statuses.push(status::gateway_class(class, &accepted));
+        statuses.push(status::gateway_class(class, flavor, &accepted));
         for (key, gw) in snapshot.gateways.iter().filter(|(_, g)| g.spec.gateway_class_name == *name) {
             let outcome = gateway::build(snapshot, env, key, gw, class, flavor, accepted.as_ref().err());
             statuses.push(outcome.status);

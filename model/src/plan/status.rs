@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 
 use super::attach::Failure;
 use super::env::Env;
+use super::features;
 use super::snapshot::{Object, Snapshot};
 use albatross_k8s::gateway_api::v1::gatewayclasses::GatewayClassSpec;
+
+use crate::validate::Flavor;
 
 /// The status one object would get.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -39,14 +42,19 @@ pub fn condition_with(kind: &str, status: &str, reason: &str, message: &str, gen
     c
 }
 
-pub fn gateway_class(class: &Object<GatewayClassSpec>, accepted: &Result<(), Failure>) -> StatusEntry {
+/// A class of ours: `Accepted`, and what a class of its load balancer type supports (GEP-2162).
+pub fn gateway_class(class: &Object<GatewayClassSpec>, flavor: Flavor, accepted: &Result<(), Failure>) -> StatusEntry {
     let generation = class.meta.generation;
+    let features: Vec<Value> = features::supported(flavor).into_iter().map(|f| json!({ "name": f.name() })).collect();
     StatusEntry {
         api_version: class.meta.api_version.clone(),
         kind: "GatewayClass".into(),
         namespace: None,
         name: class.meta.key.name.clone(),
-        status: json!({ "conditions": [condition("Accepted", accepted.as_ref().map(|_| "Accepted"), generation)] }),
+        status: json!({
+            "conditions": [condition("Accepted", accepted.as_ref().map(|_| "Accepted"), generation)],
+            "supportedFeatures": features,
+        }),
     }
 }
 

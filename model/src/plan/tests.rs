@@ -226,3 +226,17 @@ spec:
     );
     assert_eq!(build.stacks[0].listeners[0].rules.len(), 112);
 }
+
+#[test]
+fn a_class_status_lists_its_supported_features_sorted() {
+    let build = plan(&[CLASS, GATEWAY]);
+    let listed: Vec<&str> = status(&build, "GatewayClass", "alb")["supportedFeatures"]
+        .as_array()
+        .expect("supportedFeatures is set")
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&"HTTPRoute") && listed.contains(&"Gateway"), "{listed:?}");
+    assert!(!listed.contains(&"TCPRoute"), "an ALB class takes no TCPRoute: {listed:?}");
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {listed:?}");
+}
