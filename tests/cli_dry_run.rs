@@ -1,0 +1,162 @@
+//! `albatross reconcile --dry-run` and the `gateway.k8s.aws/dry-run` annotation against moto
+//! behind the proxy, which counts every mutating call that reaches AWS: a dry run makes none,
+//! and what it prints is what the real run then does.
+
+mod local;
+
+use local::*;
+use serde_json::Value;
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// `(operation, resource)` of every step of every Gateway in a JSON report.
+fn operations(report: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for gateway in report["gateways"].as_array().unwrap() {
+        for step in gateway["steps"].as_array().unwrap() {
+            out.push((step["operation"].as_str().unwrap().into(), step["resource"].as_str().unwrap().into()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_dry_run_of_a_new_stack_lists_every_create_and_changes_nothing() {
+    let world = world().await;
+    let out = reconcile(&world, Path::new(EXAMPLE), &["--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    assert!(!world.proxy.calls().is_empty(), "the dry run read AWS through the proxy");
+    assert_eq!(state(&world.aws, "my-example-gateway-alb").await, (0, vec![], 0));
+
+    let printed = stdout(&out);
+    for expected in [
+        "CreateSecurityGroup <new security group my-example-gateway-alb>",
+        "CreateLoadBalancer <new load balancer my-example-gateway-alb>",
+        "CreateListener <new listener HTTP:80>: on <new load balancer my-example-gateway-alb>",
+        "CreateListener <new listener HTTPS:443>",
+        "forward to <new target group",
+        "Summary: 0 load balancers replaced, 1 created, 0 modified, 0 deleted; listeners: 2 created",
+    ] {
+        assert!(printed.contains(expected), "{expected:?} missing from:\n{printed}");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 mutating"), "{}", text(&out));
+
+    // The JSON report counts the same, and the real run then makes each create it listed.
+    let out = reconcile(&world, Path::new(EXAMPLE), &["--dry-run", "--output", "json"]).await;
+    let report = json(&out);
+    let summary = &report["summary"];
+    assert_eq!(summary["loadBalancersReplaced"], 0);
+    assert_eq!(summary["loadBalancers"]["created"], 1);
+    assert_eq!(summary["targetGroups"]["created"], 2);
+    assert_eq!(summary["rules"]["created"], 3);
+    let listed: Vec<String> = operations(&report).into_iter().map(|(op, _)| op).collect();
+    assert_eq!(mutations(&world), Vec::<String>::new());
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut made = mutations(&world);
+    let mut listed = listed;
+    made.sort();
+    listed.sort();
+    assert_eq!(made, listed, "the dry run listed exactly the calls the real run made");
+}
+
+#[tokio::test]
+async fn a_dry_run_of_a_changed_route_shows_its_one_rule_by_arn_and_the_real_run_agrees() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = reconcile(&world, dir.path(), &["--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("no change"), "{}", text(&out));
+    assert!(stdout(&out).contains("Summary: 0 load balancers replaced, 0 created, 0 modified, 0 deleted"));
+
+    let routes = dir.path().join("routes.yaml");
+    let changed = std::fs::read_to_string(&routes).unwrap().replace("/alb-response", "/alb-answer");
+    std::fs::write(&routes, changed).unwrap();
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--dry-run", "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    let report = json(&out);
+    let steps = operations(&report);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].0, "ModifyRule");
+    assert!(steps[0].1.starts_with("arn:aws:elasticloadbalancing:"), "an existing rule, by ARN: {steps:?}");
+    assert_eq!(report["summary"]["rules"]["modified"], 1);
+    assert_eq!(report["summary"]["loadBalancersReplaced"], 0);
+
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), ["ModifyRule"], "{}", text(&out));
+}
+
+#[tokio::test]
+async fn a_dry_run_lists_the_orphan_sweep_and_the_deletion_without_deleting() {
+    let world = world().await;
+    let out = reconcile(&world, Path::new(EXAMPLE), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.proxy.clear_calls();
+
+    // The Gateway is not in these manifests: a real run would sweep its stack.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("nlb.yaml"), NLB).unwrap();
+    let out = reconcile(&world, other.path(), &["--dry-run", "--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let printed = stdout(&out);
+    assert!(printed.contains("Gateway example-ns/my-alb-gateway (not in the manifests"), "{printed}");
+    assert!(printed.contains("DeleteLoadBalancer arn:"), "{printed}");
+    assert_eq!(printed.matches("DeleteSecurityGroup sg-").count(), 1, "{printed}");
+
+    let out = reconcile(&world, Path::new(EXAMPLE), &["--delete", "--dry-run", "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json(&out);
+    assert_eq!(report["summary"]["loadBalancers"]["deleted"], 1);
+    assert_eq!(report["summary"]["targetGroups"]["deleted"], 2);
+
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    assert_eq!(state(&world.aws, "my-example-gateway-alb").await.0, 1);
+}
+
+#[tokio::test]
+async fn a_gateway_annotated_dry_run_is_previewed_not_applied_until_the_annotation_goes() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), dir.path());
+    let gateway = dir.path().join("gateway.yaml");
+    let original = std::fs::read_to_string(&gateway).unwrap();
+    let annotated = original.replace(
+        "  name: my-alb-gateway\n  namespace: example-ns\n",
+        "  name: my-alb-gateway\n  namespace: example-ns\n  annotations:\n    gateway.k8s.aws/dry-run: \"true\"\n",
+    );
+    assert_ne!(annotated, original);
+    std::fs::write(&gateway, annotated).unwrap();
+
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    assert!(stdout(&out).contains("reason: DryRun"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dry run: CreateLoadBalancer"), "{}", text(&out));
+
+    std::fs::write(&gateway, original).unwrap();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(state(&world.aws, "my-example-gateway-alb").await.0, 1);
+}
+
+#[tokio::test]
+async fn output_needs_dry_run() {
+    let world = world().await;
+    let out = reconcile(&world, Path::new(EXAMPLE), &["--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new());
+}
