@@ -160,3 +160,81 @@ async fn output_needs_dry_run() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(mutations(&world), Vec::<String>::new());
 }
+
+/// The `albatross` commands of a doc's `sh` blocks, without output redirections and pipes.
+fn doc_commands(doc: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in doc.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            l if in_sh && l.starts_with("albatross ") => {
+                let command = l.split(" | ").next().unwrap().split(" > ").next().unwrap();
+                out.push(command.split_whitespace().skip(1).map(str::to_owned).collect());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_migration_guides_commands_run_as_written_and_show_no_replacement_of_an_adopted_stack() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/migrating-from-lbc.md")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("(docs/migrating-from-lbc.md)"), "the README links the guide");
+    // The in-cluster steps name the annotations and chart values that exist.
+    for text in [
+        "gateway.k8s.aws/dry-run=true",
+        "gateway.k8s.aws/dry-run-",
+        r"gateway\.k8s\.aws/dry-run-plan",
+        "ALBGatewayAPI=false",
+        "NLBGatewayAPI=false",
+        "controllerConfig.featureGates",
+        "aws.clusterName",
+    ] {
+        assert!(doc.contains(text), "{text}");
+    }
+    assert_eq!(albatross_model::dry_run::ANNOTATION, "gateway.k8s.aws/dry-run");
+    assert_eq!(albatross_model::dry_run::PLAN_ANNOTATION, "gateway.k8s.aws/dry-run-plan");
+    let values = std::fs::read_to_string(root.join("charts/albatross/values.yaml")).unwrap();
+    assert!(values.contains("  clusterName:") && values.contains("replicaCount:"));
+
+    // A stack made under the guide's cluster name, as LBC names and tags it.
+    let world = world().await;
+    let manifests = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(EXAMPLE), manifests.path());
+    let dir = manifests.path().to_str().unwrap().to_owned();
+    let seed = albatross(&world, &["reconcile", "--manifests", &dir, "--cluster-name", "my-cluster"]);
+    let out = output(seed).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.proxy.clear_calls();
+
+    let commands = doc_commands(&doc);
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    for args in commands {
+        let args: Vec<String> = args.into_iter().map(|a| a.replace("./gateway-manifests/", &dir)).collect();
+        let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = output(albatross(&world, &strs)).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        match (args[0].as_str(), args.contains(&"json".to_owned())) {
+            ("iam-policy", _) => {
+                let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+                let committed: Value =
+                    serde_json::from_str(&std::fs::read_to_string(root.join("manifests/iam-policy.json")).unwrap())
+                        .unwrap();
+                assert_eq!(printed, committed);
+            }
+            ("reconcile", false) => {
+                let printed = stdout(&out);
+                assert!(printed.contains("Summary: 0 load balancers replaced, 0 created"), "{printed}");
+                assert!(printed.contains("no change"), "{printed}");
+            }
+            ("reconcile", true) => assert_eq!(json(&out)["summary"]["loadBalancersReplaced"], 0),
+            _ => {}
+        }
+    }
+    assert_eq!(mutations(&world), Vec::<String>::new());
+}
