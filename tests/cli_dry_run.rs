@@ -139,7 +139,7 @@ async fn a_gateway_annotated_dry_run_is_previewed_not_applied_until_the_annotati
         "  name: my-alb-gateway\n  namespace: example-ns\n  annotations:\n    gateway.k8s.aws/dry-run: \"true\"\n",
     );
     assert_ne!(annotated, original);
-    std::fs::write(&gateway, annotated).unwrap();
+    std::fs::write(&gateway, &annotated).unwrap();
 
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -147,9 +147,18 @@ async fn a_gateway_annotated_dry_run_is_previewed_not_applied_until_the_annotati
     assert!(stdout(&out).contains("reason: DryRun"), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dry run: CreateLoadBalancer"), "{}", text(&out));
 
-    std::fs::write(&gateway, original).unwrap();
+    std::fs::write(&gateway, &original).unwrap();
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(state(&world.aws, "my-example-gateway-alb").await.0, 1);
+
+    // Annotated again, `--delete` keeps its stack and says so.
+    std::fs::write(&gateway, &annotated).unwrap();
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--delete"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its stack is kept"), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
     assert_eq!(state(&world.aws, "my-example-gateway-alb").await.0, 1);
 }
 

@@ -46,6 +46,10 @@ async fn a_dry_run_gateway_gets_its_plan_and_no_aws_write_until_the_annotation_g
     assert!(condition["message"].as_str().unwrap().contains("0 load balancers replaced"), "{condition}");
     settled(&c).await;
     assert_eq!(c.proxy.mutating_calls(), vec![], "a dry run writes nothing to AWS");
+    // The finalizer, then the plan once: an unchanged plan is not written again.
+    let metadata_writes = c.api.requests_matching("PATCH", "/namespaces/gw/gateways/web");
+    let metadata_writes: Vec<_> = metadata_writes.iter().filter(|r| !r.path.ends_with("/status")).collect();
+    assert_eq!(metadata_writes.len(), 2, "{metadata_writes:?}");
     assert_eq!(current(&c.api).pointer("/metadata/finalizers"), Some(&json!([FINALIZER])));
 
     // Without the annotation it converges, and the plan, which no longer says what is

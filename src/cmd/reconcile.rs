@@ -223,7 +223,13 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
 /// does not stop the others and makes the exit code 1.
 async fn delete(snapshot: &plan::Snapshot, deployer: &Deployer) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
-    for gateway in snapshot.gateways.keys().map(ToString::to_string) {
+    for (key, object) in &snapshot.gateways {
+        let gateway = key.to_string();
+        if annotation::requested(&object.raw) {
+            failed += 1;
+            eprintln!("Gateway {gateway}: annotated {}: \"true\": its stack is kept", annotation::ANNOTATION);
+            continue;
+        }
         let mut deletion = Deletion::default();
         let mut error = None;
         for alb in [true, false] {

@@ -103,7 +103,7 @@ impl Controller {
             gathered
         };
         let (snapshot, _) = Snapshot::from_objects(gathered.objects);
-        let certificates = self.dry_run.resolver().certificates().await?;
+        let certificates = self.deployer.resolver.certificates().await?;
         let build = plan::build(&snapshot, &self.env(certificates));
         let Some(stack) = build.stacks.iter().find(|s| s.gateway == key.to_string()) else {
             let why = build
