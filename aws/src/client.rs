@@ -482,18 +482,16 @@ impl Aws {
     /// The same clients (rate limits and metrics shared) that can only read: mutating calls
     /// fail with [`READ_ONLY`] and never reach AWS.
     pub fn read_only(&self) -> Self {
+        use aws_sdk_acm::Client as Acm;
+        use aws_sdk_ec2::Client as Ec2;
+        use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
+        use aws_sdk_resourcegroupstagging::Client as Tagging;
         Self {
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
-                self.elbv2.config().to_builder().interceptor(ReadOnlyInterceptor).build(),
-            ),
-            ec2: aws_sdk_ec2::Client::from_conf(
-                self.ec2.config().to_builder().interceptor(ReadOnlyInterceptor).build(),
-            ),
-            acm: aws_sdk_acm::Client::from_conf(
-                self.acm.config().to_builder().interceptor(ReadOnlyInterceptor).build(),
-            ),
-            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
-                self.tagging.config().to_builder().interceptor(ReadOnlyInterceptor).build(),
+            elbv2: Elbv2::from_conf(Elbv2::config(&self.elbv2).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            ec2: Ec2::from_conf(Ec2::config(&self.ec2).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            acm: Acm::from_conf(Acm::config(&self.acm).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            tagging: Tagging::from_conf(
+                Tagging::config(&self.tagging).to_builder().interceptor(ReadOnlyInterceptor).build(),
             ),
             read_only: true,
             ..self.clone()
