@@ -141,6 +141,11 @@ impl AwsError {
     pub fn is_fenced(&self) -> bool {
         self.class == ErrorClass::Fenced
     }
+
+    /// A mutating call refused by a read-only client (a dry run).
+    pub fn read_only(operation: &'static str) -> Self {
+        Self::new(operation, READ_ONLY, ReadOnly, ErrorClass::Permanent)
+    }
 }
 
 const NOT_FOUND_CODES: &[&str] = &[
@@ -159,6 +164,18 @@ fn refused_by_fence(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(e) = source {
         if e.downcast_ref::<Fenced>().is_some() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Whether the read-only interceptor refused this call.
+fn refused_as_read_only(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<ReadOnly>().is_some() {
             return true;
         }
         source = e.source();
@@ -187,6 +204,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
             AwsError { operation, code, message, class }
         }
         _ if refused_by_fence(err) => AwsError::fenced(operation),
+        _ if refused_as_read_only(err) => AwsError::read_only(operation),
         SdkError::ConstructionFailure(_) => {
             AwsError::new(operation, "ConstructionFailure", format!("{err:?}"), ErrorClass::Permanent)
         }
@@ -292,6 +310,9 @@ pub struct Aws {
     pub metrics: CallMetrics,
     /// Closed while this process may not change AWS (it lost its lease).
     pub fence: WriteFence,
+    /// A dry run's client: every mutating call is refused here and, were it to get past, by
+    /// an interceptor before it is sent (see [`Aws::read_only`]).
+    read_only: bool,
     limiters: [Arc<DefaultDirectRateLimiter>; 5],
 }
 
@@ -371,6 +392,36 @@ impl Intercept for FenceInterceptor {
     }
 }
 
+/// The code of the error a mutating call of a read-only client gets.
+pub const READ_ONLY: &str = "DryRun";
+
+/// A write refused because the client is read-only (a dry run).
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+#[error("a dry run makes no change in AWS: mutating calls are refused")]
+pub struct ReadOnly;
+
+/// Refuses every mutating call before it is sent, whatever path it came by.
+#[derive(Debug)]
+struct ReadOnlyInterceptor;
+
+impl Intercept for ReadOnlyInterceptor {
+    fn name(&self) -> &'static str {
+        "ReadOnly"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Metadata>().is_none_or(|m| is_mutating(m.name())) {
+            return Err(Box::new(ReadOnly));
+        }
+        Ok(())
+    }
+}
+
 impl Aws {
     /// Clients from the standard credential chain (environment, profile, web identity / IRSA,
     /// container / Pod Identity, instance metadata). With an endpoint override and no credentials
@@ -417,6 +468,7 @@ impl Aws {
             ),
             metrics: CallMetrics::default(),
             fence,
+            read_only: false,
             limiters: [
                 limiter(limits.elbv2_read),
                 limiter(limits.elbv2_write),
@@ -427,12 +479,39 @@ impl Aws {
         }
     }
 
+    /// The same clients (rate limits and metrics shared) that can only read: mutating calls
+    /// fail with [`READ_ONLY`] and never reach AWS.
+    pub fn read_only(&self) -> Self {
+        use aws_sdk_acm::Client as Acm;
+        use aws_sdk_ec2::Client as Ec2;
+        use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
+        use aws_sdk_resourcegroupstagging::Client as Tagging;
+        Self {
+            elbv2: Elbv2::from_conf(Elbv2::config(&self.elbv2).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            ec2: Ec2::from_conf(Ec2::config(&self.ec2).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            acm: Acm::from_conf(Acm::config(&self.acm).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            tagging: Tagging::from_conf(
+                Tagging::config(&self.tagging).to_builder().interceptor(ReadOnlyInterceptor).build(),
+            ),
+            read_only: true,
+            ..self.clone()
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// Runs one SDK call under its family's rate limit and records it.
     pub async fn call<T, E, F>(&self, api: Api, operation: &'static str, call: F) -> Result<T, AwsError>
     where
         F: Future<Output = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if self.read_only && is_mutating(operation) {
+            self.metrics.record(operation, ErrorClass::Permanent.label(), Duration::ZERO);
+            return Err(AwsError::read_only(operation));
+        }
         self.limiters[api as usize].until_ready().await;
         // Checked here too so a fenced call spends no rate-limit token; the interceptor checks
         // every attempt.

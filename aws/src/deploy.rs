@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use albatross_model::plan::naming::stack_tag_prefix;
-use albatross_model::plan::types::Stack;
+use albatross_model::plan::types::{LoadBalancerPlan, Stack};
 
 use crate::apply::{Applied, apply, delete_target_group};
 use crate::client::{Aws, AwsError, ErrorClass};
@@ -62,14 +62,8 @@ impl Deployer {
     /// Fills in subnets and security groups the configuration left to us.
     pub async fn resolve(&self, stack: &Stack, existing: bool) -> Result<Stack, AwsError> {
         let mut stack = stack.clone();
-        let lb = &mut stack.load_balancer;
-        if !lb.subnets.is_empty() {
-            lb.subnets = self.resolver.subnet_ids(&lb.subnets).await?;
-        } else if !existing && !lb.subnet_selector.is_empty() {
-            lb.subnets = self.resolver.subnets_by_selector(&lb.subnet_selector).await?;
-        } else if !existing {
-            lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
-        }
+        self.resolve_subnets(&mut stack.load_balancer, existing).await?;
+        let lb = &stack.load_balancer;
         if lb.security_groups.is_empty() {
             let alb = lb.r#type == "application";
             let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
@@ -86,6 +80,18 @@ impl Deployer {
             stack.load_balancer.security_groups = groups;
         }
         Ok(stack)
+    }
+
+    /// Subnet names and selectors to ids (reads only; a dry run shares it).
+    pub(crate) async fn resolve_subnets(&self, lb: &mut LoadBalancerPlan, existing: bool) -> Result<(), AwsError> {
+        if !lb.subnets.is_empty() {
+            lb.subnets = self.resolver.subnet_ids(&lb.subnets).await?;
+        } else if !existing && !lb.subnet_selector.is_empty() {
+            lb.subnets = self.resolver.subnets_by_selector(&lb.subnet_selector).await?;
+        } else if !existing {
+            lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
+        }
+        Ok(())
     }
 
     /// Converges AWS to `stack`.

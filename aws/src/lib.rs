@@ -9,11 +9,12 @@ pub mod diff;
 pub mod iam;
 pub mod observe;
 pub mod observed;
+pub mod preview;
 pub mod resolve;
 pub mod sdk;
 pub mod targets;
 
 pub use client::{
-    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, Fenced, RateLimits, WriteFence,
-    is_mutating,
+    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, Fenced, READ_ONLY, RateLimits,
+    ReadOnly, WriteFence, is_mutating,
 };

@@ -50,6 +50,12 @@ async fn health(
         .collect())
 }
 
+/// The targets a group has, draining ones left out (a dry run's view of [`sync`]'s start).
+pub async fn registered(aws: &Aws, target_group_arn: &str) -> Result<BTreeSet<Target>, AwsError> {
+    let draining = Some(TargetHealthStateEnum::Draining);
+    Ok(health(aws, target_group_arn).await?.into_iter().filter(|(_, s)| *s != draining).map(|(t, _)| t).collect())
+}
+
 /// Registers what is wanted and missing, then deregisters what is registered and not wanted:
 /// new targets take traffic before old ones drain.
 pub async fn sync(aws: &Aws, target_group_arn: &str, wanted: &BTreeSet<Target>) -> Result<TargetChanges, AwsError> {

@@ -5,6 +5,7 @@
 //! Kubernetes or AWS clients: the webhook, the CLI and the reconciler all call into this crate.
 
 pub mod defaults;
+pub mod dry_run;
 pub mod manifest;
 pub mod plan;
 pub mod validate;

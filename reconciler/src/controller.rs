@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use albatross_aws::deploy::Deployer;
+use albatross_aws::preview::DryRun;
 use albatross_aws::targets::TargetHealthStateEnum;
 use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
@@ -33,6 +34,7 @@ use crate::readiness::{self, GateState};
 use crate::status::{Kept, StatusWriter, Written};
 use crate::worker::Worker;
 
+mod dry_run;
 mod ownership;
 
 fn pod_resource() -> ApiResource {
@@ -62,6 +64,8 @@ pub struct Controller {
     pub client: Client,
     pub cache: Cache,
     pub deployer: Deployer,
+    /// The same, read-only: Gateways annotated for a dry run.
+    dry_run: DryRun,
     pub leadership: Leadership,
     pub settings: Settings,
     pub metrics: Metrics,
@@ -94,6 +98,7 @@ impl Controller {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             cache,
+            dry_run: DryRun::new(&deployer),
             deployer,
             leadership,
             settings,
@@ -197,6 +202,10 @@ impl Controller {
             .list(Kind::Gateway)
             .iter()
             .filter(|gw| {
+                // A Gateway in dry run keeps its stack whatever its class.
+                if albatross_model::dry_run::requested(gw) {
+                    return true;
+                }
                 let class = gw.pointer("/spec/gatewayClassName").and_then(Value::as_str).unwrap_or("");
                 // A missing class may be recreated: keep its Gateways' load balancers meanwhile.
                 match self.cache.get(Kind::GatewayClass, &ObjectKey::new("", class)) {
@@ -293,6 +302,10 @@ impl Controller {
             }
             return Ok(());
         }
+        if albatross_model::dry_run::requested(&gw) {
+            let ours = self.ours(class.as_deref());
+            return self.reconcile_dry_run(key, &gw, &finalizers, held, deleting, ours).await;
+        }
         if deleting || !self.ours(class.as_deref()) {
             if held {
                 // Another controller's class: its status is that controller's to write.
@@ -306,6 +319,7 @@ impl Controller {
             // Before anything exists in AWS: a delete from now on waits for the cleanup.
             self.set_finalizer(key, &gw, &finalizers, true).await?;
         }
+        self.clear_plan(key, &gw).await?;
 
         let gathered = {
             let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
@@ -453,7 +467,9 @@ impl Controller {
     /// Endpoints or nodes changed: only the targets, from the target groups last deployed. A
     /// Gateway not deployed by this replica yet, or whose group vanished, gets a full reconcile.
     async fn reconcile_targets(&self, key: &ObjectKey, service: Option<&ObjectKey>) -> Result<(), Error> {
-        let groups = self.deployed.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
+        let dry_run = self.cache.get(Kind::Gateway, key).is_some_and(|gw| albatross_model::dry_run::requested(&gw));
+        let groups =
+            if dry_run { None } else { self.deployed.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned() };
         let Some(mut groups) = groups else {
             self.queue.add(Key::Gateway(key.clone()));
             return Ok(());

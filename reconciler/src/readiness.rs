@@ -79,7 +79,14 @@ pub fn resolved_backends(cache: &Cache, controllers: &Controllers) -> HashSet<Ob
     let (snapshot, _) = Snapshot::from_objects(objects);
     let env = Env { controllers: controllers.clone(), ..Env::default() };
     let build = plan::build(&snapshot, &env);
-    let groups = build.stacks.into_iter().flat_map(|s| s.target_groups);
+    // A Gateway in dry run registers no target: its pods would wait on a gate nobody opens.
+    let dry_run: HashSet<String> = cache
+        .list(Kind::Gateway)
+        .iter()
+        .filter(|gw| albatross_model::dry_run::requested(gw))
+        .map(|gw| crate::cache::key_of(Kind::Gateway, gw).to_string())
+        .collect();
+    let groups = build.stacks.into_iter().filter(|s| !dry_run.contains(&s.gateway)).flat_map(|s| s.target_groups);
     groups.map(|tg| ObjectKey::new(tg.backend.namespace, tg.backend.name)).collect()
 }
 
@@ -276,6 +283,18 @@ mod tests {
                            "spec": {"controllerName": "example.com/other"}});
         store(&cache, Kind::GatewayClass, class);
         assert!(injector.gates(&cache, "apps", &pod("web")).is_empty(), "nobody of ours would open it");
+    }
+
+    #[test]
+    fn services_behind_a_gateway_in_dry_run_get_no_gate() {
+        let injector = Injector::new(Controllers::default());
+        let cache = cache(Some("enabled"));
+        let mut gw = gateway("Same");
+        gw["metadata"]["annotations"] = json!({"gateway.k8s.aws/dry-run": "true"});
+        store(&cache, Kind::Gateway, gw);
+        assert!(injector.gates(&cache, "apps", &pod("web")).is_empty(), "a dry run registers no target");
+        store(&cache, Kind::Gateway, gateway("Same"));
+        assert_eq!(injector.gates(&cache, "apps", &pod("web")), vec![gate("web")]);
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub enum Kept {
     GatewayClassNotFound,
     /// A load balancer of the stack has deletion protection on (`Programmed` False).
     DeletionProtected,
+    /// The Gateway is annotated for a dry run: AWS is only read (`Programmed` False).
+    DryRun,
 }
 
 impl Kept {
@@ -101,6 +103,7 @@ impl Kept {
         match self {
             Kept::GatewayClassNotFound => "GatewayClassNotFound",
             Kept::DeletionProtected => "DeletionProtected",
+            Kept::DryRun => albatross_model::dry_run::REASON,
         }
     }
 }

@@ -7,10 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+mod dry_run;
+
 use albatross_aws::deploy::{Deletion, Deployer};
+use albatross_aws::preview::DryRun;
 use albatross_aws::{Aws, AwsError, is_mutating};
-use albatross_model::Validator;
 use albatross_model::plan::{self, Env};
+use albatross_model::{Validator, dry_run as annotation};
 use albatross_reconciler::status::{Kept, kept_status};
 use anyhow::Context;
 
@@ -33,6 +36,12 @@ pub struct ReconcileArgs {
     /// Delete the stacks of the Gateways in the manifests instead of converging them.
     #[arg(long)]
     pub delete: bool,
+    /// Print the AWS calls a real run would make, making only read calls: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Format of the dry run's report.
+    #[arg(long, value_enum, default_value = "human", requires = "dry_run")]
+    pub output: dry_run::DryRunOutput,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
@@ -113,6 +122,9 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     };
     let mut build = plan::build(&snapshot, &env);
 
+    if args.delete && args.dry_run {
+        return dry_run::delete(&DryRun::new(deployer), &snapshot, args.output).await;
+    }
     if args.delete {
         return delete(&snapshot, deployer).await;
     }
@@ -123,7 +135,13 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     let mut live = BTreeSet::new();
     for (key, gateway) in &snapshot.gateways {
         match snapshot.classes.get(&gateway.spec.gateway_class_name) {
-            Some(class) if ![&controllers.alb, &controllers.nlb].contains(&&class.spec.controller_name) => continue,
+            // A Gateway in dry run keeps its stack whatever its class.
+            Some(class)
+                if ![&controllers.alb, &controllers.nlb].contains(&&class.spec.controller_name)
+                    && !annotation::requested(&gateway.raw) =>
+            {
+                continue;
+            }
             Some(_) => {}
             None => {
                 let message = format!(
@@ -143,6 +161,10 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
         }
         live.insert(key.to_string());
     }
+    let dry = DryRun::new(deployer);
+    if args.dry_run {
+        return dry_run::converge(&dry, &live, &build, &secrets, refused, args.output).await;
+    }
     let sweep = deployer.delete_orphans(&live).await.context("deleting orphaned stacks")?;
     for gateway in &sweep.deleted {
         eprintln!("Gateway {gateway}: not in the manifests or moved to another controller; its stack was deleted");
@@ -158,13 +180,18 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     }
     let mut failed = sweep.failed.len() + sweep.protected.len();
     for stack in &build.stacks {
+        let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
+        let key = albatross_k8s::route::ObjectKey::new(ns, name);
+        if snapshot.gateways.get(&key).is_some_and(|g| annotation::requested(&g.raw)) {
+            failed += dry_run::annotated(&dry, stack, &secrets, &mut build.statuses).await;
+            continue;
+        }
         // OIDC client credentials come from Secrets in the manifests, as in the cluster: only
         // the keys the plan's typed references name, in the configuration's own namespace.
         let outcome = match albatross_reconciler::secrets::from_data(stack, &secrets) {
             Ok(stack) => deployer.deploy(&stack).await,
             Err(e) => Err(AwsError::from(e)),
         };
-        let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
         let entry = build
             .statuses
             .iter_mut()
@@ -196,7 +223,13 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
 /// does not stop the others and makes the exit code 1.
 async fn delete(snapshot: &plan::Snapshot, deployer: &Deployer) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
-    for gateway in snapshot.gateways.keys().map(ToString::to_string) {
+    for (key, object) in &snapshot.gateways {
+        let gateway = key.to_string();
+        if annotation::requested(&object.raw) {
+            failed += 1;
+            eprintln!("Gateway {gateway}: annotated {}: \"true\": its stack is kept", annotation::ANNOTATION);
+            continue;
+        }
         let mut deletion = Deletion::default();
         let mut error = None;
         for alb in [true, false] {

@@ -12,6 +12,8 @@ use aws_sdk_ec2::types::{
 };
 use sha2::{Digest, Sha256};
 
+mod preview;
+
 use super::{BACKEND_SG_RESOURCE, BACKEND_SG_RESOURCE_TAG, MANAGED_SG_RESOURCE, Resolver, user_error};
 use crate::client::{Api, AwsError, ErrorClass};
 
