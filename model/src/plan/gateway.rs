@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use albatross_k8s::aws::load_balancer_configuration::LoadBalancerConfigurationSpec;
 use albatross_k8s::gateway_api::v1::gatewayclasses::GatewayClassSpec;
 use albatross_k8s::gateway_api::v1::gateways::GatewaySpec;
 use albatross_k8s::route::ObjectKey;
 use serde_json::{Value, json};
 
+use super::alb::{self, enum_text};
 use super::attach::{self, Failure};
 use super::config;
 use super::env::Env;
@@ -15,7 +17,7 @@ use super::listeners::{self, ListenerState};
 use super::snapshot::{Object, Snapshot};
 use super::status::{RouteParent, StatusEntry, condition, condition_with};
 use super::types::{Attribute, ListenerPlan, LoadBalancerPlan, Stack, TargetGroupPlan};
-use super::{alb, naming, nlb};
+use super::{naming, nlb};
 use crate::validate::Flavor;
 
 pub struct GatewayOutcome {
@@ -79,9 +81,9 @@ pub fn build(
     let mut unresolved_listeners: BTreeMap<usize, Failure> = BTreeMap::new();
     if let Ok(config) = &config {
         let default_tgc = config
-            .pointer("/defaultTargetGroupConfiguration/name")
-            .and_then(Value::as_str)
-            .map(|n| ObjectKey::new(key.namespace.clone(), n));
+            .default_target_group_configuration
+            .as_ref()
+            .map(|d| ObjectKey::new(key.namespace.clone(), d.name.clone()));
         // Both planners take the same inputs; the load balancer type picks one.
         let plan = match flavor {
             Flavor::Alb => alb::plan,
@@ -157,33 +159,55 @@ fn load_balancer(
     env: &Env,
     key: &ObjectKey,
     gw: &Object<GatewaySpec>,
-    config: &Value,
+    config: &LoadBalancerConfigurationSpec,
     flavor: Flavor,
 ) -> LoadBalancerPlan {
-    let scheme = config.get("scheme").and_then(Value::as_str).map_or_else(|| env.default_scheme.clone(), str::to_owned);
+    // Every field named, none skipped with `..`: a field added to the CRD fails the build here
+    // until the model handles it.
+    let LoadBalancerConfigurationSpec {
+        // Read by `config::merged` only.
+        merging_mode: _,
+        load_balancer_name,
+        scheme,
+        ip_address_type,
+        enforce_security_group_inbound_rules_on_private_link_traffic: _,
+        customer_owned_ipv4_pool: _,
+        ipv4_ipam_pool_id: _,
+        load_balancer_subnets,
+        load_balancer_subnets_selector,
+        // Read per listener by the ALB and NLB planners.
+        listener_configurations: _,
+        disable_security_group: _,
+        security_groups,
+        security_group_prefixes: _,
+        source_ranges,
+        load_balancer_attributes,
+        tags,
+        enable_icmp: _,
+        manage_backend_security_group_rules: _,
+        minimum_load_balancer_capacity: _,
+        waf_v2: _,
+        shield_configuration: _,
+        // Read by `build`: the default of every target group.
+        default_target_group_configuration: _,
+    } = config;
+    let scheme = scheme.as_ref().map_or_else(|| env.default_scheme.clone(), enum_text);
     let identity = gw.meta.uid.clone().unwrap_or_else(|| key.to_string());
-    let name =
-        config.get("loadBalancerName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
-            naming::resource_name(&key.namespace, &key.name, &[&env.cluster_name, &identity, &scheme])
-        });
-    let subnets: Vec<String> = config
-        .get("loadBalancerSubnets")
-        .and_then(Value::as_array)
-        .map(|s| s.iter().filter_map(|x| x.get("identifier").and_then(Value::as_str)).map(str::to_owned).collect())
+    let name = load_balancer_name
+        .clone()
+        .unwrap_or_else(|| naming::resource_name(&key.namespace, &key.name, &[&env.cluster_name, &identity, &scheme]));
+    let subnets: Vec<String> = load_balancer_subnets
+        .as_ref()
+        .map(|s| s.iter().map(|x| x.identifier.clone()).collect())
         .or_else(|| {
             // Subnets chosen once stay chosen while the scheme does not change.
             env.existing.get(&key.to_string()).filter(|e| e.scheme == scheme).map(|e| e.subnets.clone())
         })
         .unwrap_or_else(|| env.subnets.clone());
-    let mut attributes: Vec<Attribute> = config
-        .get("loadBalancerAttributes")
-        .and_then(Value::as_array)
-        .into_iter()
+    let mut attributes: Vec<Attribute> = load_balancer_attributes
+        .iter()
         .flatten()
-        .map(|a| Attribute {
-            key: a.get("key").and_then(Value::as_str).unwrap_or("").to_owned(),
-            value: a.get("value").and_then(Value::as_str).unwrap_or("").to_owned(),
-        })
+        .map(|a| Attribute { key: a.key.clone(), value: a.value.clone() })
         .collect();
     attributes.sort();
     LoadBalancerPlan {
@@ -193,34 +217,27 @@ fn load_balancer(
             Flavor::Nlb => "network".into(),
         },
         scheme,
-        ip_address_type: config.get("ipAddressType").and_then(Value::as_str).unwrap_or("ipv4").to_owned(),
+        ip_address_type: ip_address_type.as_ref().map_or_else(|| "ipv4".to_owned(), enum_text),
         subnets,
-        security_groups: config::text_list(config, "securityGroups"),
-        subnet_selector: config
-            .get("loadBalancerSubnetsSelector")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        let values = v.as_array().into_iter().flatten().filter_map(Value::as_str);
-                        (k.clone(), values.map(str::to_owned).collect())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        source_ranges: config::text_list(config, "sourceRanges"),
+        security_groups: security_groups.clone().unwrap_or_default(),
+        subnet_selector: load_balancer_subnets_selector.clone().unwrap_or_default(),
+        source_ranges: source_ranges.clone().unwrap_or_default(),
         attributes,
         tags: naming::tags(
             &env.cluster_name,
             flavor == Flavor::Alb,
             &key.to_string(),
             "LoadBalancer",
-            &config::string_map(config.get("tags")),
+            &tags.clone().unwrap_or_default(),
         ),
     }
 }
 
-fn gateway_status(gw: &Object<GatewaySpec>, states: &[ListenerState], config: &Result<Value, Failure>) -> StatusEntry {
+fn gateway_status(
+    gw: &Object<GatewaySpec>,
+    states: &[ListenerState],
+    config: &Result<LoadBalancerConfigurationSpec, Failure>,
+) -> StatusEntry {
     let generation = gw.meta.generation;
     let valid = states.iter().filter(|s| s.usable()).count();
     let accepted = match config {

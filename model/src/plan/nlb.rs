@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use albatross_k8s::aws::load_balancer_configuration::LoadBalancerConfigurationSpec;
 use albatross_k8s::route::ObjectKey;
-use serde_json::Value;
 
 use super::actions;
 use super::attach::{self, Attachment, Failure};
@@ -23,7 +23,7 @@ pub fn plan(
     snapshot: &Snapshot,
     env: &Env,
     key: &ObjectKey,
-    config: &Value,
+    config: &LoadBalancerConfigurationSpec,
     states: &[ListenerState],
     attachments: &mut [Attachment],
     default_tgc: Option<&ObjectKey>,
@@ -102,7 +102,7 @@ pub fn plan(
                 false,
                 &key.to_string(),
                 &port.to_string(),
-                &config::string_map(config.get("tags")),
+                &config.tags.clone().unwrap_or_default(),
             ),
         };
         if protocol == "TLS" {
@@ -114,8 +114,8 @@ pub fn plan(
                 Ok(certs) => {
                     plan.certificates = certs;
                     plan.ssl_policy = Some(config::ssl_policy(env, lc));
-                    if let Some(alpn) = lc.and_then(|c| c.get("alpnPolicy")).and_then(Value::as_str) {
-                        plan.alpn_policy = vec![alpn.to_owned()];
+                    if let Some(alpn) = lc.and_then(|c| c.alpn_policy) {
+                        plan.alpn_policy = vec![super::alb::enum_text(&alpn)];
                     }
                 }
                 Err(failure) => {
