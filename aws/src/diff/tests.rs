@@ -83,6 +83,7 @@ fn stack(rules: Vec<RulePlan>, tgs: &[&str]) -> Stack {
             source_ranges: vec![],
             attributes: vec![],
             tags: vec![],
+            settings: Default::default(),
         },
         listeners: vec![ListenerPlan {
             port: 80,

@@ -2,13 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use albatross_k8s::aws::load_balancer_configuration::LoadBalancerConfigurationSpec;
 use albatross_k8s::gateway_api::v1::gatewayclasses::GatewayClassSpec;
 use albatross_k8s::gateway_api::v1::gateways::GatewaySpec;
 use albatross_k8s::route::ObjectKey;
 use serde_json::{Value, json};
 
-use super::alb::{self, enum_text};
 use super::attach::{self, Failure};
 use super::config;
 use super::env::Env;
@@ -16,8 +14,8 @@ use super::listener_sets::{self, listener_status};
 use super::listeners::{self, ListenerState};
 use super::snapshot::{Object, Snapshot};
 use super::status::{RouteParent, StatusEntry, condition, condition_with};
-use super::types::{Attribute, ListenerPlan, LoadBalancerPlan, Stack, TargetGroupPlan};
-use super::{naming, nlb};
+use super::types::{ListenerPlan, Stack, TargetGroupPlan};
+use super::{alb, load_balancer, nlb};
 use crate::validate::Flavor;
 
 pub struct GatewayOutcome {
@@ -79,7 +77,9 @@ pub fn build(
 
     let mut stack = None;
     let mut unresolved_listeners: BTreeMap<usize, Failure> = BTreeMap::new();
-    if let Ok(config) = &config {
+    // The load balancer first: a configuration field that cannot apply refuses the Gateway.
+    let config = config.and_then(|c| load_balancer::plan(env, key, gw, &c, flavor).map(|lb| (c, lb)));
+    if let Ok((config, lb)) = &config {
         let default_tgc = config
             .default_target_group_configuration
             .as_ref()
@@ -101,7 +101,7 @@ pub fn build(
         );
         stack = Some(Stack {
             gateway: key.to_string(),
-            load_balancer: load_balancer(env, key, gw, config, flavor),
+            load_balancer: lb.clone(),
             listeners: planned.listeners,
             target_groups: planned.target_groups.into_values().collect(),
         });
@@ -131,7 +131,7 @@ pub fn build(
         .filter(|v| v.accepted.is_ok() && states.iter().any(|s| s.origin.as_ref() == Some(&v.key) && s.usable()))
         .count();
     let own = &states[..gw.spec.listeners.len()];
-    let mut status = gateway_status(gw, own, &config);
+    let mut status = gateway_status(gw, own, &config.as_ref().map(|_| ()).map_err(Clone::clone));
     if !set_verdicts.is_empty() {
         status.status["attachedListenerSets"] = json!(attached_sets);
     }
@@ -155,89 +155,7 @@ fn limit_ports(states: &mut [ListenerState], limit: usize) {
     }
 }
 
-fn load_balancer(
-    env: &Env,
-    key: &ObjectKey,
-    gw: &Object<GatewaySpec>,
-    config: &LoadBalancerConfigurationSpec,
-    flavor: Flavor,
-) -> LoadBalancerPlan {
-    // Every field named, none skipped with `..`: a field added to the CRD fails the build here
-    // until the model handles it.
-    let LoadBalancerConfigurationSpec {
-        // Read by `config::merged` only.
-        merging_mode: _,
-        load_balancer_name,
-        scheme,
-        ip_address_type,
-        enforce_security_group_inbound_rules_on_private_link_traffic: _,
-        customer_owned_ipv4_pool: _,
-        ipv4_ipam_pool_id: _,
-        load_balancer_subnets,
-        load_balancer_subnets_selector,
-        // Read per listener by the ALB and NLB planners.
-        listener_configurations: _,
-        disable_security_group: _,
-        security_groups,
-        security_group_prefixes: _,
-        source_ranges,
-        load_balancer_attributes,
-        tags,
-        enable_icmp: _,
-        manage_backend_security_group_rules: _,
-        minimum_load_balancer_capacity: _,
-        waf_v2: _,
-        shield_configuration: _,
-        // Read by `build`: the default of every target group.
-        default_target_group_configuration: _,
-    } = config;
-    let scheme = scheme.as_ref().map_or_else(|| env.default_scheme.clone(), enum_text);
-    let identity = gw.meta.uid.clone().unwrap_or_else(|| key.to_string());
-    let name = load_balancer_name
-        .clone()
-        .unwrap_or_else(|| naming::resource_name(&key.namespace, &key.name, &[&env.cluster_name, &identity, &scheme]));
-    let subnets: Vec<String> = load_balancer_subnets
-        .as_ref()
-        .map(|s| s.iter().map(|x| x.identifier.clone()).collect())
-        .or_else(|| {
-            // Subnets chosen once stay chosen while the scheme does not change.
-            env.existing.get(&key.to_string()).filter(|e| e.scheme == scheme).map(|e| e.subnets.clone())
-        })
-        .unwrap_or_else(|| env.subnets.clone());
-    let mut attributes: Vec<Attribute> = load_balancer_attributes
-        .iter()
-        .flatten()
-        .map(|a| Attribute { key: a.key.clone(), value: a.value.clone() })
-        .collect();
-    attributes.sort();
-    LoadBalancerPlan {
-        load_balancer_name: name,
-        r#type: match flavor {
-            Flavor::Alb => "application".into(),
-            Flavor::Nlb => "network".into(),
-        },
-        scheme,
-        ip_address_type: ip_address_type.as_ref().map_or_else(|| "ipv4".to_owned(), enum_text),
-        subnets,
-        security_groups: security_groups.clone().unwrap_or_default(),
-        subnet_selector: load_balancer_subnets_selector.clone().unwrap_or_default(),
-        source_ranges: source_ranges.clone().unwrap_or_default(),
-        attributes,
-        tags: naming::tags(
-            &env.cluster_name,
-            flavor == Flavor::Alb,
-            &key.to_string(),
-            "LoadBalancer",
-            &tags.clone().unwrap_or_default(),
-        ),
-    }
-}
-
-fn gateway_status(
-    gw: &Object<GatewaySpec>,
-    states: &[ListenerState],
-    config: &Result<LoadBalancerConfigurationSpec, Failure>,
-) -> StatusEntry {
+fn gateway_status(gw: &Object<GatewaySpec>, states: &[ListenerState], config: &Result<(), Failure>) -> StatusEntry {
     let generation = gw.meta.generation;
     let valid = states.iter().filter(|s| s.usable()).count();
     let accepted = match config {

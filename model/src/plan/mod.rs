@@ -12,6 +12,7 @@ mod hostname;
 pub(crate) mod limits;
 mod listener_sets;
 mod listeners;
+mod load_balancer;
 pub mod naming;
 mod nlb;
 mod precedence;
