@@ -461,7 +461,10 @@ pub fn plan(
                 &port.to_string(),
                 &config.tags.clone().unwrap_or_default(),
             ),
+            mutual_authentication: None,
+            attributes: Vec::new(),
         };
+        super::listener_config::apply(lc, &mut plan);
         plan.default_actions[0].order = 1;
         let mut candidates = per_port.remove(&port).unwrap_or_default();
         if protocol == "HTTPS" {

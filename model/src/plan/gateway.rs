@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::attach::{self, Failure};
 use super::config;
 use super::env::Env;
+use super::listener_config;
 use super::listener_sets::{self, listener_status};
 use super::listeners::{self, ListenerState};
 use super::snapshot::{Object, Snapshot};
@@ -78,6 +79,7 @@ pub fn build(
     let mut stack = None;
     let mut unresolved_listeners: BTreeMap<usize, Failure> = BTreeMap::new();
     // The load balancer first: a configuration field that cannot apply refuses the Gateway.
+    let config = config.and_then(|c| listener_config::check(&c, flavor).map(|()| c));
     let config = config.and_then(|c| load_balancer::plan(env, key, gw, &c, flavor).map(|lb| (c, lb)));
     if let Ok((config, lb)) = &config {
         let default_tgc = config

@@ -10,6 +10,7 @@ mod env;
 mod gateway;
 mod hostname;
 pub(crate) mod limits;
+mod listener_config;
 mod listener_sets;
 mod listeners;
 mod load_balancer;
@@ -22,6 +23,7 @@ mod target_group;
 pub mod types;
 
 pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
+pub use listeners::selector_matches;
 pub use precedence::{RuleKey, compare};
 pub use snapshot::{Meta, Object, Skipped, Snapshot};
 pub use status::{StatusEntry, programmed};

@@ -11,6 +11,7 @@ use super::attach::{self, Attachment, Failure};
 use super::config;
 use super::env::Env;
 use super::gateway::Planned;
+use super::listener_config;
 use super::listeners::ListenerState;
 use super::naming;
 use super::snapshot::Snapshot;
@@ -57,6 +58,8 @@ pub fn plan(
             let (x, y) = (&snapshot.routes[attachments[*a].route], &snapshot.routes[attachments[*b].route]);
             (&x.spec.created, &x.meta.key).cmp(&(&y.spec.created, &y.meta.key))
         });
+        // QUIC changes the target groups' protocol too.
+        let effective = listener_config::protocol(config::listener_config(config, &protocol, port), &protocol);
         let mut targets: Vec<(String, i32)> = Vec::new();
         if let Some(&first) = routes.first() {
             let route = &snapshot.routes[attachments[first].route];
@@ -68,7 +71,7 @@ pub fn plan(
                     flavor: Flavor::Nlb,
                     route: &route.spec,
                     backend: &resolved,
-                    listener_protocol: &protocol,
+                    listener_protocol: &effective,
                     props: &props,
                 };
                 match target_group::plan(env, &input) {
@@ -91,7 +94,7 @@ pub fn plan(
         let lc = config::listener_config(config, &protocol, port);
         let mut plan = ListenerPlan {
             port,
-            protocol: protocol.clone(),
+            protocol: listener_config::protocol(lc, &protocol),
             ssl_policy: None,
             certificates: Vec::new(),
             alpn_policy: Vec::new(),
@@ -104,7 +107,10 @@ pub fn plan(
                 &port.to_string(),
                 &config.tags.clone().unwrap_or_default(),
             ),
+            mutual_authentication: None,
+            attributes: Vec::new(),
         };
+        listener_config::apply(lc, &mut plan);
         if protocol == "TLS" {
             let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();
             if let Some(&first) = routes.first() {
@@ -126,7 +132,7 @@ pub fn plan(
                 }
             }
         }
-        let mut forward = actions::forward(&targets, None);
+        let mut forward = actions::forward(&targets, listener_config::stickiness(lc));
         forward.order = 1;
         plan.default_actions = vec![forward];
         listeners.push(plan);

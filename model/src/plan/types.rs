@@ -139,6 +139,27 @@ pub struct ListenerPlan {
     pub default_actions: Vec<Action>,
     pub rules: Vec<RulePlan>,
     pub tags: Vec<Tag>,
+    /// Mutual TLS of an ALB HTTPS listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<MutualAuthenticationPlan>,
+    /// Listener attributes (`ModifyListenerAttributes`), sorted by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// ELBv2's listener `MutualAuthentication`; the trust store settings only in mode `verify`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MutualAuthenticationPlan {
+    /// `off`, `passthrough` or `verify`.
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,11 +396,18 @@ pub struct Rewrite {
 }
 
 /// The Kubernetes backend a target group serves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Backend {
     pub namespace: String,
     pub name: String,
     pub port: i32,
+    /// Instance targets: only nodes this selector matches are registered.
+    #[serde(rename = "nodeSelector", default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+    /// The target group is shared with other clusters: only targets this cluster registered are
+    /// ever deregistered.
+    #[serde(rename = "multiCluster", default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi_cluster: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -392,6 +420,12 @@ pub struct TargetGroupPlan {
     pub protocol_version: Option<String>,
     pub port: i32,
     pub target_type: String,
+    /// `ipv4` or `ipv6`; unset leaves ELBv2's default (`ipv4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+    /// Port of the targets' control agent (ALB, ip targets); immutable in ELBv2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_control_port: Option<i32>,
     pub health_check_protocol: String,
     pub health_check_port: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
