@@ -8,13 +8,14 @@ use std::time::Duration;
 use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
 use albatross_model::plan::types::{Stack, Tag, TargetGroupPlan};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Certificate as SdkCertificate, IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
-    RulePriorityPair, TargetTypeEnum,
+    Certificate as SdkCertificate, IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher,
+    MutualAuthenticationAttributes, ProtocolEnum, RulePriorityPair, TargetGroupIpAddressTypeEnum, TargetTypeEnum,
 };
 
 use crate::client::{Api, Aws, AwsError, ErrorClass};
 use crate::delete::{delete_load_balancer, deletion_protected, protected};
 use crate::diff::{ATTRIBUTES_TAG, Op, attributes_hash, target_group_ids};
+use crate::listener_settings;
 use crate::observe::tag_value;
 use crate::observed::StackObserved;
 use crate::sdk;
@@ -278,6 +279,8 @@ impl State<'_> {
                     .port(tg.port)
                     .vpc_id(self.vpc_id)
                     .target_type(TargetTypeEnum::from(tg.target_type.as_str()))
+                    .set_ip_address_type(tg.ip_address_type.as_deref().map(TargetGroupIpAddressTypeEnum::from))
+                    .set_target_control_port(tg.target_control_port)
                     .health_check_protocol(ProtocolEnum::from(tg.health_check_protocol.as_str()))
                     .health_check_port(&tg.health_check_port)
                     .set_health_check_path(tg.health_check_path.clone().filter(|_| hc_http))
@@ -304,12 +307,21 @@ impl State<'_> {
                                 elbv2.describe_target_groups().names(&tg.target_group_name).send(),
                             )
                             .await?;
-                        let arn = found
-                            .target_groups()
-                            .first()
-                            .and_then(|t| t.target_group_arn())
-                            .unwrap_or_default()
-                            .to_owned();
+                        let existing = found.target_groups().first();
+                        let arn = existing.and_then(|t| t.target_group_arn()).unwrap_or_default().to_owned();
+                        // Same name, other immutable control port: no make-before-break is possible.
+                        if existing.is_some_and(|t| t.target_control_port() != tg.target_control_port) {
+                            return Err(AwsError::new(
+                                name,
+                                "TargetControlPortImmutable",
+                                format!(
+                                    "target group {} exists with another targetControlPort, which ELBv2 cannot change; \
+                                     give it a new targetGroupName to replace it",
+                                    tg.target_group_name
+                                ),
+                                ErrorClass::Permanent,
+                            ));
+                        }
                         if !self.owned(&self.tags_of(&arn).await?) {
                             return Err(AwsError::new(
                                 name,
@@ -385,6 +397,9 @@ impl State<'_> {
                             .map(|c| vec![SdkCertificate::builder().certificate_arn(&c.certificate_arn).build()]),
                     )
                     .set_alpn_policy((!listener.alpn_policy.is_empty()).then(|| listener.alpn_policy.clone()))
+                    .set_mutual_authentication(
+                        listener.mutual_authentication.as_ref().map(listener_settings::mutual_authentication_to_sdk),
+                    )
                     .set_default_actions(Some(self.actions(&listener.default_actions, name)?))
                     .set_tags(Some(sdk::tags_to_sdk(&listener.tags)));
                 match aws.call(Api::Elbv2Write, name, request.send()).await {
@@ -405,6 +420,14 @@ impl State<'_> {
                 let listener = self.planned_listener(*port);
                 let arn = self.listener(*port)?;
                 let default_cert = listener.certificates.iter().find(|c| c.is_default);
+                // A removed mutualAuthentication is turned off, not left as it was.
+                let mutual_authentication = match &listener.mutual_authentication {
+                    Some(m) => Some(listener_settings::mutual_authentication_to_sdk(m)),
+                    None if listener.protocol == "HTTPS" => {
+                        Some(MutualAuthenticationAttributes::builder().mode("off").build())
+                    }
+                    None => None,
+                };
                 aws.call(
                     Api::Elbv2Write,
                     name,
@@ -419,10 +442,15 @@ impl State<'_> {
                                 .map(|c| vec![SdkCertificate::builder().certificate_arn(&c.certificate_arn).build()]),
                         )
                         .set_alpn_policy((!listener.alpn_policy.is_empty()).then(|| listener.alpn_policy.clone()))
+                        .set_mutual_authentication(mutual_authentication)
                         .set_default_actions(Some(self.actions(&listener.default_actions, name)?))
                         .send(),
                 )
                 .await?;
+            }
+            Op::ModifyListenerAttributes { port, attributes } => {
+                let arn = self.listener(*port)?;
+                listener_settings::modify_attributes(aws, name, &arn, attributes).await?;
             }
             Op::AddListenerCertificates { port, certificates }
             | Op::RemoveListenerCertificates { port, certificates } => {

@@ -31,6 +31,7 @@ pub enum Op {
     ModifyTargetGroupAttributes { id: String },
     CreateListener { port: i32 },
     ModifyListener { port: i32 },
+    ModifyListenerAttributes { port: i32, attributes: Vec<Attribute> },
     AddListenerCertificates { port: i32, certificates: Vec<String> },
     SetRulePriorities { port: i32, priorities: Vec<(String, u32)> },
     CreateRule { port: i32, id: String, priority: u32 },
@@ -55,6 +56,7 @@ impl Op {
             Op::ModifyTargetGroupAttributes { .. } => "ModifyTargetGroupAttributes",
             Op::CreateListener { .. } => "CreateListener",
             Op::ModifyListener { .. } => "ModifyListener",
+            Op::ModifyListenerAttributes { .. } => "ModifyListenerAttributes",
             Op::AddListenerCertificates { .. } => "AddListenerCertificates",
             Op::SetRulePriorities { .. } => "SetRulePriorities",
             Op::CreateRule { .. } => "CreateRule",
@@ -84,13 +86,17 @@ pub fn attributes_hash(attributes: &[Attribute]) -> String {
 
 /// Maps observed target group ARNs to stack ids: only a group whose name is still the planned
 /// one for its id counts as that id; a renamed (replaced) group keeps its ARN and so differs.
+/// So does one whose target control port (immutable in ELBv2) differs from the plan's.
 pub fn target_group_ids(stack: &Stack, observed: &StackObserved) -> HashMap<String, String> {
-    let planned: HashMap<&str, &str> =
-        stack.target_groups.iter().map(|t| (t.id.as_str(), t.target_group_name.as_str())).collect();
+    let planned: HashMap<&str, (&str, Option<i32>)> = stack
+        .target_groups
+        .iter()
+        .map(|t| (t.id.as_str(), (t.target_group_name.as_str(), t.target_control_port)))
+        .collect();
     observed
         .target_groups
         .iter()
-        .filter(|t| planned.get(t.id.as_str()) == Some(&t.name.as_str()))
+        .filter(|t| planned.get(t.id.as_str()) == Some(&(t.name.as_str(), t.target_control_port)))
         .map(|t| (t.arn.clone(), t.id.clone()))
         .collect()
 }
@@ -169,6 +175,12 @@ pub fn diff(stack: &Stack, observed: &StackObserved) -> Vec<Op> {
         match observed_listeners.get(&listener.port) {
             None => {
                 ops.push(Op::CreateListener { port: listener.port });
+                if !listener.attributes.is_empty() {
+                    ops.push(Op::ModifyListenerAttributes {
+                        port: listener.port,
+                        attributes: listener.attributes.clone(),
+                    });
+                }
                 let extra = extra_certificates(listener);
                 if !extra.is_empty() {
                     ops.push(Op::AddListenerCertificates { port: listener.port, certificates: extra });
@@ -178,6 +190,11 @@ pub fn diff(stack: &Stack, observed: &StackObserved) -> Vec<Op> {
             Some(o) => {
                 if !listener_equal(listener, o, &ids) {
                     ops.push(Op::ModifyListener { port: listener.port });
+                }
+                let changed: Vec<Attribute> =
+                    listener.attributes.iter().filter(|a| !o.attributes.contains(a)).cloned().collect();
+                if !changed.is_empty() {
+                    ops.push(Op::ModifyListenerAttributes { port: listener.port, attributes: changed });
                 }
                 let want: BTreeSet<String> = extra_certificates(listener).into_iter().collect();
                 let have: BTreeSet<String> =
@@ -262,6 +279,10 @@ fn listener_equal(listener: &ListenerPlan, o: &ListenerObserved, ids: &HashMap<S
         && listener.alpn_policy.iter().filter(|p| *p != "None").collect::<Vec<_>>()
             == o.alpn_policy.iter().filter(|p| *p != "None").collect::<Vec<_>>()
         && canonical_actions(&listener.default_actions) == with_ids(&o.default_actions, ids)
+        && crate::listener_settings::mutual_authentication_equal(
+            listener.mutual_authentication.as_ref(),
+            o.mutual_authentication.as_ref(),
+        )
 }
 
 type RuleContent = String;

@@ -7,6 +7,7 @@ pub mod delete;
 pub mod deploy;
 pub mod diff;
 pub mod iam;
+pub mod listener_settings;
 pub mod observe;
 pub mod observed;
 pub mod preview;

@@ -8,7 +8,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use crate::client::{Api, Aws, AwsError};
 use crate::observed::{ListenerObserved, LoadBalancerObserved, RuleObserved, StackObserved, TargetGroupObserved};
-use crate::sdk;
+use crate::{listener_settings, sdk};
 
 /// A stack as found: the load balancer that carries the planned name, plus any other load
 /// balancer with the same stack tag (left by a replacement) to delete.
@@ -98,7 +98,9 @@ pub async fn observe(aws: &Aws, cluster: &str, stack: &Stack) -> Result<Observat
     if let Some(lb) = &mut observation.stack.load_balancer {
         lb.attributes = load_balancer_attributes(aws, &lb.arn).await?;
         let arn = lb.arn.clone();
-        observation.stack.listeners = listeners(aws, &arn).await?;
+        let with_attributes: Vec<i32> =
+            stack.listeners.iter().filter(|l| !l.attributes.is_empty()).map(|l| l.port).collect();
+        observation.stack.listeners = listeners(aws, &arn, &with_attributes).await?;
     }
     observation.stack.target_groups = target_groups(aws, alb, &tgs).await?;
     Ok(observation)
@@ -147,7 +149,8 @@ async fn load_balancer_attributes(aws: &Aws, arn: &str) -> Result<Vec<Attribute>
     Ok(sdk::lb_attributes_from_sdk(out.attributes()))
 }
 
-async fn listeners(aws: &Aws, lb: &str) -> Result<Vec<ListenerObserved>, AwsError> {
+/// `with_attributes`: ports whose listener attributes are read too.
+async fn listeners(aws: &Aws, lb: &str, with_attributes: &[i32]) -> Result<Vec<ListenerObserved>, AwsError> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -170,7 +173,15 @@ async fn listeners(aws: &Aws, lb: &str) -> Result<Vec<ListenerObserved>, AwsErro
             if protocol == "HTTPS" || protocol == "TLS" {
                 certificates.extend(listener_certificates(aws, &arn).await?);
             }
+            let port = l.port().unwrap_or_default();
+            let attributes = if with_attributes.contains(&port) {
+                listener_settings::attributes(aws, &arn).await?
+            } else {
+                Vec::new()
+            };
             out.push(ListenerObserved {
+                mutual_authentication: l.mutual_authentication().map(listener_settings::mutual_authentication_from_sdk),
+                attributes,
                 rules: rules(aws, &arn).await?,
                 arn,
                 port: l.port().unwrap_or_default(),
@@ -318,6 +329,7 @@ fn target_group(
         protocol_version: g.protocol_version().map(str::to_owned),
         port: g.port().unwrap_or_default(),
         target_type: g.target_type().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        target_control_port: g.target_control_port(),
         health_check_protocol: g.health_check_protocol().map(|p| p.as_str().to_owned()).unwrap_or_default(),
         health_check_port: g.health_check_port().unwrap_or_default().to_owned(),
         health_check_path: g.health_check_path().map(str::to_owned),

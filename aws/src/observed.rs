@@ -1,7 +1,9 @@
 //! What exists in AWS for one stack, found by its ownership tags, in the plan's own shapes so the
 //! diff compares like with like. Actions name target groups by stack id where the id is known.
 
-use albatross_model::plan::types::{Action, Attribute, Certificate, Condition, Tag, Transform};
+use albatross_model::plan::types::{
+    Action, Attribute, Certificate, Condition, MutualAuthenticationPlan, Tag, Transform,
+};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StackObserved {
@@ -42,6 +44,9 @@ pub struct ListenerObserved {
     pub default_actions: Vec<Action>,
     /// Non-default rules in priority order.
     pub rules: Vec<RuleObserved>,
+    pub mutual_authentication: Option<MutualAuthenticationPlan>,
+    /// Read only for listeners whose plan sets attributes (else empty).
+    pub attributes: Vec<Attribute>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +68,7 @@ pub struct TargetGroupObserved {
     pub protocol_version: Option<String>,
     pub port: i32,
     pub target_type: String,
+    pub target_control_port: Option<i32>,
     pub health_check_protocol: String,
     pub health_check_port: String,
     pub health_check_path: Option<String>,

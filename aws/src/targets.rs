@@ -56,15 +56,33 @@ pub async fn registered(aws: &Aws, target_group_arn: &str) -> Result<BTreeSet<Ta
     Ok(health(aws, target_group_arn).await?.into_iter().filter(|(_, s)| *s != draining).map(|(t, _)| t).collect())
 }
 
-/// Registers what is wanted and missing, then deregisters what is registered and not wanted:
-/// new targets take traffic before old ones drain.
-pub async fn sync(aws: &Aws, target_group_arn: &str, wanted: &BTreeSet<Target>) -> Result<TargetChanges, AwsError> {
+/// Whose targets a target group holds.
+#[derive(Debug)]
+pub enum Ownership<'a> {
+    /// Only this cluster's: whatever is registered and not wanted is deregistered.
+    Exclusive,
+    /// Shared with other clusters (`enableMultiCluster`): only targets in this record, the ones
+    /// this cluster registered, are ever deregistered. The sync leaves `wanted` in it.
+    Shared(&'a mut BTreeSet<Target>),
+}
+
+/// Registers what is wanted and missing, then deregisters what is registered and not wanted
+/// (and, for a shared group, ours): new targets take traffic before old ones drain.
+pub async fn sync(
+    aws: &Aws,
+    target_group_arn: &str,
+    wanted: &BTreeSet<Target>,
+    ownership: Ownership<'_>,
+) -> Result<TargetChanges, AwsError> {
     let health = health(aws, target_group_arn).await?;
     // A draining target is on its way out: one that is wanted again must be registered again.
     let draining = Some(TargetHealthStateEnum::Draining);
     let current: BTreeSet<Target> = health.iter().filter(|(_, s)| **s != draining).map(|(t, _)| t.clone()).collect();
     let add: Vec<&Target> = wanted.difference(&current).collect();
-    let remove: Vec<&Target> = current.difference(wanted).collect();
+    let remove: Vec<&Target> = match &ownership {
+        Ownership::Exclusive => current.difference(wanted).collect(),
+        Ownership::Shared(ours) => current.difference(wanted).filter(|t| ours.contains(*t)).collect(),
+    };
     let describe = |t: &&Target| TargetDescription::builder().id(&t.id).port(t.port).build();
     for batch in add.chunks(BATCH) {
         aws.call(
@@ -89,6 +107,9 @@ pub async fn sync(aws: &Aws, target_group_arn: &str, wanted: &BTreeSet<Target>) 
                 .send(),
         )
         .await?;
+    }
+    if let Ownership::Shared(ours) = ownership {
+        ours.clone_from(wanted);
     }
     Ok(TargetChanges { registered: add.len(), deregistered: remove.len(), health })
 }

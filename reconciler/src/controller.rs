@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use albatross_aws::deploy::Deployer;
 use albatross_aws::preview::DryRun;
-use albatross_aws::targets::TargetHealthStateEnum;
+use albatross_aws::targets::{Ownership, TargetHealthStateEnum};
 use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::ObjectKey;
 use albatross_model::Controllers;
@@ -81,6 +81,9 @@ pub struct Controller {
     /// Each Gateway's target groups as last deployed, with their ARNs: what a targets-only
     /// reconcile syncs.
     deployed: Mutex<HashMap<ObjectKey, Vec<(TargetGroupPlan, String)>>>,
+    /// Targets this process registered in target groups shared with other clusters, by ARN:
+    /// the only ones it may deregister there. Empty after a restart, so nothing is taken then.
+    shared_targets: Mutex<HashMap<String, BTreeSet<albatross_aws::targets::Target>>>,
 }
 
 impl Controller {
@@ -110,6 +113,7 @@ impl Controller {
             failures: Mutex::new(HashMap::new()),
             attached: Mutex::new(HashMap::new()),
             deployed: Mutex::new(HashMap::new()),
+            shared_targets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -418,7 +422,22 @@ impl Controller {
                     }
                 }
             }
-            let changes = albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted).await?;
+            let changes = if tg.backend.multi_cluster {
+                // Recorded before the calls: a failure half-way must not forget what was registered.
+                let mut ours = {
+                    let mut shared = self.shared_targets.lock().unwrap_or_else(|p| p.into_inner());
+                    let record = shared.entry(arn.clone()).or_default();
+                    record.extend(wanted.iter().cloned());
+                    record.clone()
+                };
+                let changes =
+                    albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted, Ownership::Shared(&mut ours))
+                        .await?;
+                self.shared_targets.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.clone(), ours);
+                changes
+            } else {
+                albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted, Ownership::Exclusive).await?
+            };
             let count = |direction| self.metrics.targets.get_or_create(&DirectionLabels { direction });
             count("registered").inc_by(changes.registered as u64);
             count("deregistered").inc_by(changes.deregistered as u64);

@@ -2,11 +2,13 @@
 //! the backend Service (IP targets), or every ready node on the Service's NodePort (instance
 //! targets).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use albatross_aws::targets::Target;
 use albatross_k8s::route::ObjectKey;
+use albatross_model::plan::selector_matches;
 use albatross_model::plan::types::TargetGroupPlan;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
 use crate::cache::{Cache, Kind};
@@ -33,7 +35,7 @@ pub fn wanted(cache: &Cache, tg: &TargetGroupPlan) -> Option<BTreeSet<Target>> {
         "ip" => Some(ip_targets(&cache.slices_of(&key), port.get("name").and_then(Value::as_str).unwrap_or(""))),
         "instance" => {
             let Some(node_port) = port.get("nodePort").and_then(Value::as_i64) else { return Some(BTreeSet::new()) };
-            Some(instance_targets(&cache.list(Kind::Node), node_port as i32))
+            Some(instance_targets(&cache.list(Kind::Node), node_port as i32, tg.backend.node_selector.as_ref()))
         }
         // An ALB as an NLB target is registered by the load balancer's ARN, not from Kubernetes.
         _ => None,
@@ -107,10 +109,26 @@ fn for_each_endpoint(slices: &[std::sync::Arc<Value>], port_name: &str, mut f: i
     }
 }
 
-/// Ready, schedulable nodes with an AWS instance id, not excluded by label.
-pub fn instance_targets(nodes: &[std::sync::Arc<Value>], node_port: i32) -> BTreeSet<Target> {
+/// Ready, schedulable nodes with an AWS instance id, not excluded by label, and matching the
+/// TargetGroupConfiguration's `nodeSelector` when it has one.
+pub fn instance_targets(
+    nodes: &[std::sync::Arc<Value>],
+    node_port: i32,
+    selector: Option<&LabelSelector>,
+) -> BTreeSet<Target> {
     let mut out = BTreeSet::new();
     for node in nodes {
+        if let Some(selector) = selector {
+            let labels: BTreeMap<String, String> = node
+                .pointer("/metadata/labels")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default();
+            let expressions =
+                selector.match_expressions.iter().flatten().map(|e| (&e.key, &e.operator, e.values.as_deref()));
+            if !selector_matches(selector.match_labels.as_ref(), expressions, &labels) {
+                continue;
+            }
+        }
         let ready = node
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -201,7 +219,29 @@ mod tests {
             node("c", "True", json!({"cordoned": true})),
             node("d", "True", json!({"labels": {EXCLUDE_LABEL: ""}})),
         ];
-        let targets = instance_targets(&nodes, 30080);
+        let targets = instance_targets(&nodes, 30080, None);
         assert_eq!(targets.into_iter().collect::<Vec<_>>(), vec![Target { id: "i-a".into(), port: 30080 }]);
+    }
+
+    #[test]
+    fn a_node_selector_keeps_only_the_nodes_it_matches() {
+        let node = |name: &str, labels: Value| {
+            Arc::new(json!({"metadata": {"name": name, "labels": labels},
+                            "spec": {"providerID": format!("aws:///us-east-1a/i-{name}")},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}))
+        };
+        let nodes = vec![
+            node("edge", json!({"pool": "edge", "zone": "a"})),
+            node("edge-b", json!({"pool": "edge", "zone": "b"})),
+            node("core", json!({"pool": "core"})),
+        ];
+        let selector: LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"pool": "edge"},
+            "matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["b"]}]
+        }))
+        .unwrap();
+        let ids: Vec<String> = instance_targets(&nodes, 30080, Some(&selector)).into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["i-edge"]);
+        assert_eq!(instance_targets(&nodes, 30080, None).len(), 3);
     }
 }

@@ -48,6 +48,9 @@
 //! - DeleteLoadBalancer of a load balancer whose `deletion_protection.enabled` attribute is
 //!   `true`: `OperationNotPermitted`, as AWS answers (moto 5.2.5 deletes it anyway).
 //!
+//! Fields moto drops are emulated on its answers: `TargetControlPort` and listener
+//! `MutualAuthentication` (see [`emulate`]).
+//!
 //! Emulated (answered 200 without forwarding): CreateLoadBalancer with a name that already
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.
@@ -82,6 +85,7 @@
 //! `Describe`, `List` or `Get`) that got past faults and rules: forwarded to moto (whatever moto
 //! answered) or emulated. Refused and fault-injected (except drop_after) ones do not count.
 
+mod emulate;
 mod protocol;
 mod rules;
 
@@ -384,6 +388,7 @@ struct State {
     quotas: Quotas,
     aws_rules: bool,
     mutations: usize,
+    emulated: emulate::Emulated,
 }
 
 struct Shared {
@@ -405,6 +410,7 @@ impl Shared {
                 quotas: options.quotas,
                 aws_rules: options.aws_rules,
                 mutations: 0,
+                emulated: emulate::Emulated::default(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -541,10 +547,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         (state.aws_rules, state.quotas)
     };
     let verdict = match (&form, aws_rules && identity.service == service::ELBV2) {
-        (Some(form), true) => {
-            let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
-            rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await
-        }
+        (Some(form), true) => match emulate::check(&identity.action, form) {
+            Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
+            Ok(()) => {
+                let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
+                rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await
+            }
+        },
         _ => rules::Verdict::Forward,
     };
 
@@ -560,6 +569,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
             }
         }
     };
+    let mut response = response;
+    if let (Some(form), true) = (&form, identity.service == service::ELBV2 && response.status == StatusCode::OK) {
+        let body = String::from_utf8_lossy(&response.body).into_owned();
+        if let Some(rewritten) = emulate::answer(&mut shared.state().emulated, &identity.action, form, &body) {
+            response.body = Bytes::from(rewritten);
+        }
+    }
     let status = response.status.as_u16();
     let error = (status >= 400).then(|| error_code(&response.headers, &response.body)).flatten();
     shared.record(&identity, status, fault, error, mutated);

@@ -55,6 +55,8 @@ fn target_group(id: &str) -> TargetGroupPlan {
         protocol_version: Some("HTTP1".into()),
         port: 8080,
         target_type: "ip".into(),
+        ip_address_type: None,
+        target_control_port: None,
         health_check_protocol: "HTTP".into(),
         health_check_port: "traffic-port".into(),
         health_check_path: Some("/".into()),
@@ -65,7 +67,13 @@ fn target_group(id: &str) -> TargetGroupPlan {
         matcher: Some(Matcher { http_code: Some("200-399".into()), grpc_code: None }),
         attributes: vec![],
         tags: vec![],
-        backend: Backend { namespace: "ns".into(), name: id.into(), port: 80 },
+        backend: Backend {
+            namespace: "ns".into(),
+            name: id.into(),
+            port: 80,
+            node_selector: None,
+            multi_cluster: false,
+        },
     }
 }
 
@@ -83,6 +91,7 @@ fn stack(rules: Vec<RulePlan>, tgs: &[&str]) -> Stack {
             source_ranges: vec![],
             attributes: vec![],
             tags: vec![],
+            settings: Default::default(),
         },
         listeners: vec![ListenerPlan {
             port: 80,
@@ -93,6 +102,8 @@ fn stack(rules: Vec<RulePlan>, tgs: &[&str]) -> Stack {
             default_actions: vec![not_found()],
             rules,
             tags: vec![],
+            mutual_authentication: None,
+            attributes: vec![],
         }],
         target_groups: tgs.iter().map(|t| target_group(t)).collect(),
     }
@@ -136,6 +147,8 @@ fn observed_as(stack: &Stack) -> StackObserved {
                 ssl_policy: l.ssl_policy.clone(),
                 certificates: l.certificates.clone(),
                 alpn_policy: l.alpn_policy.clone(),
+                mutual_authentication: l.mutual_authentication.clone(),
+                attributes: l.attributes.clone(),
                 default_actions: to_arns(&l.default_actions),
                 rules: l
                     .rules
@@ -161,6 +174,7 @@ fn observed_as(stack: &Stack) -> StackObserved {
                 protocol_version: t.protocol_version.clone(),
                 port: t.port,
                 target_type: t.target_type.clone(),
+                target_control_port: t.target_control_port,
                 health_check_protocol: t.health_check_protocol.clone(),
                 health_check_port: t.health_check_port.clone(),
                 health_check_path: t.health_check_path.clone(),
@@ -312,4 +326,41 @@ fn a_listener_the_plan_dropped_is_deleted_after_rules_moved() {
     let ops = diff(&after, &observed_as(&before));
     assert_eq!(ops.first(), Some(&Op::CreateListener { port: 8080 }));
     assert_eq!(ops.last(), Some(&Op::DeleteListener { arn: "arn:listener/80".into() }));
+}
+
+#[test]
+fn a_new_target_control_port_replaces_the_target_group_even_under_the_same_name() {
+    let before = three();
+    let mut after = three();
+    after.target_groups[0].target_control_port = Some(9000);
+    let ops = diff(&after, &observed_as(&before));
+    let names: Vec<&str> = ops.iter().map(Op::operation).collect();
+    assert_eq!(names, ["CreateTargetGroup", "ModifyRule", "ModifyRule", "DeleteTargetGroup"], "{ops:?}");
+    assert_eq!(ops.last(), Some(&Op::DeleteTargetGroup { arn: "arn:tg/x".into() }));
+    assert_eq!(diff(&after, &observed_as(&after)), vec![], "converged once AWS has the port");
+}
+
+#[test]
+fn listener_attributes_and_mutual_tls_are_modified_only_when_they_differ() {
+    use albatross_model::plan::types::MutualAuthenticationPlan;
+    let before = three();
+    let mut after = three();
+    let idle = Attribute { key: "tcp.idle_timeout.seconds".into(), value: "120".into() };
+    after.listeners[0].attributes = vec![idle.clone()];
+    after.listeners[0].mutual_authentication = Some(MutualAuthenticationPlan {
+        mode: "passthrough".into(),
+        trust_store_arn: None,
+        ignore_client_certificate_expiry: None,
+        advertise_trust_store_ca_names: None,
+    });
+    let ops = diff(&after, &observed_as(&before));
+    assert_eq!(
+        ops,
+        vec![Op::ModifyListener { port: 80 }, Op::ModifyListenerAttributes { port: 80, attributes: vec![idle] }]
+    );
+    assert_eq!(diff(&after, &observed_as(&after)), vec![]);
+    let created = diff(&after, &StackObserved::default());
+    assert!(
+        created.contains(&Op::ModifyListenerAttributes { port: 80, attributes: after.listeners[0].attributes.clone() })
+    );
 }

@@ -229,6 +229,12 @@ pub(super) fn steps(stack: &Stack, observed: &StackObserved, ops: &[Op], preview
                     format!("on {}; default: {}", names.load_balancer, names.actions(&l.default_actions)),
                 ));
             }
+            Op::ModifyListenerAttributes { port, attributes } => {
+                // On a new listener these are part of its creation.
+                let listener = names.listener(*port);
+                let change = if listener.starts_with('<') { Change::Create } else { Change::Modify };
+                out.push(step(Resource::Listener, change, &listener, pairs(attributes)));
+            }
             Op::ModifyListener { port } => {
                 let Some(l) = stack.listeners.iter().find(|l| l.port == *port) else { continue };
                 let certificate = l.certificates.iter().find(|c| c.is_default).map(|c| c.certificate_arn.as_str());

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use albatross_k8s::aws::load_balancer_configuration::LoadBalancerConfigurationSpec;
 use albatross_k8s::gateway_api::v1::grpcroutes::GrpcRouteRulesMatches;
 use albatross_k8s::gateway_api::v1::httproutes::HttpRouteRulesMatches;
 use albatross_k8s::route::{AnyRoute, ObjectKey, RouteMatch, RouteRule};
@@ -347,7 +348,7 @@ pub fn plan(
     snapshot: &Snapshot,
     env: &Env,
     key: &ObjectKey,
-    config: &Value,
+    config: &LoadBalancerConfigurationSpec,
     states: &[ListenerState],
     attachments: &mut [Attachment],
     default_tgc: Option<&ObjectKey>,
@@ -458,9 +459,12 @@ pub fn plan(
                 true,
                 &key.to_string(),
                 &port.to_string(),
-                &config::string_map(config.get("tags")),
+                &config.tags.clone().unwrap_or_default(),
             ),
+            mutual_authentication: None,
+            attributes: Vec::new(),
         };
+        super::listener_config::apply(lc, &mut plan);
         plan.default_actions[0].order = 1;
         let mut candidates = per_port.remove(&port).unwrap_or_default();
         if protocol == "HTTPS" {

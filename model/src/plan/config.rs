@@ -3,10 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use albatross_k8s::aws::load_balancer_configuration::{
+    ListenerConfiguration, LoadBalancerConfigurationSpec, MergingMode,
+};
 use albatross_k8s::gateway_api::v1::gatewayclasses::GatewayClassSpec;
 use albatross_k8s::gateway_api::v1::gateways::GatewaySpec;
 use albatross_k8s::route::ObjectKey;
-use serde_json::{Value, json};
+
+use serde_json::Value;
 
 use super::attach::Failure;
 use super::env::Env;
@@ -38,12 +42,12 @@ pub fn merged(
     key: &ObjectKey,
     gw: &GatewaySpec,
     class: &GatewayClassSpec,
-) -> Result<Value, Failure> {
+) -> Result<LoadBalancerConfigurationSpec, Failure> {
     let class_config = class
         .parameters_ref
         .as_ref()
         .and_then(|r| snapshot.lb_configs.get(&ObjectKey::new(r.namespace.clone().unwrap_or_default(), r.name.clone())))
-        .map(|c| c.raw.get("spec").cloned().unwrap_or(Value::Null));
+        .map(|c| c.spec.clone());
     let gateway_config = match gw.infrastructure.as_ref().and_then(|i| i.parameters_ref.as_ref()) {
         Some(r) if r.group == AWS_GROUP && r.kind == LBC_KIND => {
             let k = ObjectKey::new(key.namespace.clone(), r.name.clone());
@@ -51,7 +55,7 @@ pub fn merged(
                 .lb_configs
                 .get(&k)
                 .ok_or_else(|| ("InvalidParameters", format!("{LBC_KIND} {k} not found")))?;
-            Some(c.raw.get("spec").cloned().unwrap_or(Value::Null))
+            Some(c.spec.clone())
         }
         Some(r) => {
             return Err((
@@ -62,43 +66,96 @@ pub fn merged(
         None => None,
     };
     Ok(match (class_config, gateway_config) {
-        (None, None) => json!({}),
+        (None, None) => LoadBalancerConfigurationSpec::default(),
         (Some(c), None) => c,
         (None, Some(g)) => g,
         (Some(c), Some(g)) => {
-            let gateway_wins = c.get("mergingMode").and_then(Value::as_str) == Some("prefer-gateway");
+            let gateway_wins = c.merging_mode == Some(MergingMode::PreferGateway);
             let (low, high) = if gateway_wins { (c, g) } else { (g, c) };
-            merge(&low, &high)
+            merge(low, high)
         }
     })
 }
 
-fn merge(low: &Value, high: &Value) -> Value {
-    let mut out = low.as_object().cloned().unwrap_or_default();
-    for (k, v) in high.as_object().into_iter().flatten() {
-        let merged = match (k.as_str(), out.get(k)) {
-            ("tags", Some(Value::Object(old))) => {
-                let mut m = old.clone();
-                m.extend(v.as_object().cloned().unwrap_or_default());
-                Value::Object(m)
+/// Field by field, `high` wins; tags merge per key, attributes by key and listener
+/// configurations by `protocolPort` (case-insensitively). No `..`: a new CRD field must be merged.
+fn merge(low: LoadBalancerConfigurationSpec, high: LoadBalancerConfigurationSpec) -> LoadBalancerConfigurationSpec {
+    let LoadBalancerConfigurationSpec {
+        merging_mode,
+        load_balancer_name,
+        scheme,
+        ip_address_type,
+        enforce_security_group_inbound_rules_on_private_link_traffic,
+        customer_owned_ipv4_pool,
+        ipv4_ipam_pool_id,
+        load_balancer_subnets,
+        load_balancer_subnets_selector,
+        listener_configurations,
+        disable_security_group,
+        security_groups,
+        security_group_prefixes,
+        source_ranges,
+        load_balancer_attributes,
+        tags,
+        enable_icmp,
+        manage_backend_security_group_rules,
+        minimum_load_balancer_capacity,
+        waf_v2,
+        shield_configuration,
+        default_target_group_configuration,
+    } = high;
+    LoadBalancerConfigurationSpec {
+        merging_mode: merging_mode.or(low.merging_mode),
+        load_balancer_name: load_balancer_name.or(low.load_balancer_name),
+        scheme: scheme.or(low.scheme),
+        ip_address_type: ip_address_type.or(low.ip_address_type),
+        enforce_security_group_inbound_rules_on_private_link_traffic:
+            enforce_security_group_inbound_rules_on_private_link_traffic
+                .or(low.enforce_security_group_inbound_rules_on_private_link_traffic),
+        customer_owned_ipv4_pool: customer_owned_ipv4_pool.or(low.customer_owned_ipv4_pool),
+        ipv4_ipam_pool_id: ipv4_ipam_pool_id.or(low.ipv4_ipam_pool_id),
+        load_balancer_subnets: load_balancer_subnets.or(low.load_balancer_subnets),
+        load_balancer_subnets_selector: load_balancer_subnets_selector.or(low.load_balancer_subnets_selector),
+        listener_configurations: merge_by(low.listener_configurations, listener_configurations, |l| {
+            l.protocol_port.to_lowercase()
+        }),
+        disable_security_group: disable_security_group.or(low.disable_security_group),
+        security_groups: security_groups.or(low.security_groups),
+        security_group_prefixes: security_group_prefixes.or(low.security_group_prefixes),
+        source_ranges: source_ranges.or(low.source_ranges),
+        load_balancer_attributes: merge_by(low.load_balancer_attributes, load_balancer_attributes, |a| {
+            a.key.to_lowercase()
+        }),
+        tags: match (low.tags, tags) {
+            (Some(mut old), Some(new)) => {
+                old.extend(new);
+                Some(old)
             }
-            (key @ ("loadBalancerAttributes" | "listenerConfigurations"), Some(Value::Array(old))) => {
-                let field = if key == "listenerConfigurations" { "protocolPort" } else { "key" };
-                let mut by: BTreeMap<String, Value> = BTreeMap::new();
-                for item in old.iter().chain(v.as_array().into_iter().flatten()) {
-                    by.insert(item.get(field).and_then(Value::as_str).unwrap_or("").to_lowercase(), item.clone());
-                }
-                Value::Array(by.into_values().collect())
-            }
-            _ => v.clone(),
-        };
-        out.insert(k.clone(), merged);
+            (old, new) => new.or(old),
+        },
+        enable_icmp: enable_icmp.or(low.enable_icmp),
+        manage_backend_security_group_rules: manage_backend_security_group_rules
+            .or(low.manage_backend_security_group_rules),
+        minimum_load_balancer_capacity: minimum_load_balancer_capacity.or(low.minimum_load_balancer_capacity),
+        waf_v2: waf_v2.or(low.waf_v2),
+        shield_configuration: shield_configuration.or(low.shield_configuration),
+        default_target_group_configuration: default_target_group_configuration
+            .or(low.default_target_group_configuration),
     }
-    Value::Object(out)
 }
 
-pub fn text_list(v: &Value, key: &str) -> Vec<String> {
-    v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+/// A list merged by key: `high`'s item replaces `low`'s of the same key; sorted by key.
+fn merge_by<T>(low: Option<Vec<T>>, high: Option<Vec<T>>, key: impl Fn(&T) -> String) -> Option<Vec<T>> {
+    match (low, high) {
+        (Some(old), Some(new)) => {
+            let mut by: BTreeMap<String, T> = BTreeMap::new();
+            for item in old.into_iter().chain(new) {
+                by.insert(key(&item), item);
+            }
+            Some(by.into_values().collect())
+        }
+        (old, new) => new.or(old),
+    }
 }
 
 pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
@@ -108,21 +165,18 @@ pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
 }
 
 /// The LoadBalancerConfiguration's listener configuration for `PROTOCOL:port`.
-pub fn listener_config<'a>(config: &'a Value, protocol: &str, port: i32) -> Option<&'a Value> {
-    let wanted = format!("{protocol}:{port}").to_lowercase();
-    config
-        .get("listenerConfigurations")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|l| l.get("protocolPort").and_then(Value::as_str).is_some_and(|p| p.to_lowercase() == wanted))
+pub fn listener_config<'a>(
+    config: &'a LoadBalancerConfigurationSpec,
+    protocol: &str,
+    port: i32,
+) -> Option<&'a ListenerConfiguration> {
+    let wanted = format!("{protocol}:{port}");
+    config.listener_configurations.as_ref()?.iter().find(|l| l.protocol_port.eq_ignore_ascii_case(&wanted))
 }
 
 /// The listener configuration's SSL policy, else the environment's default.
-pub fn ssl_policy(env: &Env, config: Option<&Value>) -> String {
-    config
-        .and_then(|c| c.get("sslPolicy"))
-        .and_then(Value::as_str)
-        .map_or_else(|| env.default_ssl_policy.clone(), str::to_owned)
+pub fn ssl_policy(env: &Env, config: Option<&ListenerConfiguration>) -> String {
+    config.and_then(|c| c.ssl_policy.clone()).unwrap_or_else(|| env.default_ssl_policy.clone())
 }
 
 /// Certificates of a TLS listener: configured ARNs, else ACM certificates found by hostname.
@@ -130,7 +184,7 @@ pub fn ssl_policy(env: &Env, config: Option<&Value>) -> String {
 /// besides each listener's default; `extra` holds how many are in use so far.
 pub fn listener_certificates(
     env: &Env,
-    config: Option<&Value>,
+    config: Option<&ListenerConfiguration>,
     hosts: &BTreeSet<String>,
     extra: &mut usize,
 ) -> Result<Vec<Certificate>, Failure> {
@@ -149,11 +203,14 @@ pub fn listener_certificates(
     Ok(certs)
 }
 
-pub fn certificates(env: &Env, config: Option<&Value>, hosts: &BTreeSet<String>) -> Result<Vec<Certificate>, Failure> {
+pub fn certificates(
+    env: &Env,
+    config: Option<&ListenerConfiguration>,
+    hosts: &BTreeSet<String>,
+) -> Result<Vec<Certificate>, Failure> {
     if let Some(c) = config {
-        let mut arns: Vec<String> =
-            c.get("defaultCertificate").and_then(Value::as_str).map(str::to_owned).into_iter().collect();
-        arns.extend(text_list(c, "certificates"));
+        let mut arns: Vec<String> = c.default_certificate.iter().cloned().collect();
+        arns.extend(c.certificates.iter().flatten().cloned());
         arns.dedup();
         if !arns.is_empty() {
             return Ok(arns

@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 use super::attach::{self, Failure};
 use super::config;
 use super::env::Env;
+use super::listener_config;
 use super::listener_sets::{self, listener_status};
 use super::listeners::{self, ListenerState};
 use super::snapshot::{Object, Snapshot};
 use super::status::{RouteParent, StatusEntry, condition, condition_with};
-use super::types::{Attribute, ListenerPlan, LoadBalancerPlan, Stack, TargetGroupPlan};
-use super::{alb, naming, nlb};
+use super::types::{ListenerPlan, Stack, TargetGroupPlan};
+use super::{alb, load_balancer, nlb};
 use crate::validate::Flavor;
 
 pub struct GatewayOutcome {
@@ -77,11 +78,14 @@ pub fn build(
 
     let mut stack = None;
     let mut unresolved_listeners: BTreeMap<usize, Failure> = BTreeMap::new();
-    if let Ok(config) = &config {
+    // The load balancer first: a configuration field that cannot apply refuses the Gateway.
+    let config = config.and_then(|c| listener_config::check(&c, flavor).map(|()| c));
+    let config = config.and_then(|c| load_balancer::plan(env, key, gw, &c, flavor).map(|lb| (c, lb)));
+    if let Ok((config, lb)) = &config {
         let default_tgc = config
-            .pointer("/defaultTargetGroupConfiguration/name")
-            .and_then(Value::as_str)
-            .map(|n| ObjectKey::new(key.namespace.clone(), n));
+            .default_target_group_configuration
+            .as_ref()
+            .map(|d| ObjectKey::new(key.namespace.clone(), d.name.clone()));
         // Both planners take the same inputs; the load balancer type picks one.
         let plan = match flavor {
             Flavor::Alb => alb::plan,
@@ -99,7 +103,7 @@ pub fn build(
         );
         stack = Some(Stack {
             gateway: key.to_string(),
-            load_balancer: load_balancer(env, key, gw, config, flavor),
+            load_balancer: lb.clone(),
             listeners: planned.listeners,
             target_groups: planned.target_groups.into_values().collect(),
         });
@@ -129,7 +133,7 @@ pub fn build(
         .filter(|v| v.accepted.is_ok() && states.iter().any(|s| s.origin.as_ref() == Some(&v.key) && s.usable()))
         .count();
     let own = &states[..gw.spec.listeners.len()];
-    let mut status = gateway_status(gw, own, &config);
+    let mut status = gateway_status(gw, own, &config.as_ref().map(|_| ()).map_err(Clone::clone));
     if !set_verdicts.is_empty() {
         status.status["attachedListenerSets"] = json!(attached_sets);
     }
@@ -153,74 +157,7 @@ fn limit_ports(states: &mut [ListenerState], limit: usize) {
     }
 }
 
-fn load_balancer(
-    env: &Env,
-    key: &ObjectKey,
-    gw: &Object<GatewaySpec>,
-    config: &Value,
-    flavor: Flavor,
-) -> LoadBalancerPlan {
-    let scheme = config.get("scheme").and_then(Value::as_str).map_or_else(|| env.default_scheme.clone(), str::to_owned);
-    let identity = gw.meta.uid.clone().unwrap_or_else(|| key.to_string());
-    let name =
-        config.get("loadBalancerName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
-            naming::resource_name(&key.namespace, &key.name, &[&env.cluster_name, &identity, &scheme])
-        });
-    let subnets: Vec<String> = config
-        .get("loadBalancerSubnets")
-        .and_then(Value::as_array)
-        .map(|s| s.iter().filter_map(|x| x.get("identifier").and_then(Value::as_str)).map(str::to_owned).collect())
-        .or_else(|| {
-            // Subnets chosen once stay chosen while the scheme does not change.
-            env.existing.get(&key.to_string()).filter(|e| e.scheme == scheme).map(|e| e.subnets.clone())
-        })
-        .unwrap_or_else(|| env.subnets.clone());
-    let mut attributes: Vec<Attribute> = config
-        .get("loadBalancerAttributes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|a| Attribute {
-            key: a.get("key").and_then(Value::as_str).unwrap_or("").to_owned(),
-            value: a.get("value").and_then(Value::as_str).unwrap_or("").to_owned(),
-        })
-        .collect();
-    attributes.sort();
-    LoadBalancerPlan {
-        load_balancer_name: name,
-        r#type: match flavor {
-            Flavor::Alb => "application".into(),
-            Flavor::Nlb => "network".into(),
-        },
-        scheme,
-        ip_address_type: config.get("ipAddressType").and_then(Value::as_str).unwrap_or("ipv4").to_owned(),
-        subnets,
-        security_groups: config::text_list(config, "securityGroups"),
-        subnet_selector: config
-            .get("loadBalancerSubnetsSelector")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        let values = v.as_array().into_iter().flatten().filter_map(Value::as_str);
-                        (k.clone(), values.map(str::to_owned).collect())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        source_ranges: config::text_list(config, "sourceRanges"),
-        attributes,
-        tags: naming::tags(
-            &env.cluster_name,
-            flavor == Flavor::Alb,
-            &key.to_string(),
-            "LoadBalancer",
-            &config::string_map(config.get("tags")),
-        ),
-    }
-}
-
-fn gateway_status(gw: &Object<GatewaySpec>, states: &[ListenerState], config: &Result<Value, Failure>) -> StatusEntry {
+fn gateway_status(gw: &Object<GatewaySpec>, states: &[ListenerState], config: &Result<(), Failure>) -> StatusEntry {
     let generation = gw.meta.generation;
     let valid = states.iter().filter(|s| s.usable()).count();
     let accepted = match config {

@@ -11,8 +11,10 @@ pub mod features;
 mod gateway;
 mod hostname;
 pub(crate) mod limits;
+mod listener_config;
 mod listener_sets;
 mod listeners;
+mod load_balancer;
 pub mod naming;
 mod nlb;
 mod precedence;
@@ -22,6 +24,7 @@ mod target_group;
 pub mod types;
 
 pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
+pub use listeners::selector_matches;
 pub use precedence::{RuleKey, compare};
 pub use snapshot::{Meta, Object, Skipped, Snapshot};
 pub use status::{StatusEntry, programmed};

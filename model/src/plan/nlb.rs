@@ -3,14 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use albatross_k8s::aws::load_balancer_configuration::LoadBalancerConfigurationSpec;
 use albatross_k8s::route::ObjectKey;
-use serde_json::Value;
 
 use super::actions;
 use super::attach::{self, Attachment, Failure};
 use super::config;
 use super::env::Env;
 use super::gateway::Planned;
+use super::listener_config;
 use super::listeners::ListenerState;
 use super::naming;
 use super::snapshot::Snapshot;
@@ -23,7 +24,7 @@ pub fn plan(
     snapshot: &Snapshot,
     env: &Env,
     key: &ObjectKey,
-    config: &Value,
+    config: &LoadBalancerConfigurationSpec,
     states: &[ListenerState],
     attachments: &mut [Attachment],
     default_tgc: Option<&ObjectKey>,
@@ -57,6 +58,8 @@ pub fn plan(
             let (x, y) = (&snapshot.routes[attachments[*a].route], &snapshot.routes[attachments[*b].route]);
             (&x.spec.created, &x.meta.key).cmp(&(&y.spec.created, &y.meta.key))
         });
+        // QUIC changes the target groups' protocol too.
+        let effective = listener_config::protocol(config::listener_config(config, &protocol, port), &protocol);
         let mut targets: Vec<(String, i32)> = Vec::new();
         if let Some(&first) = routes.first() {
             let route = &snapshot.routes[attachments[first].route];
@@ -68,7 +71,7 @@ pub fn plan(
                     flavor: Flavor::Nlb,
                     route: &route.spec,
                     backend: &resolved,
-                    listener_protocol: &protocol,
+                    listener_protocol: &effective,
                     props: &props,
                 };
                 match target_group::plan(env, &input) {
@@ -91,7 +94,7 @@ pub fn plan(
         let lc = config::listener_config(config, &protocol, port);
         let mut plan = ListenerPlan {
             port,
-            protocol: protocol.clone(),
+            protocol: listener_config::protocol(lc, &protocol),
             ssl_policy: None,
             certificates: Vec::new(),
             alpn_policy: Vec::new(),
@@ -102,9 +105,12 @@ pub fn plan(
                 false,
                 &key.to_string(),
                 &port.to_string(),
-                &config::string_map(config.get("tags")),
+                &config.tags.clone().unwrap_or_default(),
             ),
+            mutual_authentication: None,
+            attributes: Vec::new(),
         };
+        listener_config::apply(lc, &mut plan);
         if protocol == "TLS" {
             let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();
             if let Some(&first) = routes.first() {
@@ -114,8 +120,8 @@ pub fn plan(
                 Ok(certs) => {
                     plan.certificates = certs;
                     plan.ssl_policy = Some(config::ssl_policy(env, lc));
-                    if let Some(alpn) = lc.and_then(|c| c.get("alpnPolicy")).and_then(Value::as_str) {
-                        plan.alpn_policy = vec![alpn.to_owned()];
+                    if let Some(alpn) = lc.and_then(|c| c.alpn_policy) {
+                        plan.alpn_policy = vec![super::alb::enum_text(&alpn)];
                     }
                 }
                 Err(failure) => {
@@ -126,7 +132,7 @@ pub fn plan(
                 }
             }
         }
-        let mut forward = actions::forward(&targets, None);
+        let mut forward = actions::forward(&targets, listener_config::stickiness(lc));
         forward.order = 1;
         plan.default_actions = vec![forward];
         listeners.push(plan);

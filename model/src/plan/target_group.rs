@@ -1,8 +1,15 @@
 //! Target groups: one per (route, Service, port), settings from TargetGroupConfigurations.
 
-use albatross_k8s::route::{AnyRoute, ObjectKey, RouteKind};
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
+use albatross_k8s::aws::Attribute as AttributeSpec;
+use albatross_k8s::aws::target_group_configuration::{
+    HealthCheckConfig, HealthCheckMatcher, HealthCheckProtocol, ProtocolVersion, RouteIdentifier,
+    TargetGroupIpAddressType, TargetGroupProps, TargetGroupProtocol, TargetType,
+};
+use albatross_k8s::route::{AnyRoute, ObjectKey, RouteKind};
+
+use super::alb::enum_text as wire;
 use super::attach::ResolvedBackend;
 use super::env::Env;
 use super::naming;
@@ -10,41 +17,78 @@ use super::snapshot::Snapshot;
 use super::types::{Attribute, Backend, Matcher, TargetGroupPlan};
 use crate::validate::Flavor;
 
-/// Overlays `high` on `low`: whole top-level fields, except tags and attributes per key.
-fn merge(low: &Value, high: &Value) -> Value {
-    let mut out = low.as_object().cloned().unwrap_or_default();
-    for (key, value) in high.as_object().into_iter().flatten() {
-        match (key.as_str(), out.get(key)) {
-            ("tags", Some(Value::Object(old))) => {
-                let mut tags = old.clone();
-                tags.extend(value.as_object().cloned().unwrap_or_default());
-                out.insert(key.clone(), Value::Object(tags));
-            }
-            ("targetGroupAttributes", Some(Value::Array(old))) => {
-                let mut by_key: std::collections::BTreeMap<String, Value> = old
-                    .iter()
-                    .chain(value.as_array().into_iter().flatten())
-                    .map(|a| (a.get("key").and_then(Value::as_str).unwrap_or("").to_owned(), a.clone()))
-                    .collect();
-                out.insert(key.clone(), Value::Array(std::mem::take(&mut by_key).into_values().collect()));
-            }
-            _ => {
-                out.insert(key.clone(), value.clone());
-            }
+/// Overlays `high` on `low`: whole fields, except tags and attributes per key. Destructured
+/// without `..`: a field added to the CRD must be merged here before the build passes.
+fn merge(low: TargetGroupProps, high: &TargetGroupProps) -> TargetGroupProps {
+    let TargetGroupProps {
+        target_group_name,
+        ip_address_type,
+        health_check_config,
+        node_selector,
+        target_group_attributes,
+        target_type,
+        protocol,
+        protocol_version,
+        target_control_port,
+        enable_multi_cluster,
+        tags,
+    } = high.clone();
+    let tags = match (low.tags, tags) {
+        (Some(mut old), Some(new)) => {
+            old.extend(new);
+            Some(old)
         }
+        (old, new) => new.or(old),
+    };
+    let target_group_attributes = match (low.target_group_attributes, target_group_attributes) {
+        (Some(old), Some(new)) => {
+            let by_key: BTreeMap<String, AttributeSpec> =
+                old.into_iter().chain(new).map(|a| (a.key.clone(), a)).collect();
+            Some(by_key.into_values().collect())
+        }
+        (old, new) => new.or(old),
+    };
+    TargetGroupProps {
+        target_group_name: target_group_name.or(low.target_group_name),
+        ip_address_type: ip_address_type.or(low.ip_address_type),
+        health_check_config: health_check_config.or(low.health_check_config),
+        node_selector: node_selector.or(low.node_selector),
+        target_group_attributes,
+        target_type: target_type.or(low.target_type),
+        protocol: protocol.or(low.protocol),
+        protocol_version: protocol_version.or(low.protocol_version),
+        target_control_port: target_control_port.or(low.target_control_port),
+        enable_multi_cluster: enable_multi_cluster.or(low.enable_multi_cluster),
+        tags,
     }
-    Value::Object(out)
 }
 
-/// The TargetGroupProps that apply to `service` for `route`, as JSON.
-pub fn props(snapshot: &Snapshot, default_config: Option<&ObjectKey>, service: &ObjectKey, route: &AnyRoute) -> Value {
-    let to_value = |v: &Option<albatross_k8s::aws::target_group_configuration::TargetGroupProps>| {
-        v.as_ref().and_then(|p| serde_json::to_value(p).ok()).unwrap_or(Value::Null)
-    };
+/// How well a route identifier matches a route: kind+namespace+name 3, kind+namespace 2, kind 1.
+fn rank(id: &RouteIdentifier, route: &AnyRoute) -> Option<u8> {
+    let RouteIdentifier { kind, namespace, name } = id;
+    if serde_json::to_value(kind).ok()?.as_str() != Some(route.kind.as_str()) {
+        return None;
+    }
+    match (namespace.as_deref(), name.as_deref()) {
+        (Some(ns), Some(n)) if ns == route.key.namespace && n == route.key.name => Some(3),
+        (Some(ns), None) if ns == route.key.namespace => Some(2),
+        (None, None) => Some(1),
+        _ => None,
+    }
+}
+
+/// The TargetGroupProps that apply to `service` for `route`: the Gateway-wide defaults, the
+/// Service's defaults, then its most specific route configuration.
+pub fn props(
+    snapshot: &Snapshot,
+    default_config: Option<&ObjectKey>,
+    service: &ObjectKey,
+    route: &AnyRoute,
+) -> TargetGroupProps {
     let mut merged = default_config
         .and_then(|k| snapshot.tg_configs.get(k))
-        .map(|c| to_value(&c.spec.default_configuration))
-        .unwrap_or(Value::Object(Map::new()));
+        .and_then(|c| c.spec.default_configuration.clone())
+        .unwrap_or_default();
     let own = snapshot.tg_configs.values().filter(|c| c.meta.key.namespace == service.namespace).find(|c| {
         c.spec
             .target_reference
@@ -52,28 +96,18 @@ pub fn props(snapshot: &Snapshot, default_config: Option<&ObjectKey>, service: &
             .is_some_and(|t| t.name == service.name && t.kind.as_deref().unwrap_or("Service") == "Service")
     });
     if let Some(own) = own {
-        merged = merge(&merged, &to_value(&own.spec.default_configuration));
-        // Most specific route identifier wins: kind+namespace+name, then kind+namespace, then kind.
-        let kind = route.kind.as_str();
-        let mut best: Option<(u8, Value)> = None;
+        if let Some(defaults) = &own.spec.default_configuration {
+            merged = merge(merged, defaults);
+        }
+        let mut best: Option<(u8, &TargetGroupProps)> = None;
         for rc in own.spec.route_configurations.iter().flatten() {
-            let id = serde_json::to_value(&rc.route_identifier).unwrap_or(Value::Null);
-            let get = |k: &str| id.get(k).and_then(Value::as_str);
-            if get("kind").is_some_and(|k| k != kind) {
-                continue;
-            }
-            let rank = match (get("namespace"), get("name")) {
-                (Some(ns), Some(n)) if ns == route.key.namespace && n == route.key.name => 3,
-                (Some(ns), None) if ns == route.key.namespace => 2,
-                (None, None) => 1,
-                _ => continue,
-            };
-            if best.as_ref().is_none_or(|(r, _)| rank > *r) {
-                best = Some((rank, serde_json::to_value(&rc.target_group_props).unwrap_or(Value::Null)));
+            let Some(r) = rank(&rc.route_identifier, route) else { continue };
+            if best.is_none_or(|(b, _)| r > b) {
+                best = Some((r, &rc.target_group_props));
             }
         }
         if let Some((_, p)) = best {
-            merged = merge(&merged, &p);
+            merged = merge(merged, p);
         }
     }
     merged
@@ -86,7 +120,7 @@ pub struct TargetGroupInput<'a> {
     pub backend: &'a ResolvedBackend,
     /// The ELB listener protocol it serves (`HTTPS`, `TCP_UDP`, ...).
     pub listener_protocol: &'a str,
-    pub props: &'a Value,
+    pub props: &'a TargetGroupProps,
 }
 
 /// `<route>:<kind>:<service>:<port>`, plus `:<protocol or version>` when the listener forces one
@@ -108,19 +142,53 @@ pub fn id(route: &AnyRoute, backend: &ResolvedBackend, forced: Option<&str>) -> 
     }
 }
 
-/// A backend no target group can reach.
+/// A backend no target group can reach, or a TargetGroupConfiguration field that cannot apply.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TargetGroupError {
     /// Instance targets are reached on a node port, which this Service does not have.
     #[error("Service {service} is {service_type}: instance targets need a NodePort or LoadBalancer Service")]
     NoNodePort { service: ObjectKey, service_type: String },
+    /// A field that only an Application Load Balancer's target groups take.
+    #[error("TargetGroupConfiguration {field}: applies only to target groups of an Application Load Balancer")]
+    AlbOnly { field: &'static str },
+    /// A field that needs another target type than the one in effect (possibly the default).
+    #[error("TargetGroupConfiguration {field}: applies only to targetType {needs}, not {actual}")]
+    TargetType { field: &'static str, needs: &'static str, actual: String },
 }
 
 pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, TargetGroupError> {
-    let p = input.props;
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let int = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).map(|n| n as i32);
-    let target_type = text(p, "targetType").unwrap_or_else(|| env.default_target_type.clone());
+    let TargetGroupProps {
+        target_group_name,
+        ip_address_type,
+        health_check_config,
+        node_selector,
+        target_group_attributes,
+        target_type,
+        protocol: wanted_protocol,
+        protocol_version,
+        target_control_port,
+        enable_multi_cluster,
+        tags,
+    } = input.props;
+    let target_type = target_type.as_ref().map_or_else(|| env.default_target_type.clone(), |t: &TargetType| wire(t));
+    if node_selector.is_some() && target_type != "instance" {
+        return Err(TargetGroupError::TargetType { field: "nodeSelector", needs: "instance", actual: target_type });
+    }
+    if target_control_port.is_some() {
+        if input.flavor != Flavor::Alb {
+            return Err(TargetGroupError::AlbOnly { field: "targetControlPort" });
+        }
+        if target_type != "ip" {
+            return Err(TargetGroupError::TargetType { field: "targetControlPort", needs: "ip", actual: target_type });
+        }
+    }
+    if matches!(input.listener_protocol, "QUIC" | "TCP_QUIC") && target_type != "ip" {
+        return Err(TargetGroupError::TargetType {
+            field: "targetType (behind a quicEnabled listener)",
+            needs: "ip",
+            actual: target_type,
+        });
+    }
     let port = match target_type.as_str() {
         "instance" => input.backend.port.node_port.ok_or_else(|| TargetGroupError::NoNodePort {
             service: input.backend.service.clone(),
@@ -135,23 +203,26 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
     // What the backend asks for, then what the listener allows.
     let (protocol, version, forced) = match input.flavor {
         Flavor::Alb => {
-            let protocol = text(p, "protocol").filter(|x| x == "HTTP" || x == "HTTPS").unwrap_or_else(|| "HTTP".into());
-            let own = if let Some(v) = text(p, "protocolVersion") {
-                v
+            let protocol = match wanted_protocol {
+                Some(p @ (TargetGroupProtocol::Http | TargetGroupProtocol::Https)) => wire(p),
+                _ => "HTTP".into(),
+            };
+            let own = if let Some(v) = protocol_version {
+                wire(v)
             } else if input.route.kind == RouteKind::Grpc {
-                "GRPC".into()
+                wire(&ProtocolVersion::Grpc)
             } else if input.backend.port.app_protocol.as_deref() == Some("kubernetes.io/h2c") {
-                "HTTP2".into()
+                wire(&ProtocolVersion::Http2)
             } else {
-                "HTTP1".into()
+                wire(&ProtocolVersion::Http1)
             };
             // ALB speaks HTTP/2 to clients over TLS only.
-            let version = if input.listener_protocol == "HTTPS" { own.clone() } else { "HTTP1".to_owned() };
+            let version = if input.listener_protocol == "HTTPS" { own.clone() } else { wire(&ProtocolVersion::Http1) };
             let forced = (version != own).then(|| version.clone());
             (protocol, Some(version), forced)
         }
         Flavor::Nlb => {
-            let own = text(p, "protocol").unwrap_or_else(|| {
+            let own = wanted_protocol.as_ref().map(wire).unwrap_or_else(|| {
                 match (input.route.kind, input.listener_protocol) {
                     (RouteKind::Udp, _) => "UDP".into(),
                     // Passthrough TLS reaches targets as plain TCP; only a TLS listener re-encrypts.
@@ -159,21 +230,33 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
                     _ => "TCP".into(),
                 }
             });
-            let protocol = if input.listener_protocol == "TCP_UDP" { "TCP_UDP".to_owned() } else { own.clone() };
+            let protocol = match input.listener_protocol {
+                p @ ("TCP_UDP" | "QUIC" | "TCP_QUIC") => p.to_owned(),
+                _ => own.clone(),
+            };
             let forced = (protocol != own).then(|| protocol.clone());
             (protocol, None, forced)
         }
     };
-    let hc = p.get("healthCheckConfig").cloned().unwrap_or(Value::Null);
+    let HealthCheckConfig {
+        healthy_threshold_count,
+        health_check_interval,
+        health_check_path,
+        health_check_port,
+        health_check_protocol,
+        health_check_timeout,
+        unhealthy_threshold_count,
+        matcher,
+    } = health_check_config.clone().unwrap_or_default();
     let grpc = version.as_deref() == Some("GRPC");
-    let hc_protocol = text(&hc, "healthCheckProtocol").unwrap_or_else(|| match input.flavor {
+    let hc_protocol = health_check_protocol.as_ref().map(wire).unwrap_or_else(|| match input.flavor {
         Flavor::Alb => protocol.clone(),
-        Flavor::Nlb => "TCP".into(),
+        Flavor::Nlb => wire(&HealthCheckProtocol::Tcp),
     });
     let http_check = hc_protocol == "HTTP" || hc_protocol == "HTTPS";
     let matcher = http_check.then(|| {
-        let m = hc.get("matcher").cloned().unwrap_or(Value::Null);
-        match (text(&m, "httpCode"), text(&m, "grpcCode")) {
+        let HealthCheckMatcher { http_code, grpc_code } = matcher.unwrap_or_default();
+        match (http_code, grpc_code) {
             (Some(code), _) => Matcher { http_code: Some(code), grpc_code: None },
             (None, Some(code)) => Matcher { http_code: None, grpc_code: Some(code) },
             (None, None) if grpc => Matcher { http_code: None, grpc_code: Some("12".into()) },
@@ -181,59 +264,57 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
         }
     });
     let id = id(input.route, input.backend, forced.as_deref());
-    let name = text(p, "targetGroupName").unwrap_or_else(|| {
-        let port_text = port.to_string();
-        naming::resource_name(
-            &input.route.key.namespace,
-            &input.route.key.name,
-            &[
-                &env.cluster_name,
-                &input.gateway.to_string(),
-                &id,
-                &target_type,
-                &protocol,
-                version.as_deref().unwrap_or(""),
-                &port_text,
-            ],
-        )
-    });
-    let user_tags = p
-        .get("tags")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
-        .unwrap_or_default();
-    let mut attributes: Vec<Attribute> = p
-        .get("targetGroupAttributes")
-        .and_then(Value::as_array)
-        .into_iter()
+    let port_text = port.to_string();
+    let control_text = target_control_port.map(|p| p.to_string());
+    let gateway = input.gateway.to_string();
+    let mut hashed = vec![
+        env.cluster_name.as_str(),
+        &gateway,
+        &id,
+        &target_type,
+        &protocol,
+        version.as_deref().unwrap_or(""),
+        &port_text,
+    ];
+    // Immutable in ELBv2: a new control port is a new target group, so a new name.
+    hashed.extend(control_text.as_deref());
+    let name = target_group_name
+        .clone()
+        .unwrap_or_else(|| naming::resource_name(&input.route.key.namespace, &input.route.key.name, &hashed));
+    let user_tags = tags.clone().unwrap_or_default();
+    let mut attributes: Vec<Attribute> = target_group_attributes
+        .iter()
         .flatten()
-        .map(|a| Attribute { key: text(a, "key").unwrap_or_default(), value: text(a, "value").unwrap_or_default() })
+        .map(|a| Attribute { key: a.key.clone(), value: a.value.clone() })
         .collect();
     attributes.sort();
     Ok(TargetGroupPlan {
-        tags: naming::tags(&env.cluster_name, input.flavor == Flavor::Alb, &input.gateway.to_string(), &id, &user_tags),
+        tags: naming::tags(&env.cluster_name, input.flavor == Flavor::Alb, &gateway, &id, &user_tags),
         id,
         target_group_name: name,
         protocol,
         protocol_version: version,
         port,
         target_type,
-        health_check_port: text(&hc, "healthCheckPort").unwrap_or_else(|| "traffic-port".into()),
+        ip_address_type: ip_address_type.map(|t: TargetGroupIpAddressType| wire(&t)),
+        target_control_port: *target_control_port,
+        health_check_port: health_check_port.unwrap_or_else(|| "traffic-port".into()),
         health_check_path: http_check.then(|| {
-            text(&hc, "healthCheckPath")
-                .unwrap_or_else(|| if grpc { "/AWS.ALB/healthcheck".into() } else { "/".into() })
+            health_check_path.unwrap_or_else(|| if grpc { "/AWS.ALB/healthcheck".into() } else { "/".into() })
         }),
         health_check_protocol: hc_protocol,
-        health_check_interval_seconds: int(&hc, "healthCheckInterval").unwrap_or(15),
-        health_check_timeout_seconds: int(&hc, "healthCheckTimeout").unwrap_or(5),
-        healthy_threshold_count: int(&hc, "healthyThresholdCount").unwrap_or(3),
-        unhealthy_threshold_count: int(&hc, "unhealthyThresholdCount").unwrap_or(3),
+        health_check_interval_seconds: health_check_interval.unwrap_or(15),
+        health_check_timeout_seconds: health_check_timeout.unwrap_or(5),
+        healthy_threshold_count: healthy_threshold_count.unwrap_or(3),
+        unhealthy_threshold_count: unhealthy_threshold_count.unwrap_or(3),
         matcher,
         attributes,
         backend: Backend {
             namespace: input.backend.service.namespace.clone(),
             name: input.backend.service.name.clone(),
             port: input.backend.port.port,
+            node_selector: node_selector.clone(),
+            multi_cluster: enable_multi_cluster.unwrap_or(false),
         },
     })
 }
@@ -241,7 +322,7 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::ServicePort;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -256,23 +337,38 @@ mod tests {
     fn backend(app_protocol: Option<&str>) -> ResolvedBackend {
         ResolvedBackend {
             service: ObjectKey::new("ns", "svc"),
-            port: ServicePort { port: 80, app_protocol: app_protocol.map(str::to_owned), ..ServicePort::default() },
+            port: ServicePort {
+                port: 80,
+                node_port: Some(30080),
+                app_protocol: app_protocol.map(str::to_owned),
+                ..ServicePort::default()
+            },
             weight: 1,
-            service_type: "ClusterIP".into(),
+            service_type: "NodePort".into(),
         }
     }
 
-    fn planned(listener: &str, backend: &ResolvedBackend, props: Value) -> Result<TargetGroupPlan, TargetGroupError> {
+    fn planned_on(
+        flavor: Flavor,
+        listener: &str,
+        backend: &ResolvedBackend,
+        props: Value,
+    ) -> Result<TargetGroupPlan, TargetGroupError> {
         let (route, gateway) = (route(), ObjectKey::new("ns", "gw"));
+        let props: TargetGroupProps = serde_json::from_value(props).expect("valid TargetGroupProps");
         let input = TargetGroupInput {
             gateway: &gateway,
-            flavor: Flavor::Alb,
+            flavor,
             route: &route,
             backend,
             listener_protocol: listener,
             props: &props,
         };
         plan(&Env::default(), &input)
+    }
+
+    fn planned(listener: &str, backend: &ResolvedBackend, props: Value) -> Result<TargetGroupPlan, TargetGroupError> {
+        planned_on(Flavor::Alb, listener, backend, props)
     }
 
     #[test]
@@ -291,7 +387,72 @@ mod tests {
 
     #[test]
     fn instance_targets_need_a_node_port() {
-        let err = planned("HTTP", &backend(None), json!({"targetType": "instance"})).unwrap_err();
+        let mut cluster_ip = backend(None);
+        cluster_ip.port.node_port = None;
+        let err = planned("HTTP", &cluster_ip, json!({"targetType": "instance"})).unwrap_err();
         assert!(matches!(err, TargetGroupError::NoNodePort { .. }), "{err}");
+    }
+
+    #[test]
+    fn target_control_port_is_planned_and_renames_the_target_group() {
+        let plain = planned("HTTP", &backend(None), json!({})).unwrap();
+        let controlled = planned("HTTP", &backend(None), json!({"targetControlPort": 9000})).unwrap();
+        assert_eq!((plain.target_control_port, controlled.target_control_port), (None, Some(9000)));
+        assert_eq!(plain.id, controlled.id, "the same stack resource");
+        assert_ne!(plain.target_group_name, controlled.target_group_name, "an immutable change is a new group");
+        let other = planned("HTTP", &backend(None), json!({"targetControlPort": 9001})).unwrap();
+        assert_ne!(controlled.target_group_name, other.target_group_name);
+    }
+
+    #[test]
+    fn target_control_port_is_refused_where_elbv2_cannot_take_it() {
+        let nlb = planned_on(Flavor::Nlb, "TCP", &backend(None), json!({"targetControlPort": 9000})).unwrap_err();
+        assert_eq!(nlb, TargetGroupError::AlbOnly { field: "targetControlPort" });
+        assert!(nlb.to_string().contains("targetControlPort"), "{nlb}");
+        let instance = planned("HTTP", &backend(None), json!({"targetControlPort": 9000, "targetType": "instance"}));
+        assert!(
+            matches!(instance, Err(TargetGroupError::TargetType { field: "targetControlPort", .. })),
+            "{instance:?}"
+        );
+    }
+
+    #[test]
+    fn node_selector_and_multi_cluster_reach_the_backend() {
+        let selector = json!({"matchLabels": {"pool": "edge"}});
+        let tg = planned(
+            "HTTP",
+            &backend(None),
+            json!({"targetType": "instance", "nodeSelector": selector, "enableMultiCluster": true}),
+        )
+        .unwrap();
+        assert_eq!(serde_json::to_value(&tg.backend.node_selector).unwrap(), selector);
+        assert!(tg.backend.multi_cluster);
+        let json = serde_json::to_value(&tg).unwrap();
+        assert_eq!(json["Backend"]["nodeSelector"], selector, "the plan shows it");
+        assert_eq!(json["Backend"]["multiCluster"], true);
+        // ip targets (the default here) have no nodes to select.
+        let err = planned("HTTP", &backend(None), json!({"nodeSelector": selector})).unwrap_err();
+        assert!(matches!(err, TargetGroupError::TargetType { field: "nodeSelector", .. }), "{err}");
+    }
+
+    #[test]
+    fn route_configurations_merge_over_defaults_per_key() {
+        let low: TargetGroupProps = serde_json::from_value(json!({
+            "tags": {"a": "1", "b": "1"}, "targetGroupAttributes": [{"key": "x", "value": "1"}],
+            "targetControlPort": 9000, "enableMultiCluster": true
+        }))
+        .unwrap();
+        let high: TargetGroupProps = serde_json::from_value(json!({
+            "tags": {"b": "2"}, "targetGroupAttributes": [{"key": "x", "value": "2"}, {"key": "y", "value": "3"}],
+            "targetControlPort": 9001
+        }))
+        .unwrap();
+        let merged = serde_json::to_value(merge(low, &high)).unwrap();
+        assert_eq!(
+            merged,
+            json!({"tags": {"a": "1", "b": "2"},
+                   "targetGroupAttributes": [{"key": "x", "value": "2"}, {"key": "y", "value": "3"}],
+                   "targetControlPort": 9001, "enableMultiCluster": true})
+        );
     }
 }

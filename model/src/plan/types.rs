@@ -49,6 +49,80 @@ pub struct LoadBalancerPlan {
     pub source_ranges: Vec<String>,
     pub attributes: Vec<Attribute>,
     pub tags: Vec<Tag>,
+    /// LoadBalancerConfiguration settings beyond the basics (`plan/lb_settings.rs`).
+    #[serde(flatten)]
+    pub settings: LoadBalancerSettings,
+}
+
+/// What a LoadBalancerConfiguration sets besides name, scheme, subnets and attributes, in the
+/// shapes of the API that applies each (ELBv2, EC2, WAFv2, Shield). Unset fields are not shown.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoadBalancerSettings {
+    /// [NLB] CreateLoadBalancer `SubnetMappings`: the addresses per subnet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_mappings: Vec<SubnetMapping>,
+    /// [ALB on Outposts] CreateLoadBalancer `CustomerOwnedIpv4Pool`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_owned_ipv4_pool: Option<String>,
+    /// [ALB] `IpamPools` (CreateLoadBalancer, then ModifyIpPools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipam_pools: Option<IpamPools>,
+    /// [NLB] SetSecurityGroups `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic` (`on`/`off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforce_security_group_inbound_rules_on_private_link_traffic: Option<String>,
+    /// ModifyCapacityReservation; `None` resets a reservation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_load_balancer_capacity: Option<MinimumLoadBalancerCapacity>,
+    /// Managed prefix lists the managed security group lets in (with or instead of CIDRs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_group_prefixes: Vec<String>,
+    /// [NLB] No security groups at all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_security_group: bool,
+    /// [NLB] ICMP destination-unreachable/fragmentation-needed (and ICMPv6 packet-too-big) into
+    /// the managed security group, for path MTU discovery.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not", rename = "EnableICMP")]
+    pub enable_icmp: bool,
+    /// With `SecurityGroups` given, the cluster's backend security group is added to them so
+    /// node and pod rules that admit it still apply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manage_backend_security_group_rules: bool,
+    /// [ALB] wafv2 AssociateWebACL: the regional web ACL's ARN or name.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "WebACL")]
+    pub web_acl: Option<String>,
+    /// [ALB] Shield Advanced CreateProtection for the load balancer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shield_protection: bool,
+}
+
+/// One entry of CreateLoadBalancer `SubnetMappings`; `SubnetId` may be a subnet's Name tag
+/// until apply resolves it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubnetMapping {
+    pub subnet_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "PrivateIPv4Address")]
+    pub private_ipv4_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "IPv6Address")]
+    pub ipv6_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_nat_ipv6_prefix: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamPools {
+    #[serde(rename = "Ipv4IPAMPoolId")]
+    pub ipv4_ipam_pool_id: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MinimumLoadBalancerCapacity {
+    pub capacity_units: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,6 +139,27 @@ pub struct ListenerPlan {
     pub default_actions: Vec<Action>,
     pub rules: Vec<RulePlan>,
     pub tags: Vec<Tag>,
+    /// Mutual TLS of an ALB HTTPS listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<MutualAuthenticationPlan>,
+    /// Listener attributes (`ModifyListenerAttributes`), sorted by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// ELBv2's listener `MutualAuthentication`; the trust store settings only in mode `verify`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MutualAuthenticationPlan {
+    /// `off`, `passthrough` or `verify`.
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,11 +396,18 @@ pub struct Rewrite {
 }
 
 /// The Kubernetes backend a target group serves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Backend {
     pub namespace: String,
     pub name: String,
     pub port: i32,
+    /// Instance targets: only nodes this selector matches are registered.
+    #[serde(rename = "nodeSelector", default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+    /// The target group is shared with other clusters: only targets this cluster registered are
+    /// ever deregistered.
+    #[serde(rename = "multiCluster", default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi_cluster: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -318,6 +420,12 @@ pub struct TargetGroupPlan {
     pub protocol_version: Option<String>,
     pub port: i32,
     pub target_type: String,
+    /// `ipv4` or `ipv6`; unset leaves ELBv2's default (`ipv4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+    /// Port of the targets' control agent (ALB, ip targets); immutable in ELBv2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_control_port: Option<i32>,
     pub health_check_protocol: String,
     pub health_check_port: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
