@@ -52,6 +52,10 @@
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.
 //!
+//! Emulated with state (always, rules on or off): the load balancer settings moto drops or lacks
+//! (customer-owned IPv4 pool, IPAM pools and ModifyIpPools, subnet mapping addresses, PrivateLink
+//! enforcement, capacity reservations); see `proxy/emulate.rs` for exactly what and how.
+//!
 //! The counting rules ask moto directly (DescribeListeners, DescribeRules with `Marker`
 //! pagination, DescribeLoadBalancers), unrecorded, with the request's own `Authorization`
 //! header (moto routes by its credential scope and does not check signatures). When those
@@ -82,6 +86,7 @@
 //! `Describe`, `List` or `Get`) that got past faults and rules: forwarded to moto (whatever moto
 //! answered) or emulated. Refused and fault-injected (except drop_after) ones do not count.
 
+mod emulate;
 mod protocol;
 mod rules;
 
@@ -122,14 +127,14 @@ pub struct Call {
 }
 
 impl Call {
-    /// ELBv2/EC2/ACM actions that do not start with `Describe`, `List` or `Get`.
+    /// ELBv2/EC2/ACM/WAFv2/Shield actions that do not start with `Describe`, `List` or `Get`.
     pub fn is_mutating(&self) -> bool {
         is_mutating(&self.service, &self.action)
     }
 }
 
 fn is_mutating(service: &str, action: &str) -> bool {
-    matches!(service, service::ELBV2 | service::EC2 | service::ACM)
+    matches!(service, service::ELBV2 | service::EC2 | service::ACM | service::WAFV2 | service::SHIELD)
         && !action.is_empty()
         && !["Describe", "List", "Get"].iter().any(|p| action.starts_with(p))
 }
@@ -384,6 +389,8 @@ struct State {
     quotas: Quotas,
     aws_rules: bool,
     mutations: usize,
+    /// Load balancer settings moto does not keep, by ARN (`emulate`).
+    extras: std::collections::BTreeMap<String, emulate::LoadBalancerExtras>,
 }
 
 struct Shared {
@@ -405,6 +412,7 @@ impl Shared {
                 quotas: options.quotas,
                 aws_rules: options.aws_rules,
                 mutations: 0,
+                extras: std::collections::BTreeMap::new(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -540,8 +548,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         let state = shared.state();
         (state.aws_rules, state.quotas)
     };
-    let verdict = match (&form, aws_rules && identity.service == service::ELBV2) {
-        (Some(form), true) => {
+    let elbv2_form = form.as_ref().filter(|_| identity.service == service::ELBV2);
+    let emulated = elbv2_form.and_then(|f| emulate::respond(&mut shared.state().extras, &identity.action, f));
+    let verdict = match (&form, aws_rules && identity.service == service::ELBV2, emulated) {
+        (_, _, Some(body)) => rules::Verdict::Respond { body },
+        (Some(form), true, None) => {
             let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
             rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await
         }
@@ -555,6 +566,20 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         rules::Verdict::Respond { body } => (Upstreamed::xml(body), mutating),
         rules::Verdict::Forward => {
             match shared.upstream.forward(&parts.method, &parts.uri, &parts.headers, body).await {
+                Ok(mut response)
+                    if response.status == StatusCode::OK
+                        && elbv2_form.is_some()
+                        && emulate::reads_answer(&identity.action) =>
+                {
+                    let text = String::from_utf8_lossy(&response.body).into_owned();
+                    let mut state = shared.state();
+                    if identity.action == "DescribeLoadBalancers" {
+                        response.body = Bytes::from(emulate::describe(&state.extras, &text));
+                    } else if let Some(f) = elbv2_form {
+                        emulate::remember(&mut state.extras, &identity.action, f, &text);
+                    }
+                    (response, mutating)
+                }
                 Ok(response) => (response, mutating),
                 Err(e) => (bad_gateway(&e), false),
             }
