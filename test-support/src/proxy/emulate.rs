@@ -1,6 +1,6 @@
 //! ELBv2 load balancer settings moto 5.2.5 drops or lacks, emulated with state in the proxy.
 //!
-//! - CreateLoadBalancer `CustomerOwnedIpv4Pool`, `IpamPools.Ipv4IPAMPoolId` and the addresses of
+//! - CreateLoadBalancer `CustomerOwnedIpv4Pool`, `IpamPools.Ipv4IpamPoolId` and the addresses of
 //!   `SubnetMappings` (`AllocationId`, `PrivateIPv4Address`, `IPv6Address`,
 //!   `SourceNatIpv6Prefix`): moto creates the load balancer without them. The proxy forwards the
 //!   request, keeps them by the new load balancer's ARN, and adds them to each
@@ -50,11 +50,11 @@ pub(crate) fn respond(state: &mut BTreeMap<String, LoadBalancerExtras>, action: 
             if form.get("RemoveIpamPools.member.1") == Some("ipv4") {
                 extras.ipv4_ipam_pool_id = None;
             }
-            if let Some(pool) = form.get("IpamPools.Ipv4IPAMPoolId") {
+            if let Some(pool) = form.get("IpamPools.Ipv4IpamPoolId") {
                 extras.ipv4_ipam_pool_id = Some(pool.to_owned());
             }
             let pools = extras.ipv4_ipam_pool_id.as_ref().map_or_else(String::new, |p| {
-                format!("<IpamPools><Ipv4IPAMPoolId>{}</Ipv4IPAMPoolId></IpamPools>", xml_escape(p))
+                format!("<IpamPools><Ipv4IpamPoolId>{}</Ipv4IpamPoolId></IpamPools>", xml_escape(p))
             });
             Some(answer(action, &pools))
         }
@@ -87,10 +87,10 @@ pub(crate) fn reads_answer(action: &str) -> bool {
 pub(crate) fn remember(state: &mut BTreeMap<String, LoadBalancerExtras>, action: &str, form: &Form, answer: &str) {
     match action {
         "CreateLoadBalancer" => {
-            let Some(arn) = between(answer, "<LoadBalancerArn>", "</LoadBalancerArn>") else { return };
+            let Some(arn) = between(answer, "<LoadBalancerArn>", "</LoadBalancerArn>").map(str::trim) else { return };
             let mut extras = LoadBalancerExtras {
                 customer_owned_ipv4_pool: form.get("CustomerOwnedIpv4Pool").map(str::to_owned),
-                ipv4_ipam_pool_id: form.get("IpamPools.Ipv4IPAMPoolId").map(str::to_owned),
+                ipv4_ipam_pool_id: form.get("IpamPools.Ipv4IpamPoolId").map(str::to_owned),
                 ..LoadBalancerExtras::default()
             };
             for i in 1.. {
@@ -126,14 +126,15 @@ pub(crate) fn describe(state: &BTreeMap<String, LoadBalancerExtras>, body: &str)
         let (head, tail) = rest.split_at(at);
         out.push_str(head);
         let Some(end) = tail.find("</LoadBalancerArn>") else { break };
-        let arn = &tail["<LoadBalancerArn>".len()..end];
+        // moto indents its XML: the text may hold whitespace around the ARN.
+        let arn = tail["<LoadBalancerArn>".len()..end].trim();
         let close = end + "</LoadBalancerArn>".len();
         out.push_str(&tail[..close]);
         rest = &tail[close..];
         let Some(extras) = state.get(arn) else { continue };
         out.push_str(&element("CustomerOwnedIpv4Pool", &extras.customer_owned_ipv4_pool));
         if let Some(pool) = &extras.ipv4_ipam_pool_id {
-            out.push_str(&format!("<IpamPools><Ipv4IPAMPoolId>{}</Ipv4IPAMPoolId></IpamPools>", xml_escape(pool)));
+            out.push_str(&format!("<IpamPools><Ipv4IpamPoolId>{}</Ipv4IpamPoolId></IpamPools>", xml_escape(pool)));
         }
         out.push_str(&element("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", &extras.enforce_private_link));
         // This load balancer's Availability Zones: up to the next load balancer.
@@ -141,7 +142,7 @@ pub(crate) fn describe(state: &BTreeMap<String, LoadBalancerExtras>, body: &str)
         let (mine, after) = rest.split_at(scope);
         let mut zones = mine.to_owned();
         for (subnet, [allocation, private, ipv6, nat]) in &extras.addresses {
-            let tag = format!("<SubnetId>{subnet}</SubnetId>");
+            let Some(tag) = subnet_element(&zones, subnet) else { continue };
             let address = format!(
                 "<LoadBalancerAddresses><member>{}{}{}</member></LoadBalancerAddresses>{}",
                 element("AllocationId", allocation),
@@ -159,6 +160,20 @@ pub(crate) fn describe(state: &BTreeMap<String, LoadBalancerExtras>, body: &str)
     }
     out.push_str(rest);
     out
+}
+
+/// The `<SubnetId>` element of `subnet` as written (moto may put whitespace around the id).
+fn subnet_element(zones: &str, subnet: &str) -> Option<String> {
+    let mut rest = zones;
+    while let Some(at) = rest.find("<SubnetId>") {
+        let end = rest[at..].find("</SubnetId>")? + at + "</SubnetId>".len();
+        let element = &rest[at..end];
+        if element["<SubnetId>".len()..element.len() - "</SubnetId>".len()].trim() == subnet {
+            return Some(element.to_owned());
+        }
+        rest = &rest[end..];
+    }
+    None
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
