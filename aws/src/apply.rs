@@ -210,7 +210,10 @@ impl State<'_> {
                             .r#type(LoadBalancerTypeEnum::from(plan.r#type.as_str()))
                             .scheme(LoadBalancerSchemeEnum::from(plan.scheme.as_str()))
                             .ip_address_type(IpAddressType::from(plan.ip_address_type.as_str()))
-                            .set_subnets(Some(plan.subnets.clone()))
+                            .set_subnets(plan.settings.subnet_mappings.is_empty().then(|| plan.subnets.clone()))
+                            .set_subnet_mappings(sdk::subnet_mappings_to_sdk(&plan.settings.subnet_mappings))
+                            .set_customer_owned_ipv4_pool(plan.settings.customer_owned_ipv4_pool.clone())
+                            .set_ipam_pools(sdk::ipam_pools_to_sdk(plan.settings.ipam_pools.as_ref()))
                             .set_security_groups(
                                 (!plan.security_groups.is_empty()).then(|| plan.security_groups.clone()),
                             )

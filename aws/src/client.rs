@@ -64,11 +64,20 @@ pub struct RateLimits {
     pub ec2: (u32, u32),
     pub acm: (u32, u32),
     pub tagging: (u32, u32),
+    /// WAFv2 and Shield Advanced (web ACL associations, protections).
+    pub protection: (u32, u32),
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { elbv2_read: (20, 40), elbv2_write: (10, 20), ec2: (20, 40), acm: (10, 20), tagging: (10, 20) }
+        Self {
+            elbv2_read: (20, 40),
+            elbv2_write: (10, 20),
+            ec2: (20, 40),
+            acm: (10, 20),
+            tagging: (10, 20),
+            protection: (5, 10),
+        }
     }
 }
 
@@ -76,7 +85,7 @@ impl RateLimits {
     /// Limits high enough never to wait, for tests and benchmarks against a local endpoint.
     pub fn unlimited() -> Self {
         let n = (100_000, 100_000);
-        Self { elbv2_read: n, elbv2_write: n, ec2: n, acm: n, tagging: n }
+        Self { elbv2_read: n, elbv2_write: n, ec2: n, acm: n, tagging: n, protection: n }
     }
 }
 
@@ -88,6 +97,8 @@ pub enum Api {
     Ec2,
     Acm,
     Tagging,
+    /// WAFv2 and Shield.
+    Protection,
 }
 
 /// What to do about a failed call.
@@ -157,6 +168,7 @@ const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "InvalidGroup.NotFound",
     "InvalidSubnetID.NotFound",
+    "WAFNonexistentItemException",
 ];
 
 /// Whether the fence interceptor refused an attempt of this call.
@@ -307,13 +319,15 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub acm: aws_sdk_acm::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub wafv2: aws_sdk_wafv2::Client,
+    pub shield: aws_sdk_shield::Client,
     pub metrics: CallMetrics,
     /// Closed while this process may not change AWS (it lost its lease).
     pub fence: WriteFence,
     /// A dry run's client: every mutating call is refused here and, were it to get past, by
     /// an interceptor before it is sent (see [`Aws::read_only`]).
     read_only: bool,
-    limiters: [Arc<DefaultDirectRateLimiter>; 5],
+    limiters: [Arc<DefaultDirectRateLimiter>; 6],
 }
 
 /// Whether mutating calls may go out, as a deadline on the monotonic clock. Shared by every clone
@@ -466,6 +480,12 @@ impl Aws {
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
                 aws_sdk_resourcegroupstagging::config::Builder::from(&config).interceptor(guard()).build(),
             ),
+            wafv2: aws_sdk_wafv2::Client::from_conf(
+                aws_sdk_wafv2::config::Builder::from(&config).interceptor(guard()).build(),
+            ),
+            shield: aws_sdk_shield::Client::from_conf(
+                aws_sdk_shield::config::Builder::from(&config).interceptor(guard()).build(),
+            ),
             metrics: CallMetrics::default(),
             fence,
             read_only: false,
@@ -475,6 +495,7 @@ impl Aws {
                 limiter(limits.ec2),
                 limiter(limits.acm),
                 limiter(limits.tagging),
+                limiter(limits.protection),
             ],
         }
     }
@@ -486,12 +507,18 @@ impl Aws {
         use aws_sdk_ec2::Client as Ec2;
         use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
         use aws_sdk_resourcegroupstagging::Client as Tagging;
+        use aws_sdk_shield::Client as Shield;
+        use aws_sdk_wafv2::Client as Wafv2;
         Self {
             elbv2: Elbv2::from_conf(Elbv2::config(&self.elbv2).to_builder().interceptor(ReadOnlyInterceptor).build()),
             ec2: Ec2::from_conf(Ec2::config(&self.ec2).to_builder().interceptor(ReadOnlyInterceptor).build()),
             acm: Acm::from_conf(Acm::config(&self.acm).to_builder().interceptor(ReadOnlyInterceptor).build()),
             tagging: Tagging::from_conf(
                 Tagging::config(&self.tagging).to_builder().interceptor(ReadOnlyInterceptor).build(),
+            ),
+            wafv2: Wafv2::from_conf(Wafv2::config(&self.wafv2).to_builder().interceptor(ReadOnlyInterceptor).build()),
+            shield: Shield::from_conf(
+                Shield::config(&self.shield).to_builder().interceptor(ReadOnlyInterceptor).build(),
             ),
             read_only: true,
             ..self.clone()

@@ -12,8 +12,9 @@ use crate::apply::{Applied, apply, delete_target_group};
 use crate::client::{Aws, AwsError, ErrorClass};
 use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protected, protected};
 use crate::diff::{Op, diff};
+use crate::lb_settings;
 use crate::observe::{load_balancers, observe, tag_value, tagged};
-use crate::resolve::Resolver;
+use crate::resolve::{IngressSources, Resolver};
 
 /// How many times a stack is observed and applied again after a transient failure.
 const ATTEMPTS: u32 = 6;
@@ -63,21 +64,26 @@ impl Deployer {
     pub async fn resolve(&self, stack: &Stack, existing: bool) -> Result<Stack, AwsError> {
         let mut stack = stack.clone();
         self.resolve_subnets(&mut stack.load_balancer, existing).await?;
-        let lb = &stack.load_balancer;
-        if lb.security_groups.is_empty() {
+        let lb = &mut stack.load_balancer;
+        if lb.settings.disable_security_group {
+            // An NLB without security groups: none managed, none given.
+        } else if lb.security_groups.is_empty() {
             let alb = lb.r#type == "application";
             let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
+            let lb = &stack.load_balancer;
+            let from = IngressSources {
+                ranges: &lb.source_ranges,
+                prefix_lists: &lb.settings.security_group_prefixes,
+                icmp: lb.settings.enable_icmp,
+            };
             let groups = self
                 .resolver
-                .managed_security_groups(
-                    &stack.gateway,
-                    alb,
-                    &stack.load_balancer.load_balancer_name,
-                    &ports,
-                    &stack.load_balancer.source_ranges,
-                )
+                .managed_security_groups_from(&stack.gateway, alb, &lb.load_balancer_name, &ports, &from)
                 .await?;
             stack.load_balancer.security_groups = groups;
+        } else if lb.settings.manage_backend_security_group_rules {
+            // Node and pod rules admit the backend group: the load balancer joins it.
+            lb.security_groups.push(self.resolver.backend_security_group().await?);
         }
         Ok(stack)
     }
@@ -90,6 +96,10 @@ impl Deployer {
             lb.subnets = self.resolver.subnets_by_selector(&lb.subnet_selector).await?;
         } else if !existing {
             lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
+        }
+        for m in &mut lb.settings.subnet_mappings {
+            let ids = self.resolver.subnet_ids(std::slice::from_ref(&m.subnet_id)).await?;
+            m.subnet_id = ids.into_iter().next().unwrap_or_else(|| m.subnet_id.clone());
         }
         Ok(())
     }
@@ -146,7 +156,11 @@ impl Deployer {
         if !ops.is_empty() {
             tracing::info!(gateway = %stack.gateway, operations = ops.len(), "converging");
         }
-        apply(&self.aws, &self.cluster, vpc, &resolved, &observation.stack, &ops).await
+        let applied = apply(&self.aws, &self.cluster, vpc, &resolved, &observation.stack, &ops).await?;
+        let tags = observation.stack.load_balancer.as_ref().map(|o| o.tags.as_slice()).unwrap_or_default();
+        let lb = &resolved.load_balancer;
+        operations.extend(lb_settings::converge(&self.aws, &self.cluster, lb, &applied.load_balancer_arn, tags).await?);
+        Ok(applied)
     }
 
     /// Deletes everything of one stack (`namespace/name` of the Gateway): load balancers, then

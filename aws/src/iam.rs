@@ -20,6 +20,7 @@ const READ: &[&str] = &[
     "acm:ListCertificates",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
+    "elasticloadbalancing:DescribeCapacityReservation",
     "elasticloadbalancing:DescribeListenerAttributes",
     "elasticloadbalancing:DescribeListenerCertificates",
     "elasticloadbalancing:DescribeListeners",
@@ -29,11 +30,20 @@ const READ: &[&str] = &[
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTargetHealth",
+    "shield:DescribeProtection",
     "tag:GetResources",
+    "wafv2:GetWebACLForResource",
+    "wafv2:ListWebACLs",
 ];
 
 /// Creates whose request must tag the new resource with this cluster's name.
-const CREATE: &[&str] = &["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"];
+const CREATE: &[&str] = &[
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "shield:CreateProtection",
+    // Tags on create of CreateProtection.
+    "shield:TagResource",
+];
 
 /// Changes to resources that carry this cluster's tag: the resource named in the call (for
 /// `CreateListener` its load balancer, for `CreateRule` its listener).
@@ -49,6 +59,8 @@ const CHANGE_OWNED: &[&str] = &[
     "elasticloadbalancing:DeleteRule",
     "elasticloadbalancing:DeleteTargetGroup",
     "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:ModifyCapacityReservation",
+    "elasticloadbalancing:ModifyIpPools",
     "elasticloadbalancing:ModifyListener",
     "elasticloadbalancing:ModifyListenerAttributes",
     "elasticloadbalancing:ModifyLoadBalancerAttributes",
@@ -60,6 +72,9 @@ const CHANGE_OWNED: &[&str] = &[
     "elasticloadbalancing:SetRulePriorities",
     "elasticloadbalancing:SetSecurityGroups",
     "elasticloadbalancing:SetSubnets",
+    "shield:DeleteProtection",
+    // What wafv2:AssociateWebACL and DisassociateWebACL need on the load balancer itself.
+    "elasticloadbalancing:SetWebAcl",
 ];
 
 /// ELBv2 creates that tag on create (each also authorizes `AddTags`).
@@ -130,6 +145,14 @@ pub fn policy(cluster: &str) -> Value {
                 "Action": CHANGE_OWNED,
                 "Resource": "*",
                 "Condition": { "StringEquals": { &resource_tag: cluster } }
+            },
+            {
+                // The web ACL side of an association; the load balancer side is SetWebAcl,
+                // granted above on this cluster's load balancers only.
+                "Sid": "WebAclSideOfAnAssociation",
+                "Effect": "Allow",
+                "Action": ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL"],
+                "Resource": "*"
             },
             {
                 "Sid": "FirstLoadBalancerInTheAccount",

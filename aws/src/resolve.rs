@@ -19,7 +19,9 @@ use tokio::sync::Mutex;
 
 use crate::client::{Aws, AwsError, ErrorClass};
 
-pub use security_groups::{IngressRule, IngressSource, backend_security_group_name, desired_ingress};
+pub use security_groups::{
+    IngressRule, IngressSource, IngressSources, backend_security_group_name, desired_ingress, desired_ingress_from,
+};
 pub use subnets::{SubnetInfo, role_tag, select_subnets};
 
 /// Tag of subnets for internet-facing load balancers.

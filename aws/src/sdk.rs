@@ -876,6 +876,34 @@ pub fn canonical_rule(
     (canonical_conditions(conditions), canonical_actions(actions), canonical_transforms(transforms))
 }
 
+/// CreateLoadBalancer `SubnetMappings`; `None` when the plan has none (subnets go by id).
+pub fn subnet_mappings_to_sdk(
+    mappings: &[albatross_model::plan::types::SubnetMapping],
+) -> Option<Vec<aws_sdk_elasticloadbalancingv2::types::SubnetMapping>> {
+    (!mappings.is_empty()).then(|| {
+        mappings
+            .iter()
+            .map(|m| {
+                aws_sdk_elasticloadbalancingv2::types::SubnetMapping::builder()
+                    .subnet_id(&m.subnet_id)
+                    .set_allocation_id(m.allocation_id.clone())
+                    .set_private_ipv4_address(m.private_ipv4_address.clone())
+                    .set_ipv6_address(m.ipv6_address.clone())
+                    .set_source_nat_ipv6_prefix(m.source_nat_ipv6_prefix.clone())
+                    .build()
+            })
+            .collect()
+    })
+}
+
+pub fn ipam_pools_to_sdk(
+    pools: Option<&albatross_model::plan::types::IpamPools>,
+) -> Option<aws_sdk_elasticloadbalancingv2::types::IpamPools> {
+    pools.map(|p| {
+        aws_sdk_elasticloadbalancingv2::types::IpamPools::builder().ipv4_ipam_pool_id(&p.ipv4_ipam_pool_id).build()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,11 @@ use serde_json::Value;
 const EXTRA: &[(&str, &str)] = &[
     ("ec2:CreateTags", "CreateSecurityGroup with TagSpecifications tags on create"),
     ("iam:CreateServiceLinkedRole", "the first load balancer of an account creates the ELB service role"),
+    ("shield:TagResource", "CreateProtection with Tags tags on create"),
+    (
+        "elasticloadbalancing:SetWebAcl",
+        "wafv2:AssociateWebACL and DisassociateWebACL act on the load balancer through it",
+    ),
 ];
 
 fn pascal(snake: &str) -> String {
@@ -35,9 +40,14 @@ fn called() -> BTreeSet<String> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for (client, service) in
-                [("elbv2", "elasticloadbalancing"), ("ec2", "ec2"), ("acm", "acm"), ("tagging", "tag")]
-            {
+            for (client, service) in [
+                ("elbv2", "elasticloadbalancing"),
+                ("ec2", "ec2"),
+                ("acm", "acm"),
+                ("tagging", "tag"),
+                ("wafv2", "wafv2"),
+                ("shield", "shield"),
+            ] {
                 let mut rest = text.as_str();
                 let needle = client;
                 while let Some(at) = rest.find(needle) {
@@ -52,7 +62,8 @@ fn called() -> BTreeSet<String> {
                         after.trim_start().chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
                     let tail = &after.trim_start()[method.len()..];
                     if !method.is_empty() && tail.starts_with('(') && method != "clone" {
-                        out.insert(format!("{service}:{}", pascal(&method)));
+                        // IAM spells WAF's `WebAcl` operations `WebACL`.
+                        out.insert(format!("{service}:{}", pascal(&method).replace("WebAcl", "WebACL")));
                     }
                 }
             }
@@ -190,12 +201,21 @@ fn iam_policy_conditions_on_the_cluster_tag_value() {
     let theirs = [(CLUSTER_TAG, "another-cluster")];
     let reads: BTreeSet<String> = strings(&policy["Statement"][0]["Action"]).into_iter().collect();
     assert_eq!(policy["Statement"][0]["Sid"], "Read");
-    let creates = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"];
+    let creates = [
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateTargetGroup",
+        "shield:CreateProtection",
+    ];
     let tagging = ["elasticloadbalancing:AddTags", "ec2:CreateTags", "ec2:CreateSecurityGroup"];
-    let changes: Vec<String> = called()
+    // The web ACL's side of an association names no resource of ours; the load balancer's side
+    // (SetWebAcl, checked with the changes) does.
+    let web_acl_side = ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL"];
+    let mut changes: Vec<String> = called()
         .into_iter()
         .filter(|a| !reads.contains(a) && !creates.contains(&a.as_str()) && !tagging.contains(&a.as_str()))
+        .filter(|a| !web_acl_side.contains(&a.as_str()))
         .collect();
+    changes.push("elasticloadbalancing:SetWebAcl".into());
     // Listener and rule actions are among them: ELBv2 checks the listener's, rule's or (for
     // CreateListener) load balancer's own tags.
     for listener_or_rule in ["CreateListener", "CreateRule", "ModifyRule", "DeleteRule", "SetRulePriorities"] {

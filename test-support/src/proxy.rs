@@ -55,6 +55,10 @@
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.
 //!
+//! Emulated with state (always, rules on or off): the load balancer settings moto drops or lacks
+//! (customer-owned IPv4 pool, IPAM pools and ModifyIpPools, subnet mapping addresses, PrivateLink
+//! enforcement, capacity reservations); see `proxy/lb_settings.rs` for exactly what and how.
+//!
 //! The counting rules ask moto directly (DescribeListeners, DescribeRules with `Marker`
 //! pagination, DescribeLoadBalancers), unrecorded, with the request's own `Authorization`
 //! header (moto routes by its credential scope and does not check signatures). When those
@@ -86,6 +90,7 @@
 //! answered) or emulated. Refused and fault-injected (except drop_after) ones do not count.
 
 mod emulate;
+mod lb_settings;
 mod protocol;
 mod rules;
 
@@ -126,14 +131,14 @@ pub struct Call {
 }
 
 impl Call {
-    /// ELBv2/EC2/ACM actions that do not start with `Describe`, `List` or `Get`.
+    /// ELBv2/EC2/ACM/WAFv2/Shield actions that do not start with `Describe`, `List` or `Get`.
     pub fn is_mutating(&self) -> bool {
         is_mutating(&self.service, &self.action)
     }
 }
 
 fn is_mutating(service: &str, action: &str) -> bool {
-    matches!(service, service::ELBV2 | service::EC2 | service::ACM)
+    matches!(service, service::ELBV2 | service::EC2 | service::ACM | service::WAFV2 | service::SHIELD)
         && !action.is_empty()
         && !["Describe", "List", "Get"].iter().any(|p| action.starts_with(p))
 }
@@ -389,6 +394,8 @@ struct State {
     aws_rules: bool,
     mutations: usize,
     emulated: emulate::Emulated,
+    /// Load balancer settings moto does not keep, by ARN (`lb_settings`).
+    extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
 }
 
 struct Shared {
@@ -411,6 +418,7 @@ impl Shared {
                 aws_rules: options.aws_rules,
                 mutations: 0,
                 emulated: emulate::Emulated::default(),
+                extras: std::collections::BTreeMap::new(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -546,8 +554,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         let state = shared.state();
         (state.aws_rules, state.quotas)
     };
-    let verdict = match (&form, aws_rules && identity.service == service::ELBV2) {
-        (Some(form), true) => match emulate::check(&identity.action, form) {
+    let elbv2_form = form.as_ref().filter(|_| identity.service == service::ELBV2);
+    let emulated = elbv2_form.and_then(|f| lb_settings::respond(&mut shared.state().extras, &identity.action, f));
+    let verdict = match (&form, aws_rules && identity.service == service::ELBV2, emulated) {
+        (_, _, Some(body)) => rules::Verdict::Respond { body },
+        (Some(form), true, None) => match emulate::check(&identity.action, form) {
             Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
             Ok(()) => {
                 let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
@@ -564,6 +575,20 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         rules::Verdict::Respond { body } => (Upstreamed::xml(body), mutating),
         rules::Verdict::Forward => {
             match shared.upstream.forward(&parts.method, &parts.uri, &parts.headers, body).await {
+                Ok(mut response)
+                    if response.status == StatusCode::OK
+                        && elbv2_form.is_some()
+                        && lb_settings::reads_answer(&identity.action) =>
+                {
+                    let text = String::from_utf8_lossy(&response.body).into_owned();
+                    let mut state = shared.state();
+                    if identity.action == "DescribeLoadBalancers" {
+                        response.body = Bytes::from(lb_settings::describe(&state.extras, &text));
+                    } else if let Some(f) = elbv2_form {
+                        lb_settings::remember(&mut state.extras, &identity.action, f, &text);
+                    }
+                    (response, mutating)
+                }
                 Ok(response) => (response, mutating),
                 Err(e) => (bad_gateway(&e), false),
             }

@@ -37,12 +37,69 @@ pub struct IngressRule {
     pub source: IngressSource,
 }
 
+/// Where the managed group lets traffic in from (the LoadBalancerConfiguration's `sourceRanges`,
+/// `securityGroupPrefixes` and `enableICMP`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IngressSources<'a> {
+    pub ranges: &'a [String],
+    /// Managed prefix lists (`pl-...`).
+    pub prefix_lists: &'a [String],
+    /// ICMP fragmentation-needed (IPv4 type 3 code 4) and ICMPv6 packet-too-big (type 2 code 0)
+    /// from every source, for path MTU discovery.
+    pub icmp: bool,
+}
+
 /// Ingress for listeners `(port, protocol)`: tcp for HTTP/HTTPS/TCP/TLS, udp for UDP, both for
 /// TCP_UDP, from each source range (none means `0.0.0.0/0`; IPv6 ranges contain `:`).
 pub fn desired_ingress(listeners: &[(i32, &str)], source_ranges: &[String]) -> BTreeSet<IngressRule> {
+    desired_ingress_from(listeners, &IngressSources { ranges: source_ranges, ..IngressSources::default() })
+}
+
+/// [`desired_ingress`] from ranges and prefix lists: `0.0.0.0/0` only when neither is given.
+pub fn desired_ingress_from(listeners: &[(i32, &str)], from: &IngressSources<'_>) -> BTreeSet<IngressRule> {
     let default = ["0.0.0.0/0".to_owned()];
-    let sources: &[String] = if source_ranges.is_empty() { &default } else { source_ranges };
+    let sources: &[String] = match (from.ranges.is_empty(), from.prefix_lists.is_empty()) {
+        (true, true) => &default,
+        _ => from.ranges,
+    };
     let mut rules = BTreeSet::new();
+    for &(port, protocol) in listeners {
+        let protocols: &[&str] = match protocol.to_ascii_uppercase().as_str() {
+            "UDP" => &["udp"],
+            "TCP_UDP" => &["tcp", "udp"],
+            _ => &["tcp"],
+        };
+        for ip_protocol in protocols {
+            for list in from.prefix_lists {
+                rules.insert(IngressRule {
+                    protocol: (*ip_protocol).to_owned(),
+                    from_port: Some(port),
+                    to_port: Some(port),
+                    source: IngressSource::PrefixList(list.clone()),
+                });
+            }
+        }
+    }
+    if from.icmp {
+        // EC2 keeps the ICMP type in FromPort and the code in ToPort.
+        let icmp = |source: IngressSource| match source {
+            IngressSource::Ipv6(_) => {
+                IngressRule { protocol: "icmpv6".into(), from_port: Some(2), to_port: Some(0), source }
+            }
+            _ => IngressRule { protocol: "icmp".into(), from_port: Some(3), to_port: Some(4), source },
+        };
+        for range in sources {
+            let range = canonical_cidr(range.trim());
+            rules.insert(icmp(if range.contains(':') {
+                IngressSource::Ipv6(range)
+            } else {
+                IngressSource::Ipv4(range)
+            }));
+        }
+        for list in from.prefix_lists {
+            rules.insert(icmp(IngressSource::PrefixList(list.clone())));
+        }
+    }
     for &(port, protocol) in listeners {
         let protocols: &[&str] = match protocol.to_ascii_uppercase().as_str() {
             "UDP" => &["udp"],
@@ -91,6 +148,7 @@ fn normalize_protocol(protocol: &str) -> String {
         "6" => "tcp".into(),
         "17" => "udp".into(),
         "1" => "icmp".into(),
+        "58" => "icmpv6".into(),
         other => other.into(),
     }
 }
@@ -252,8 +310,21 @@ impl Resolver {
         listeners: &[(i32, &str)],
         source_ranges: &[String],
     ) -> Result<Vec<String>, AwsError> {
+        let from = IngressSources { ranges: source_ranges, ..IngressSources::default() };
+        self.managed_security_groups_from(stack, alb, lb_name, listeners, &from).await
+    }
+
+    /// [`Resolver::managed_security_groups`] with prefix lists and ICMP.
+    pub async fn managed_security_groups_from(
+        &self,
+        stack: &str,
+        alb: bool,
+        lb_name: &str,
+        listeners: &[(i32, &str)],
+        from: &IngressSources<'_>,
+    ) -> Result<Vec<String>, AwsError> {
         let vpc = self.vpc_id().await?;
-        let desired = desired_ingress(listeners, source_ranges);
+        let desired = desired_ingress_from(listeners, from);
         let frontend = self.frontend_security_group(&vpc, stack, alb, lb_name, &desired).await?;
         let backend = self.backend_security_group().await?;
         Ok(vec![frontend, backend])

@@ -17,6 +17,15 @@ use super::types::{
 };
 use crate::validate::Flavor;
 
+/// Marker tags of a load balancer whose setting we manage: put on while the configuration asks
+/// for it, never taken off, so that removing the field undoes the setting.
+pub const WEB_ACL_TAG: &str = "albatross.k8s.aws/web-acl";
+pub const SHIELD_TAG: &str = "albatross.k8s.aws/shield";
+pub const CAPACITY_TAG: &str = "albatross.k8s.aws/capacity-reservation";
+pub const IPAM_TAG: &str = "albatross.k8s.aws/ipam-pool";
+/// Value of the marker tags.
+pub const MANAGED: &str = "managed";
+
 /// The load balancer, or why the configuration cannot apply to it (every problem, `; `-joined).
 pub fn plan(
     env: &Env,
@@ -202,6 +211,17 @@ pub fn plan(
         web_acl: waf_v2.as_ref().map(|w| w.web_acl.clone()),
         shield_protection: shield_configuration.as_ref().and_then(|s| s.enabled).unwrap_or(false),
     };
+    let mut user_tags = tags.clone().unwrap_or_default();
+    for (set, marker) in [
+        (settings.web_acl.is_some(), WEB_ACL_TAG),
+        (settings.shield_protection, SHIELD_TAG),
+        (settings.minimum_load_balancer_capacity.is_some(), CAPACITY_TAG),
+        (settings.ipam_pools.is_some(), IPAM_TAG),
+    ] {
+        if set {
+            user_tags.insert(marker.to_owned(), MANAGED.to_owned());
+        }
+    }
     Ok(LoadBalancerPlan {
         load_balancer_name: name,
         r#type: match flavor {
@@ -215,13 +235,7 @@ pub fn plan(
         subnet_selector: load_balancer_subnets_selector.clone().unwrap_or_default(),
         source_ranges: source_ranges.clone().unwrap_or_default(),
         attributes,
-        tags: naming::tags(
-            &env.cluster_name,
-            flavor == Flavor::Alb,
-            &key.to_string(),
-            "LoadBalancer",
-            &tags.clone().unwrap_or_default(),
-        ),
+        tags: naming::tags(&env.cluster_name, flavor == Flavor::Alb, &key.to_string(), "LoadBalancer", &user_tags),
         settings,
     })
 }

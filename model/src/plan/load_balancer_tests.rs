@@ -67,9 +67,14 @@ securityGroupPrefixes: [pl-0123456789abcdef0]
     assert_eq!(lb["WebACL"], "shop-acl");
     assert_eq!(lb["ShieldProtection"], true);
     assert_eq!(lb["CustomerOwnedIpv4Pool"], "ipv4pool-coip-0123");
-    assert_eq!(lb["IpamPools"]["Ipv4IPAMPoolId"], "ipam-pool-0abc");
+    assert_eq!(lb["IpamPools"]["Ipv4IpamPoolId"], "ipam-pool-0abc");
     assert_eq!(lb["MinimumLoadBalancerCapacity"]["CapacityUnits"], 100);
     assert_eq!(lb["SecurityGroupPrefixes"], serde_json::json!(["pl-0123456789abcdef0"]));
+    // Marker tags: removing a field later undoes it (see aws/src/lb_settings.rs).
+    let tags = lb["Tags"].as_array().unwrap();
+    for marker in [super::WEB_ACL_TAG, super::SHIELD_TAG, super::CAPACITY_TAG, super::IPAM_TAG] {
+        assert!(tags.iter().any(|t| t["Key"] == marker && t["Value"] == super::MANAGED), "{marker}: {tags:?}");
+    }
 }
 
 #[test]

@@ -115,7 +115,6 @@ pub struct SubnetMapping {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamPools {
-    #[serde(rename = "Ipv4IPAMPoolId")]
     pub ipv4_ipam_pool_id: String,
 }
 

@@ -9,6 +9,8 @@ pub mod service {
     pub const EC2: &str = "ec2";
     pub const ACM: &str = "acm";
     pub const TAGGING: &str = "tagging";
+    pub const WAFV2: &str = "wafv2";
+    pub const SHIELD: &str = "shield";
 }
 
 /// ELBv2's API version, sent as `Version=` in Query requests.
