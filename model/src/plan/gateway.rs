@@ -162,10 +162,10 @@ fn load_balancer(
 ) -> LoadBalancerPlan {
     let scheme = config.get("scheme").and_then(Value::as_str).map_or_else(|| env.default_scheme.clone(), str::to_owned);
     let identity = gw.meta.uid.clone().unwrap_or_else(|| key.to_string());
-    let name =
-        config.get("loadBalancerName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
-            naming::resource_name(&key.namespace, &key.name, &[&env.cluster_name, &identity, &scheme])
-        });
+    let name = config.get("loadBalancerName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
+        naming::load_balancer_name(&env.cluster_name, &key.namespace, &key.name, &identity, &scheme)
+    });
+    let security_groups = config::text_list(config, "securityGroups");
     let subnets: Vec<String> = config
         .get("loadBalancerSubnets")
         .and_then(Value::as_array)
@@ -195,7 +195,10 @@ fn load_balancer(
         scheme,
         ip_address_type: config.get("ipAddressType").and_then(Value::as_str).unwrap_or("ipv4").to_owned(),
         subnets,
-        security_groups: config::text_list(config, "securityGroups"),
+        security_groups: security_groups.clone(),
+        managed_security_group_name: security_groups
+            .is_empty()
+            .then(|| naming::security_group_name(&env.cluster_name, &key.namespace, &key.name, &identity)),
         subnet_selector: config
             .get("loadBalancerSubnetsSelector")
             .and_then(Value::as_object)
