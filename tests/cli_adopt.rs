@@ -241,13 +241,13 @@ async fn an_lbc_nlb_is_adopted_in_place() {
     write(dir.path(), NLB_MANIFESTS);
 
     world.proxy.clear_calls();
-    let out = reconcile(&world, dir.path(), &[]).await;
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
 
     world.proxy.clear_calls();
-    let out = reconcile(&world, dir.path(), &[]).await;
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
 }

@@ -197,11 +197,7 @@ impl LbcGateway {
             let default = if self.alb {
                 let response =
                     FixedResponseActionConfig::builder().status_code("404").content_type("text/plain").build();
-                Action::builder()
-                    .r#type(ActionTypeEnum::FixedResponse)
-                    .order(1)
-                    .fixed_response_config(response.unwrap())
-                    .build()
+                Action::builder().r#type(ActionTypeEnum::FixedResponse).order(1).fixed_response_config(response).build()
             } else {
                 let (_, (_, arn)) =
                     self.backends.iter().zip(&target_groups).find(|(b, _)| b.listener_port == *port).unwrap();
@@ -213,7 +209,7 @@ impl LbcGateway {
                 .load_balancer_arn(&lb_arn)
                 .port(*port)
                 .protocol(ProtocolEnum::from(*protocol))
-                .default_actions(default.unwrap())
+                .default_actions(default)
                 .set_tags(Some(self.elb_tags(cluster, &port.to_string())))
                 .send()
                 .await
@@ -231,7 +227,7 @@ impl LbcGateway {
                         .listener_arn(&arn)
                         .priority(priority)
                         .conditions(condition)
-                        .actions(forward(tg).unwrap())
+                        .actions(forward(tg))
                         .set_tags(Some(self.elb_tags(cluster, &format!("{port}:{priority}"))))
                         .send()
                         .await
