@@ -183,7 +183,28 @@ impl State<'_> {
                     Ok(found) => {
                         if let Some(lb) = found.load_balancers().first() {
                             let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
-                            if !self.owned(&self.tags_of(&arn).await?) {
+                            let same_kind = lb.r#type().map(|t| t.as_str()) == Some(plan.r#type.as_str())
+                                && lb.scheme().map(|s| s.as_str()) == Some(plan.scheme.as_str());
+                            let owned = self.owned(&self.tags_of(&arn).await?);
+                            if owned && !same_kind {
+                                // Names are unique: the successor cannot be made while the
+                                // predecessor, which must serve until then, holds the name.
+                                return Err(AwsError::new(
+                                    name,
+                                    "ReplacementNameTaken",
+                                    format!(
+                                        "the {} change needs a new load balancer, but its name {} is held by the one it replaces ({arn}), which keeps serving; set another loadBalancerName to replace it without downtime",
+                                        if lb.r#type().map(|t| t.as_str()) == Some(plan.r#type.as_str()) {
+                                            "scheme"
+                                        } else {
+                                            "type"
+                                        },
+                                        plan.load_balancer_name
+                                    ),
+                                    ErrorClass::Permanent,
+                                ));
+                            }
+                            if !owned {
                                 return Err(AwsError::new(
                                     name,
                                     "LoadBalancerNameTaken",

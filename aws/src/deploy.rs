@@ -5,15 +5,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use albatross_model::plan::naming::stack_tag_prefix;
+use albatross_model::plan::naming::{stack_tag_prefix, successor_target_group_name};
 use albatross_model::plan::types::{LoadBalancerPlan, Stack};
 
 use crate::apply::{Applied, apply, delete_target_group};
 use crate::client::{Aws, AwsError, ErrorClass};
 use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protected, protected};
-use crate::diff::{Op, diff};
+use crate::diff::{Op, diff, target_group_ids};
 use crate::lb_settings;
-use crate::observe::{load_balancers, observe, tag_value, tagged};
+use crate::observe::{Observation, load_balancers, observe, tag_value, tagged};
 use crate::resolve::{IngressSources, Resolver};
 
 /// How many times a stack is observed and applied again after a transient failure.
@@ -53,6 +53,16 @@ pub struct Deployed {
     pub applied: Applied,
     /// Operations run, over all attempts.
     pub operations: Vec<&'static str>,
+    /// A replaced stack still serving: [`Deployer::retire`] deletes it once the Gateway's status
+    /// carries the successor's address.
+    pub retiring: Retiring,
+}
+
+/// The load balancers a successor replaces (a new name, type or scheme) and their target groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Retiring {
+    pub load_balancers: Vec<String>,
+    pub target_groups: Vec<String>,
 }
 
 impl Deployer {
@@ -78,7 +88,13 @@ impl Deployer {
             };
             let groups = self
                 .resolver
-                .managed_security_groups_from(&stack.gateway, alb, &lb.load_balancer_name, &ports, &from)
+                .managed_security_groups_from(
+                    &stack.gateway,
+                    alb,
+                    lb.managed_security_group_name.as_deref().unwrap_or(&lb.load_balancer_name),
+                    &ports,
+                    &from,
+                )
                 .await?;
             stack.load_balancer.security_groups = groups;
         } else if lb.settings.manage_backend_security_group_rules {
@@ -114,7 +130,7 @@ impl Deployer {
             attempt += 1;
             let result = self.deploy_once(stack, &vpc, &mut operations).await;
             match result {
-                Ok(applied) => return Ok(Deployed { applied, operations }),
+                Ok((applied, retiring)) => return Ok(Deployed { applied, operations, retiring }),
                 Err(e) if e.class == ErrorClass::Transient && attempt < ATTEMPTS => {
                     tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "apply interrupted; observing again");
                     tokio::time::sleep(wait).await;
@@ -133,24 +149,19 @@ impl Deployer {
         stack: &Stack,
         vpc: &str,
         operations: &mut Vec<&'static str>,
-    ) -> Result<Applied, AwsError> {
-        let observation = observe(&self.aws, &self.cluster, stack).await?;
-        // A replaced load balancer (new scheme or name) goes first: its target groups cannot
-        // serve two load balancers.
+    ) -> Result<(Applied, Retiring), AwsError> {
+        let mut observation = observe(&self.aws, &self.cluster, stack).await?;
+        // As LBC: only what is in our VPC is the stack's.
+        observation.stack.target_groups.retain(|t| t.vpc_id.is_empty() || t.vpc_id == vpc);
+        // A replaced load balancer keeps serving until its successor does; one that may never
+        // be deleted gets no successor at all.
         for arn in &observation.stale_load_balancers {
-            // Protected, it stays and so does the rest: its target groups cannot serve two.
             if deletion_protected(&self.aws, arn).await? {
                 return Err(protected(arn, None));
             }
-            delete_load_balancer(&self.aws, arn).await?;
-            operations.push("DeleteLoadBalancer");
         }
-        let observation = if observation.stale_load_balancers.is_empty() {
-            observation
-        } else {
-            observe(&self.aws, &self.cluster, stack).await?
-        };
-        let resolved = self.resolve(stack, observation.stack.load_balancer.is_some()).await?;
+        let mut resolved = self.resolve(stack, observation.stack.load_balancer.is_some()).await?;
+        successor_names(&mut resolved, &observation);
         let ops = diff(&resolved, &observation.stack);
         operations.extend(ops.iter().map(Op::operation));
         if !ops.is_empty() {
@@ -160,7 +171,46 @@ impl Deployer {
         let tags = observation.stack.load_balancer.as_ref().map(|o| o.tags.as_slice()).unwrap_or_default();
         let lb = &resolved.load_balancer;
         operations.extend(lb_settings::converge(&self.aws, &self.cluster, lb, &applied.load_balancer_arn, tags).await?);
-        Ok(applied)
+        let retiring = Retiring {
+            load_balancers: observation.stale_load_balancers,
+            target_groups: observation.stale_target_groups.into_iter().map(|t| t.arn).collect(),
+        };
+        Ok((applied, retiring))
+    }
+
+    /// Deletes a replaced stack once its successor serves: call it after the Gateway's status
+    /// carries the successor's address. Its load balancers go first (their listeners and rules
+    /// with them), then their target groups. A protected one is never deleted; one still found
+    /// after a restart is retired by the next deploy, since it carries our tags.
+    pub async fn retire(&self, deployed: &Deployed) -> Result<usize, AwsError> {
+        let retiring = &deployed.retiring;
+        if retiring.load_balancers.is_empty() && retiring.target_groups.is_empty() {
+            return Ok(0);
+        }
+        let successor = &deployed.applied.load_balancer_arn;
+        let state = load_balancers(&self.aws, std::slice::from_ref(successor)).await?;
+        if state.first().map(|lb| lb.state.as_str()) != Some("active") {
+            return Err(AwsError::new(
+                "DeleteLoadBalancer",
+                "SuccessorNotActive",
+                format!("load balancer {successor} is not active yet: its predecessor keeps serving"),
+                ErrorClass::Transient,
+            ));
+        }
+        let mut deleted = 0;
+        for arn in &retiring.load_balancers {
+            if deletion_protected(&self.aws, arn).await? {
+                return Err(protected(arn, None));
+            }
+            tracing::info!(load_balancer = %arn, successor = %successor, "deleting a replaced load balancer");
+            delete_load_balancer(&self.aws, arn).await?;
+            deleted += 1;
+        }
+        for arn in &retiring.target_groups {
+            delete_target_group(&self.aws, arn).await?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 
     /// Deletes everything of one stack (`namespace/name` of the Gateway): load balancers, then
@@ -264,5 +314,27 @@ impl Deployer {
             .into_iter()
             .find(|lb| lb.name == stack.load_balancer.load_balancer_name)
             .map(|lb| lb.dns_name))
+    }
+}
+
+/// A target group to create whose planned name another group of ours still holds (one bound
+/// to a load balancer being replaced, or one whose immutable settings changed under a fixed
+/// `targetGroupName`) gets a successor's name instead: ELBv2 names are unique per region.
+fn successor_names(stack: &mut Stack, observation: &Observation) {
+    let paired = target_group_ids(stack, &observation.stack);
+    let held: BTreeSet<&str> = observation
+        .stack
+        .target_groups
+        .iter()
+        .filter(|t| !paired.contains_key(&t.arn))
+        .chain(&observation.stale_target_groups)
+        .map(|t| t.name.as_str())
+        .collect();
+    let paired_ids: BTreeSet<&String> = paired.values().collect();
+    let lb = stack.load_balancer.load_balancer_name.clone();
+    for tg in &mut stack.target_groups {
+        if !paired_ids.contains(&tg.id) && held.contains(tg.target_group_name.as_str()) {
+            tg.target_group_name = successor_target_group_name(&tg.target_group_name, &lb);
+        }
     }
 }

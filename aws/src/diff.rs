@@ -84,21 +84,36 @@ pub fn attributes_hash(attributes: &[Attribute]) -> String {
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Maps observed target group ARNs to stack ids: only a group whose name is still the planned
-/// one for its id counts as that id; a renamed (replaced) group keeps its ARN and so differs.
-/// So does one whose target control port (immutable in ELBv2) differs from the plan's.
+/// Maps observed target group ARNs to stack ids as LBC pairs them: by the resource tag, kept
+/// only while what a target group cannot change (target type, protocol, protocol version, port, target control port)
+/// matches the plan. Names are not compared: LBC's groups, and a successor's, keep theirs. Of
+/// duplicates (a crash between create and use), one serving our load balancer wins.
 pub fn target_group_ids(stack: &Stack, observed: &StackObserved) -> HashMap<String, String> {
-    let planned: HashMap<&str, (&str, Option<i32>)> = stack
-        .target_groups
-        .iter()
-        .map(|t| (t.id.as_str(), (t.target_group_name.as_str(), t.target_control_port)))
-        .collect();
-    observed
-        .target_groups
-        .iter()
-        .filter(|t| planned.get(t.id.as_str()) == Some(&(t.name.as_str(), t.target_control_port)))
-        .map(|t| (t.arn.clone(), t.id.clone()))
-        .collect()
+    let planned: HashMap<&str, &TargetGroupPlan> = stack.target_groups.iter().map(|t| (t.id.as_str(), t)).collect();
+    let lb = observed.load_balancer.as_ref().map(|l| l.arn.as_str());
+    let mut candidates: Vec<&TargetGroupObserved> = observed.target_groups.iter().collect();
+    candidates.sort_by_key(|t| {
+        (!lb.is_some_and(|lb| t.load_balancer_arns.iter().any(|a| a == lb)), t.load_balancer_arns.is_empty())
+    });
+    let mut taken = BTreeSet::new();
+    let mut out = HashMap::new();
+    for t in candidates {
+        let Some(plan) = planned.get(t.id.as_str()) else { continue };
+        if immutable_equal(plan, t) && taken.insert(t.id.as_str()) {
+            out.insert(t.arn.clone(), t.id.clone());
+        }
+    }
+    out
+}
+
+/// What only a new target group can change. The version is only HTTP's (apply sends no other).
+pub fn immutable_equal(plan: &TargetGroupPlan, o: &TargetGroupObserved) -> bool {
+    let http = matches!(plan.protocol.as_str(), "HTTP" | "HTTPS");
+    plan.target_type == o.target_type
+        && plan.protocol == o.protocol
+        && plan.port == o.port
+        && (!http || plan.protocol_version == o.protocol_version)
+        && plan.target_control_port == o.target_control_port
 }
 
 pub fn diff(stack: &Stack, observed: &StackObserved) -> Vec<Op> {

@@ -10,12 +10,14 @@ use crate::client::{Api, Aws, AwsError};
 use crate::observed::{ListenerObserved, LoadBalancerObserved, RuleObserved, StackObserved, TargetGroupObserved};
 use crate::{listener_settings, sdk};
 
-/// A stack as found: the load balancer that carries the planned name, plus any other load
-/// balancer with the same stack tag (left by a replacement) to delete.
+/// A stack as found: the load balancer that carries the planned name, type and scheme, plus
+/// any other load balancer with the same stack tag (one being replaced) and the target groups
+/// bound to those, to delete once the successor serves. `stack.target_groups` holds the rest.
 #[derive(Clone, Debug, Default)]
 pub struct Observation {
     pub stack: StackObserved,
     pub stale_load_balancers: Vec<String>,
+    pub stale_target_groups: Vec<TargetGroupObserved>,
 }
 
 /// Tagged resources of one stack (or of every stack of the cluster when `stack` is `None`):
@@ -102,7 +104,13 @@ pub async fn observe(aws: &Aws, cluster: &str, stack: &Stack) -> Result<Observat
             stack.listeners.iter().filter(|l| !l.attributes.is_empty()).map(|l| l.port).collect();
         observation.stack.listeners = listeners(aws, &arn, &with_attributes).await?;
     }
-    observation.stack.target_groups = target_groups(aws, alb, &tgs).await?;
+    // A target group serves one load balancer: those of a predecessor stay with it.
+    let (stale, current): (Vec<_>, Vec<_>) = target_groups(aws, alb, &tgs)
+        .await?
+        .into_iter()
+        .partition(|t| t.load_balancer_arns.iter().any(|lb| observation.stale_load_balancers.contains(lb)));
+    observation.stack.target_groups = current;
+    observation.stale_target_groups = stale;
     Ok(observation)
 }
 
@@ -126,6 +134,7 @@ pub async fn load_balancers(aws: &Aws, arns: &[String]) -> Result<Vec<LoadBalanc
             arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
             name: lb.load_balancer_name().unwrap_or_default().to_owned(),
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+            state: lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_owned()).unwrap_or_default(),
             r#type: lb.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
             scheme: lb.scheme().map(|t| t.as_str().to_owned()).unwrap_or_default(),
             ip_address_type: lb.ip_address_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
@@ -339,6 +348,8 @@ fn target_group(
         unhealthy_threshold_count: g.unhealthy_threshold_count().unwrap_or_default(),
         matcher_http_code: g.matcher().and_then(|m| m.http_code()).map(str::to_owned),
         matcher_grpc_code: g.matcher().and_then(|m| m.grpc_code()).map(str::to_owned),
+        vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
+        load_balancer_arns: g.load_balancer_arns().to_vec(),
         tags,
     }
 }

@@ -23,6 +23,8 @@ pub struct LoadBalancerObserved {
     pub arn: String,
     pub name: String,
     pub dns_name: String,
+    /// `provisioning`, `active`, ...
+    pub state: String,
     pub r#type: String,
     pub scheme: String,
     pub ip_address_type: String,
@@ -78,6 +80,9 @@ pub struct TargetGroupObserved {
     pub unhealthy_threshold_count: i32,
     pub matcher_http_code: Option<String>,
     pub matcher_grpc_code: Option<String>,
+    pub vpc_id: String,
+    /// The load balancers whose listeners or rules forward to it.
+    pub load_balancer_arns: Vec<String>,
     pub tags: Vec<Tag>,
 }
 

@@ -338,6 +338,7 @@ impl Controller {
         let certificates = self.deployer.resolver.certificates().await?;
         let mut build = plan::build(&snapshot, &self.env(certificates));
         let mut failure = None;
+        let mut retiring = None;
         if let Some(stack) = build.stacks.iter().find(|s| s.gateway == key.to_string()) {
             let entry = build
                 .statuses
@@ -368,6 +369,7 @@ impl Controller {
                         .collect();
                     self.sync_targets(key, &groups).await?;
                     self.deployed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), groups);
+                    retiring = Some(deployed);
                 }
                 Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
                 Err(e) => {
@@ -382,6 +384,14 @@ impl Controller {
         }
         for entry in build.statuses.iter().filter(|s| s.kind != "GatewayClass") {
             self.write_status(entry, Some(key)).await?;
+        }
+        // Only once the status names the successor does the stack it replaced go.
+        if let Some(deployed) = retiring {
+            match self.deployer.retire(&deployed).await {
+                Ok(_) => {}
+                Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
+                Err(e) => failure = failure.or(Some(e)),
+            }
         }
         self.clear_detached(key).await?;
         match failure {

@@ -203,6 +203,15 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
                 if let Some(entry) = entry {
                     plan::programmed(entry, Ok(&deployed.applied.dns_name));
                 }
+                // The status names the successor: the stack it replaced can go.
+                match deployer.retire(&deployed).await {
+                    Ok(0) => {}
+                    Ok(n) => eprintln!("Gateway {}: deleted the replaced stack ({n} resources)", stack.gateway),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("Gateway {}: the replaced stack is kept: {e}", stack.gateway);
+                    }
+                }
             }
             Err(e) => {
                 failed += 1;

@@ -87,6 +87,7 @@ fn stack(rules: Vec<RulePlan>, tgs: &[&str]) -> Stack {
             ip_address_type: "ipv4".into(),
             subnets: vec!["subnet-a".into(), "subnet-b".into()],
             security_groups: vec!["sg-1".into()],
+            managed_security_group_name: None,
             subnet_selector: Default::default(),
             source_ranges: vec![],
             attributes: vec![],
@@ -129,6 +130,7 @@ fn observed_as(stack: &Stack) -> StackObserved {
             arn: "arn:lb".into(),
             name: lb.load_balancer_name.clone(),
             dns_name: "lb.example".into(),
+            state: "active".into(),
             r#type: lb.r#type.clone(),
             scheme: lb.scheme.clone(),
             ip_address_type: lb.ip_address_type.clone(),
@@ -184,6 +186,8 @@ fn observed_as(stack: &Stack) -> StackObserved {
                 unhealthy_threshold_count: t.unhealthy_threshold_count,
                 matcher_http_code: t.matcher.as_ref().and_then(|m| m.http_code.clone()),
                 matcher_grpc_code: t.matcher.as_ref().and_then(|m| m.grpc_code.clone()),
+                vpc_id: String::new(),
+                load_balancer_arns: vec![],
                 tags: t.tags.clone(),
             })
             .collect(),
@@ -282,7 +286,8 @@ fn without_room_between_neighbours_all_rules_move_to_a_fresh_range_in_order() {
 fn a_replaced_target_group_is_created_before_rules_move_to_it_and_deleted_after() {
     let before = three();
     let mut after = three();
-    after.target_groups[0].target_group_name = "tg-x-renamed".into();
+    // The port cannot change in place (a name can: LBC keeps a group under another name).
+    after.target_groups[0].port = 9090;
     let ops = diff(&after, &observed_as(&before));
     let names: Vec<&str> = ops.iter().map(Op::operation).collect();
     assert_eq!(names, ["CreateTargetGroup", "ModifyRule", "ModifyRule", "DeleteTargetGroup"], "{ops:?}");
@@ -363,4 +368,28 @@ fn listener_attributes_and_mutual_tls_are_modified_only_when_they_differ() {
     assert!(
         created.contains(&Op::ModifyListenerAttributes { port: 80, attributes: after.listeners[0].attributes.clone() })
     );
+}
+
+/// LBC's target groups have LBC's names: they pair by the resource tag, as LBC pairs them.
+#[test]
+fn target_groups_of_another_name_are_kept_when_what_cannot_change_matches() {
+    let plan = three();
+    let mut observed = observed_as(&plan);
+    for tg in &mut observed.target_groups {
+        tg.name = format!("k8s-lbc-{}", tg.id);
+    }
+    assert_eq!(diff(&plan, &observed), vec![]);
+}
+
+#[test]
+fn a_target_group_whose_port_or_target_type_differs_is_replaced() {
+    let plan = three();
+    let mut observed = observed_as(&plan);
+    observed.target_groups[0].port = 80;
+    observed.target_groups[1].target_type = "instance".into();
+    let ops = diff(&plan, &observed);
+    assert!(ops.contains(&Op::CreateTargetGroup { id: "x".into() }), "{ops:?}");
+    assert!(ops.contains(&Op::CreateTargetGroup { id: "y".into() }), "{ops:?}");
+    assert!(ops.contains(&Op::DeleteTargetGroup { arn: observed.target_groups[0].arn.clone() }), "{ops:?}");
+    assert!(ops.contains(&Op::DeleteTargetGroup { arn: observed.target_groups[1].arn.clone() }), "{ops:?}");
 }

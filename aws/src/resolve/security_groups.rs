@@ -227,7 +227,8 @@ fn group_id(group: &SecurityGroup) -> String {
 
 /// `k8s-traffic-<cluster[:16]>-<sha256(cluster)[:10]>`.
 pub fn backend_security_group_name(cluster: &str) -> String {
-    let short: String = cluster.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(16).collect();
+    // LBC's formula: letters and digits of the cluster name (at most 232), then its hash.
+    let short: String = cluster.chars().filter(char::is_ascii_alphanumeric).take(232).collect();
     let digest = Sha256::digest(cluster.as_bytes());
     let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     format!("k8s-traffic-{short}-{hash}")
@@ -611,11 +612,11 @@ mod tests {
     }
 
     #[test]
-    fn backend_name_is_stable_and_short() {
+    fn backend_name_is_the_load_balancer_controllers() {
         let name = backend_security_group_name("a-very-long-cluster-name-indeed");
-        assert_eq!(name, backend_security_group_name("a-very-long-cluster-name-indeed"));
-        assert!(name.starts_with("k8s-traffic-a-very-long-clus-"), "{name}");
-        assert_eq!(name.len(), "k8s-traffic-".len() + 16 + 1 + 10);
+        let hash: String =
+            Sha256::digest(b"a-very-long-cluster-name-indeed").iter().take(5).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(name, format!("k8s-traffic-averylongclusternameindeed-{hash}"));
     }
 
     fn violation() -> AwsError {

@@ -160,7 +160,7 @@ pub fn plan(
 
     let identity = gw.meta.uid.clone().unwrap_or_else(|| key.to_string());
     let name = load_balancer_name.clone().unwrap_or_else(|| {
-        naming::resource_name(&key.namespace, &key.name, &[&env.cluster_name, &identity, &scheme_text])
+        naming::load_balancer_name(&env.cluster_name, &key.namespace, &key.name, &identity, &scheme_text)
     });
     let subnets: Vec<String> = load_balancer_subnets
         .as_ref()
@@ -232,6 +232,8 @@ pub fn plan(
         ip_address_type: ip_address_type.as_ref().map_or_else(|| "ipv4".to_owned(), enum_text),
         subnets,
         security_groups: security_groups.clone().unwrap_or_default(),
+        managed_security_group_name: (!user_groups && !settings.disable_security_group)
+            .then(|| naming::security_group_name(&env.cluster_name, &key.namespace, &key.name, &identity)),
         subnet_selector: load_balancer_subnets_selector.clone().unwrap_or_default(),
         source_ranges: source_ranges.clone().unwrap_or_default(),
         attributes,

@@ -8,11 +8,12 @@ fn alnum(s: &str, max: usize) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).take(max).collect()
 }
 
-fn hash10(parts: &[&str]) -> String {
+/// SHA-256 over the parts written one after another, hex, first 10: the AWS Load Balancer
+/// Controller's formula (no separator), so that it and we compute the same names.
+pub fn hash10(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());
-        hasher.update([0]);
     }
     hasher.finalize().iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
@@ -20,6 +21,79 @@ fn hash10(parts: &[&str]) -> String {
 /// `k8s-<ns[:8]>-<name[:8]>-<hash10>`: at most 32 characters, as ELBv2 requires.
 pub fn resource_name(namespace: &str, name: &str, hashed: &[&str]) -> String {
     format!("k8s-{}-{}-{}", alnum(namespace, 8), alnum(name, 8), hash10(hashed))
+}
+
+/// A load balancer's name as LBC derives it: cluster name, Gateway uid, scheme.
+pub fn load_balancer_name(cluster: &str, namespace: &str, name: &str, uid: &str, scheme: &str) -> String {
+    resource_name(namespace, name, &[cluster, uid, scheme])
+}
+
+/// What LBC hashes into a target group's name, besides the cluster name.
+pub struct TargetGroupNameParts<'a> {
+    pub gateway_namespace: &'a str,
+    pub gateway_name: &'a str,
+    pub route_namespace: &'a str,
+    pub route_name: &'a str,
+    pub route_kind: &'a str,
+    pub service_namespace: &'a str,
+    pub service_name: &'a str,
+    /// The Service's targetPort for `ip` targets, its NodePort for `instance` targets.
+    pub port: i32,
+    pub target_type: &'a str,
+    pub protocol: &'a str,
+    pub protocol_version: Option<&'a str>,
+    pub target_control_port: Option<i32>,
+}
+
+/// A target group's name as LBC derives it.
+pub fn target_group_name(cluster: &str, p: &TargetGroupNameParts) -> String {
+    let port = p.port.to_string();
+    let control = p.target_control_port.map(|c| c.to_string());
+    let mut hashed = vec![
+        cluster,
+        p.gateway_namespace,
+        p.gateway_name,
+        p.route_namespace,
+        p.route_name,
+        p.route_kind,
+        p.service_namespace,
+        p.service_name,
+        &port,
+        p.target_type,
+        p.protocol,
+    ];
+    hashed.extend(p.protocol_version);
+    hashed.extend(control.as_deref());
+    resource_name(p.route_namespace, p.route_name, &hashed)
+}
+
+/// The name of a successor's target group while its predecessor, bound to the load balancer
+/// being replaced, still holds the planned name: the head of that name and a hash of it with
+/// the new load balancer's name (ELBv2's 32 characters). Groups pair by tag, not name, so the
+/// name lasts.
+pub fn successor_target_group_name(planned: &str, load_balancer: &str) -> String {
+    let head: String = planned.chars().take(21).collect();
+    format!("{}-{}", head.trim_end_matches('-'), hash10(&[planned, "/", load_balancer]))
+}
+
+/// LBC's name of a Gateway's managed security group: cluster name, Gateway name, namespace, uid.
+pub fn security_group_name(cluster: &str, namespace: &str, name: &str, uid: &str) -> String {
+    resource_name(namespace, name, &[cluster, name, namespace, uid])
+}
+
+/// LBC's resource id of a target group:
+/// `<gw ns>/<gw name>:<route ns>-<route name>:<route kind>-<svc ns>-<svc name>:<svc targetPort>`.
+pub fn target_group_resource_id(
+    gateway: (&str, &str),
+    route: (&str, &str),
+    route_kind: &str,
+    service: (&str, &str),
+    target_port: &str,
+) -> String {
+    format!(
+        "{}/{}:{}-{}:{route_kind}-{}-{}:{target_port}",
+        gateway.0, gateway.1, route.0, route.1, service.0, service.1
+    )
 }
 
 pub const CLUSTER_TAG: &str = "elbv2.k8s.aws/cluster";
@@ -66,6 +140,59 @@ mod tests {
         assert_eq!(fit_tag_value(&a).chars().count(), 256);
         assert_ne!(fit_tag_value(&a), fit_tag_value(&b));
         assert_eq!(fit_tag_value("short"), "short");
+    }
+
+    /// Values computed with LBC's formula (`sha256.Sum256([]byte(a + b + c))`, hex, first 10).
+    #[test]
+    fn names_are_the_load_balancer_controllers() {
+        let sha = |s: &str| {
+            let d = Sha256::digest(s.as_bytes());
+            d.iter().take(5).map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        assert_eq!(
+            load_balancer_name("prod", "example-ns", "my-gateway", "4b1c-uid", "internet-facing"),
+            format!("k8s-examplen-mygatewa-{}", sha("prod4b1c-uidinternet-facing"))
+        );
+        let parts = TargetGroupNameParts {
+            gateway_namespace: "gns",
+            gateway_name: "gw",
+            route_namespace: "rns",
+            route_name: "route",
+            route_kind: "HTTPRoute",
+            service_namespace: "sns",
+            service_name: "svc",
+            port: 8080,
+            target_type: "ip",
+            protocol: "HTTP",
+            protocol_version: Some("HTTP1"),
+            target_control_port: None,
+        };
+        assert_eq!(
+            target_group_name("prod", &parts),
+            format!("k8s-rns-route-{}", sha("prodgnsgwrnsrouteHTTPRoutesnssvc8080ipHTTPHTTP1"))
+        );
+        let nlb =
+            TargetGroupNameParts { protocol: "TCP", protocol_version: None, target_control_port: Some(9), ..parts };
+        assert_eq!(
+            target_group_name("prod", &nlb),
+            format!("k8s-rns-route-{}", sha("prodgnsgwrnsrouteHTTPRoutesnssvc8080ipTCP9"))
+        );
+        assert_eq!(
+            security_group_name("prod", "example-ns", "my-gateway", "uid"),
+            format!("k8s-examplen-mygatewa-{}", sha("prodmy-gatewayexample-nsuid"))
+        );
+        assert_eq!(
+            target_group_resource_id(("gns", "gw"), ("rns", "route"), "HTTPRoute", ("sns", "svc"), "8080"),
+            "gns/gw:rns-route:HTTPRoute-sns-svc:8080"
+        );
+    }
+
+    #[test]
+    fn successor_names_fit_and_differ() {
+        let planned = "k8s-examplen-mygatewa-0123456789";
+        let next = successor_target_group_name(planned, "k8s-new");
+        assert!(next.len() <= 32 && next != planned && !next.contains("--"), "{next}");
+        assert_ne!(next, successor_target_group_name(planned, "k8s-other"));
     }
 
     #[test]

@@ -123,18 +123,23 @@ pub struct TargetGroupInput<'a> {
     pub props: &'a TargetGroupProps,
 }
 
-/// `<route>:<kind>:<service>:<port>`, plus `:<protocol or version>` when the listener forces one
-/// other than the backend's own (HTTP/1.1 behind plain HTTP, TCP_UDP), so that the target groups
-/// of one backend behind different listeners stay distinct.
-pub fn id(route: &AnyRoute, backend: &ResolvedBackend, forced: Option<&str>) -> String {
-    let base = format!(
-        "{}/{}:{}:{}/{}:{}",
-        route.key.namespace,
-        route.key.name,
+/// LBC's resource id (`<gateway>:<route>:<kind>-<service>:<targetPort>`), plus `:<protocol or
+/// version>` when the listener forces one other than the backend's own (HTTP/1.1 behind plain
+/// HTTP, TCP_UDP), so that the target groups of one backend behind different listeners stay
+/// distinct.
+pub fn id(gateway: &ObjectKey, route: &AnyRoute, backend: &ResolvedBackend, forced: Option<&str>) -> String {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let target_port = match &backend.port.target_port {
+        Some(IntOrString::Int(n)) => n.to_string(),
+        Some(IntOrString::String(s)) => s.clone(),
+        None => backend.port.port.to_string(),
+    };
+    let base = naming::target_group_resource_id(
+        (&gateway.namespace, &gateway.name),
+        (&route.key.namespace, &route.key.name),
         route.kind.as_str(),
-        backend.service.namespace,
-        backend.service.name,
-        backend.port.port
+        (&backend.service.namespace, &backend.service.name),
+        &target_port,
     );
     match forced {
         Some(variant) => format!("{base}:{variant}"),
@@ -263,24 +268,28 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
             (None, None) => Matcher { http_code: Some("200-399".into()), grpc_code: None },
         }
     });
-    let id = id(input.route, input.backend, forced.as_deref());
-    let port_text = port.to_string();
-    let control_text = target_control_port.map(|p| p.to_string());
+    let id = id(input.gateway, input.route, input.backend, forced.as_deref());
     let gateway = input.gateway.to_string();
-    let mut hashed = vec![
-        env.cluster_name.as_str(),
-        &gateway,
-        &id,
-        &target_type,
-        &protocol,
-        version.as_deref().unwrap_or(""),
-        &port_text,
-    ];
     // Immutable in ELBv2: a new control port is a new target group, so a new name.
-    hashed.extend(control_text.as_deref());
-    let name = target_group_name
-        .clone()
-        .unwrap_or_else(|| naming::resource_name(&input.route.key.namespace, &input.route.key.name, &hashed));
+    let name = target_group_name.clone().unwrap_or_else(|| {
+        naming::target_group_name(
+            &env.cluster_name,
+            &naming::TargetGroupNameParts {
+                gateway_namespace: &input.gateway.namespace,
+                gateway_name: &input.gateway.name,
+                route_namespace: &input.route.key.namespace,
+                route_name: &input.route.key.name,
+                route_kind: input.route.kind.as_str(),
+                service_namespace: &input.backend.service.namespace,
+                service_name: &input.backend.service.name,
+                port,
+                target_type: &target_type,
+                protocol: &protocol,
+                protocol_version: version.as_deref(),
+                target_control_port: *target_control_port,
+            },
+        )
+    });
     let user_tags = tags.clone().unwrap_or_default();
     let mut attributes: Vec<Attribute> = target_group_attributes
         .iter()
@@ -376,13 +385,40 @@ mod tests {
         let h2c = backend(Some("kubernetes.io/h2c"));
         let https = planned("HTTPS", &h2c, json!({})).unwrap();
         let http = planned("HTTP", &h2c, json!({})).unwrap();
-        assert_eq!((https.id.as_str(), https.protocol_version.as_deref()), ("ns/r:HTTPRoute:ns/svc:80", Some("HTTP2")));
+        assert_eq!(
+            (https.id.as_str(), https.protocol_version.as_deref()),
+            ("ns/gw:ns-r:HTTPRoute-ns-svc:80", Some("HTTP2"))
+        );
         assert_eq!(
             (http.id.as_str(), http.protocol_version.as_deref()),
-            ("ns/r:HTTPRoute:ns/svc:80:HTTP1", Some("HTTP1"))
+            ("ns/gw:ns-r:HTTPRoute-ns-svc:80:HTTP1", Some("HTTP1"))
         );
         // Plain HTTP/1.1 backends are the same target group behind either listener.
-        assert_eq!(planned("HTTP", &backend(None), json!({})).unwrap().id, "ns/r:HTTPRoute:ns/svc:80");
+        assert_eq!(planned("HTTP", &backend(None), json!({})).unwrap().id, "ns/gw:ns-r:HTTPRoute-ns-svc:80");
+    }
+
+    /// LBC keys a target group by the Service's targetPort and names it by the port it sends to.
+    #[test]
+    fn ip_targets_are_keyed_and_named_by_the_target_port() {
+        let mut b = backend(None);
+        b.port.target_port = Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080));
+        let tg = planned("HTTP", &b, json!({})).unwrap();
+        assert_eq!((tg.id.as_str(), tg.port), ("ns/gw:ns-r:HTTPRoute-ns-svc:8080", 8080));
+        let parts = naming::TargetGroupNameParts {
+            gateway_namespace: "ns",
+            gateway_name: "gw",
+            route_namespace: "ns",
+            route_name: "r",
+            route_kind: "HTTPRoute",
+            service_namespace: "ns",
+            service_name: "svc",
+            port: 8080,
+            target_type: "ip",
+            protocol: "HTTP",
+            protocol_version: Some("HTTP1"),
+            target_control_port: None,
+        };
+        assert_eq!(tg.target_group_name, naming::target_group_name(&Env::default().cluster_name, &parts));
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct LoadBalancerPlan {
     pub subnets: Vec<String>,
     /// Security groups from the configuration; empty means a managed group per load balancer.
     pub security_groups: Vec<String>,
+    /// The name of that managed group, as LBC names it; absent with configured groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_security_group_name: Option<String>,
     /// Subnet tags to select subnets by when the configuration names none (discovered at apply).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub subnet_selector: std::collections::BTreeMap<String, Vec<String>>,

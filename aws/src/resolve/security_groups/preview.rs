@@ -51,8 +51,8 @@ impl Resolver {
         let mut filters = self.frontend_filters(&stack.gateway, alb);
         filters.push(filter("vpc-id", &vpc));
         let found = self.describe_security_groups(filters).await?;
-        let name = &lb.load_balancer_name;
-        let existing = found.iter().find(|g| g.group_name() == Some(name.as_str())).or(found.first());
+        let name = lb.managed_security_group_name.as_deref().unwrap_or(&lb.load_balancer_name);
+        let existing = found.iter().find(|g| g.group_name() == Some(name)).or(found.first());
         let frontend = match existing {
             Some(group) => {
                 let id = group_id(group);

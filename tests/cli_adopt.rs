@@ -1,0 +1,317 @@
+//! `albatross reconcile` on a stack the AWS Load Balancer Controller made: adopted in place
+//! (same ARNs and DNS name, its target groups kept); and a replaced load balancer is deleted
+//! only after its successor exists and the status names it.
+
+#[path = "local/lbc.rs"]
+mod lbc;
+mod local;
+
+use lbc::{LbcBackend, LbcGateway, observed};
+use local::*;
+
+const UID: &str = "7d1f3c2a-5b6e-4f80-9a1b-2c3d4e5f6a7b";
+
+/// An ALB Gateway with one HTTPRoute of two rules; `config` is its LoadBalancerConfiguration
+/// spec, if any.
+fn alb_manifests(config: Option<&str>) -> String {
+    let reference = if config.is_some() {
+        "  infrastructure:\n    parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: web}\n"
+    } else {
+        ""
+    };
+    let config = config
+        .map(|spec| {
+            format!(
+                "---\napiVersion: gateway.k8s.aws/v1beta1\nkind: LoadBalancerConfiguration\nmetadata: {{name: web, namespace: shop}}\nspec: {spec}\n"
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: alb}}
+spec: {{controllerName: gateway.k8s.aws/alb}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: web, namespace: shop, uid: {UID}}}
+spec:
+  gatewayClassName: alb
+{reference}  listeners:
+  - {{name: http, protocol: HTTP, port: 80}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: cart, namespace: shop}}
+spec:
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: catalog, namespace: shop}}
+spec:
+  ports: [{{port: 80, targetPort: 9090}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: store, namespace: shop}}
+spec:
+  parentRefs: [{{name: web}}]
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /cart}}}}]
+    backendRefs: [{{name: cart, port: 80}}]
+  - matches: [{{path: {{type: PathPrefix, value: /shop}}}}]
+    backendRefs: [{{name: catalog, port: 80}}]
+{config}"#
+    )
+}
+
+/// The same Gateway as LBC left it; `paths` are the rules' path patterns (LBC's priorities 1, 2).
+fn lbc_alb(load_balancer_name: Option<&'static str>, paths: [Vec<&'static str>; 2]) -> LbcGateway {
+    let [cart, catalog] = paths;
+    LbcGateway {
+        namespace: "shop",
+        name: "web",
+        uid: UID,
+        alb: true,
+        scheme: "internal",
+        load_balancer_name,
+        listeners: vec![(80, "HTTP")],
+        backends: vec![
+            LbcBackend {
+                route: ("shop", "store"),
+                kind: "HTTPRoute",
+                service: ("shop", "cart"),
+                target_port: 8080,
+                listener_port: 80,
+                paths: cart,
+            },
+            LbcBackend {
+                route: ("shop", "store"),
+                kind: "HTTPRoute",
+                service: ("shop", "catalog"),
+                target_port: 9090,
+                listener_port: 80,
+                paths: catalog,
+            },
+        ],
+    }
+}
+
+fn write(dir: &Path, manifests: &str) {
+    std::fs::write(dir.join("stack.yaml"), manifests).unwrap();
+}
+
+fn sorted(mut seeded: lbc::Seeded) -> lbc::Seeded {
+    seeded.listeners.sort();
+    seeded.target_groups.sort();
+    seeded
+}
+
+/// Rule priorities and path patterns on a listener, in priority order.
+async fn rules(aws: &Aws, listener: &str) -> Vec<(String, Vec<String>)> {
+    let rules = aws.elbv2.describe_rules().listener_arn(listener).send().await.unwrap();
+    let mut out: Vec<(String, Vec<String>)> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| {
+            let paths =
+                r.conditions().iter().flat_map(|c| c.path_pattern_config().map(|p| p.values().to_vec())).flatten();
+            (r.priority().unwrap().to_owned(), paths.collect())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn an_lbc_alb_named_by_its_hash_is_adopted_in_place_and_its_rules_converged() {
+    let world = world().await;
+    // LBC last saw the second rule as /catalog; the route says /shop now.
+    let seeded = lbc_alb(None, [vec!["/cart", "/cart/*"], vec!["/catalog", "/catalog/*"]])
+        .seed(&world.aws, &world.vpc, CLUSTER)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(None));
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
+    // The one rule that differs is modified in place, at LBC's priority.
+    assert_eq!(mutations(&world), ["ModifyRule"], "{}", text(&out));
+    let listener = &observed(&world.aws, &lbc_load_balancer(&world).await).await.listeners[0].1;
+    assert_eq!(
+        rules(&world.aws, listener).await,
+        [("1".into(), vec!["/cart".into(), "/cart/*".into()]), ("2".into(), vec!["/shop".into(), "/shop/*".into()])]
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&lbc_dns(&world).await), "{}", text(&out));
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+async fn lbc_load_balancer(world: &World) -> String {
+    let lbs = world.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    assert_eq!(lbs.load_balancers().len(), 1);
+    lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned()
+}
+
+async fn lbc_dns(world: &World) -> String {
+    let lbs = world.aws.elbv2.describe_load_balancers().send().await.unwrap();
+    lbs.load_balancers()[0].dns_name().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_lbc_alb_named_by_load_balancer_name_keeps_its_target_groups_and_gets_only_missing_tags() {
+    let world = world().await;
+    let seeded = lbc_alb(Some("shop-web"), [vec!["/cart", "/cart/*"], vec!["/shop", "/shop/*"]])
+        .seed(&world.aws, &world.vpc, CLUSTER)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(Some("{loadBalancerName: shop-web, tags: {team: shop}}")));
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
+    // Only the user tag LBC's load balancer lacked.
+    assert_eq!(mutations(&world), ["AddTags"], "{}", text(&out));
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+const NLB_MANIFESTS: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: nlb}
+spec: {controllerName: gateway.k8s.aws/nlb}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop, uid: 0b9d6c4e-1a2f-4c3d-8e5f-6a7b8c9d0e1f}
+spec:
+  gatewayClassName: nlb
+  listeners:
+  - {name: db, protocol: TCP, port: 5432}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec:
+  ports: [{port: 5432, targetPort: 15432, protocol: TCP}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: db, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: db}]
+  rules: [{backendRefs: [{name: db, port: 5432}]}]
+"#;
+
+#[tokio::test]
+async fn an_lbc_nlb_is_adopted_in_place() {
+    let world = world().await;
+    let lbc = LbcGateway {
+        namespace: "shop",
+        name: "edge",
+        uid: "0b9d6c4e-1a2f-4c3d-8e5f-6a7b8c9d0e1f",
+        alb: false,
+        scheme: "internal",
+        load_balancer_name: None,
+        listeners: vec![(5432, "TCP")],
+        backends: vec![LbcBackend {
+            route: ("shop", "db"),
+            kind: "TCPRoute",
+            service: ("shop", "db"),
+            target_port: 15432,
+            listener_port: 5432,
+            paths: vec![],
+        }],
+    };
+    let seeded = lbc.seed(&world.aws, &world.vpc, CLUSTER).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), NLB_MANIFESTS);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+fn actions(world: &World) -> Vec<String> {
+    world.proxy.calls().into_iter().map(|c| c.action).collect()
+}
+
+#[tokio::test]
+async fn a_scheme_change_never_deletes_the_old_load_balancer_before_its_successor_serves() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(Some("{scheme: internal}")));
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let old = lbc_load_balancer(&world).await;
+
+    write(dir.path(), &alb_manifests(Some("{scheme: internet-facing}")));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let calls = actions(&world);
+    let at = |action: &str| calls.iter().position(|c| c == action).unwrap_or_else(|| panic!("no {action}: {calls:?}"));
+    // The successor, its listener and rules exist before the old load balancer goes.
+    assert!(at("CreateLoadBalancer") < at("DeleteLoadBalancer"), "{calls:?}");
+    assert!(at("CreateListener") < at("DeleteLoadBalancer"), "{calls:?}");
+    assert!(at("CreateRule") < at("DeleteLoadBalancer"), "{calls:?}");
+    let new = lbc_load_balancer(&world).await;
+    assert_ne!(new, old);
+    // The status named the successor before the old one was deleted.
+    let dns = lbc_dns(&world).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let programmed = stderr.find(&format!("): {dns}")).unwrap_or_else(|| panic!("{}", text(&out)));
+    let retired = stderr.find("deleted the replaced stack").unwrap_or_else(|| panic!("{}", text(&out)));
+    assert!(programmed < retired, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&dns), "{}", text(&out));
+    // Nothing of the old stack is left: every target group is the successor's.
+    let left = observed(&world.aws, &new).await;
+    assert_eq!(left.target_groups.len(), 2, "{left:?}");
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn a_successor_that_cannot_be_created_leaves_the_old_load_balancer_serving() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(Some("{loadBalancerName: shop-web}")));
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let old = lbc_load_balancer(&world).await;
+    let before = observed(&world.aws, &old).await;
+    // The new name is someone else's.
+    let subnets = world.aws.ec2.describe_subnets().send().await.unwrap();
+    let ids: Vec<String> = subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)).collect();
+    world.aws.elbv2.create_load_balancer().name("taken").set_subnets(Some(ids)).send().await.unwrap();
+
+    write(dir.path(), &alb_manifests(Some("{loadBalancerName: taken}")));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!actions(&world).contains(&"DeleteLoadBalancer".to_owned()), "{}", text(&out));
+    assert_eq!(observed(&world.aws, &old).await, before, "{}", text(&out));
+}
