@@ -37,7 +37,8 @@ async fn a_dry_run_of_a_new_stack_lists_every_create_and_changes_nothing() {
 
     let printed = stdout(&out);
     for expected in [
-        "CreateSecurityGroup <new security group my-example-gateway-alb>",
+        // The managed group is named by LBC's formula, k8s-<namespace[:8]>-<name[:8]>-<hash>.
+        "CreateSecurityGroup <new security group k8s-examplen-myalbgat-",
         "CreateLoadBalancer <new load balancer my-example-gateway-alb>",
         "CreateListener <new listener HTTP:80>: on <new load balancer my-example-gateway-alb>",
         "CreateListener <new listener HTTPS:443>",
