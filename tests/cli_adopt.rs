@@ -266,6 +266,18 @@ async fn a_scheme_change_never_deletes_the_old_load_balancer_before_its_successo
     let old = lbc_load_balancer(&world).await;
 
     write(dir.path(), &alb_manifests(Some("{scheme: internet-facing}")));
+    // The dry run shows the same order: the successor first, the old stack retired after it.
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let step = |s: &str| printed.find(s).unwrap_or_else(|| panic!("{s:?} missing from:\n{printed}"));
+    assert!(step("CreateLoadBalancer <new load balancer") < step("DeleteLoadBalancer arn:"), "{printed}");
+    assert!(step("CreateRule") < step("DeleteLoadBalancer arn:"), "{printed}");
+    assert!(printed.contains("deleted only once"), "{printed}");
+    assert!(printed.contains("Summary: 1 load balancers replaced"), "{printed}");
+
     world.proxy.clear_calls();
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

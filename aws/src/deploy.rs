@@ -320,7 +320,7 @@ impl Deployer {
 /// A target group to create whose planned name another group of ours still holds (one bound
 /// to a load balancer being replaced, or one whose immutable settings changed under a fixed
 /// `targetGroupName`) gets a successor's name instead: ELBv2 names are unique per region.
-fn successor_names(stack: &mut Stack, observation: &Observation) {
+pub(crate) fn successor_names(stack: &mut Stack, observation: &Observation) {
     let paired = target_group_ids(stack, &observation.stack);
     let held: BTreeSet<&str> = observation
         .stack

@@ -260,36 +260,52 @@ impl DryRun {
     /// someone else).
     pub async fn converge(&self, stack: &Stack) -> Result<Preview, AwsError> {
         let mut preview = Preview { gateway: stack.gateway.clone(), ..Preview::default() };
-        let observation = observe(&self.aws, self.cluster(), stack).await?;
+        let mut observation = observe(&self.aws, self.cluster(), stack).await?;
+        // As the real run: only what is in our VPC is the stack's.
+        let vpc = self.resolver.vpc_id().await?;
+        observation.stack.target_groups.retain(|t| t.vpc_id.is_empty() || t.vpc_id == vpc);
         for arn in &observation.stale_load_balancers {
             if deletion_protected(&self.aws, arn).await? {
                 return Err(protected(arn, None));
             }
+        }
+        let existing = observation.stack.load_balancer.is_some();
+        let mut resolved = stack.clone();
+        self.deployer.resolve_subnets(&mut resolved.load_balancer, existing).await?;
+        let lb = &resolved.load_balancer;
+        if !lb.settings.disable_security_group && lb.security_groups.is_empty() {
+            let (groups, steps) = self.resolver.preview_managed_security_groups(&resolved).await?;
+            resolved.load_balancer.security_groups = groups;
+            preview.steps.extend(steps);
+        }
+        crate::deploy::successor_names(&mut resolved, &observation);
+        let observed = &observation.stack;
+        let ops = diff(&resolved, observed);
+        self.check_names(&resolved, &ops).await?;
+        render::steps(&resolved, observed, &ops, &mut preview);
+        // Make before break: a replaced stack is retired only once its successor serves.
+        let successor = &stack.load_balancer.load_balancer_name;
+        for arn in &observation.stale_load_balancers {
             preview.steps.push(Step::new(
                 "DeleteLoadBalancer",
                 Resource::LoadBalancer,
                 Change::Replace,
                 arn,
                 format!(
-                    "replaced by {}: its name, scheme or type is not the planned one (new DNS name)",
-                    stack.load_balancer.load_balancer_name
+                    "replaced by {successor} (its name, scheme or type is not the planned one: a new DNS name); \
+                     deleted only once {successor} is active"
                 ),
             ));
         }
-        // Deleting the stale load balancers takes their listeners along; the first observation
-        // already holds only the matching load balancer's listeners and every target group.
-        let observed = observation.stack;
-        let existing = observed.load_balancer.is_some();
-        let mut resolved = stack.clone();
-        self.deployer.resolve_subnets(&mut resolved.load_balancer, existing).await?;
-        if resolved.load_balancer.security_groups.is_empty() {
-            let (groups, steps) = self.resolver.preview_managed_security_groups(&resolved).await?;
-            resolved.load_balancer.security_groups = groups;
-            preview.steps.extend(steps);
+        for tg in &observation.stale_target_groups {
+            preview.steps.push(Step::new(
+                "DeleteTargetGroup",
+                Resource::TargetGroup,
+                Change::Delete,
+                &tg.arn,
+                format!("of the replaced load balancer; deleted only once {successor} is active"),
+            ));
         }
-        let ops = diff(&resolved, &observed);
-        self.check_names(&resolved, &ops).await?;
-        render::steps(&resolved, &observed, &ops, &mut preview);
         Ok(preview)
     }
 
