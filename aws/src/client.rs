@@ -529,6 +529,19 @@ impl Aws {
         self.read_only
     }
 
+    /// A write of a step that reads and writes in one pass: sent, or in a dry run (read-only
+    /// client) not sent at all, so the step still reports it as what a real run would do.
+    pub async fn write<T, E, F>(&self, api: Api, operation: &'static str, call: F) -> Result<(), AwsError>
+    where
+        F: Future<Output = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        if self.read_only {
+            return Ok(());
+        }
+        self.call(api, operation, call).await.map(|_| ())
+    }
+
     /// Runs one SDK call under its family's rate limit and records it.
     pub async fn call<T, E, F>(&self, api: Api, operation: &'static str, call: F) -> Result<T, AwsError>
     where

@@ -46,7 +46,7 @@ pub async fn converge(
                 ),
                 None => request.reset_capacity_reservation(true),
             };
-            aws.call(Api::Elbv2Write, op, request.send()).await?;
+            aws.write(Api::Elbv2Write, op, request.send()).await?;
             ops.push(op);
         }
     }
@@ -71,7 +71,7 @@ pub async fn converge(
                     Some(pool) => request.ipam_pools(IpamPools::builder().ipv4_ipam_pool_id(pool).build()),
                     None => request.remove_ipam_pools(RemoveIpamPoolEnum::Ipv4),
                 };
-                aws.call(Api::Elbv2Write, op, request.send()).await?;
+                aws.write(Api::Elbv2Write, op, request.send()).await?;
                 ops.push(op);
             }
         }
@@ -88,7 +88,7 @@ pub async fn converge(
                 .enforce_security_group_inbound_rules_on_private_link_traffic(
                     EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnum::from(wanted),
                 );
-            aws.call(Api::Elbv2Write, op, request.send()).await?;
+            aws.write(Api::Elbv2Write, op, request.send()).await?;
             ops.push(op);
         }
     }

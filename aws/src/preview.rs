@@ -20,6 +20,7 @@ use crate::delete::{deletion_protected, protected};
 use crate::deploy::Deployer;
 use crate::diff::diff;
 use crate::observe::{observe, tag_value, tagged};
+use crate::observed::StackObserved;
 use crate::resolve::Resolver;
 use crate::sdk;
 use crate::targets::Target;
@@ -283,6 +284,7 @@ impl DryRun {
         let ops = diff(&resolved, observed);
         self.check_names(&resolved, &ops).await?;
         render::steps(&resolved, observed, &ops, &mut preview);
+        self.settings_steps(&resolved, observed, &mut preview).await?;
         // Make before break: a replaced stack is retired only once its successor serves.
         let successor = &stack.load_balancer.load_balancer_name;
         for arn in &observation.stale_load_balancers {
@@ -307,6 +309,38 @@ impl DryRun {
             ));
         }
         Ok(preview)
+    }
+
+    /// The settings converged once the load balancer exists (capacity, IPAM, PrivateLink, WAF,
+    /// Shield): on an existing one, the same pass as the real run with its writes not sent; on a
+    /// new one, what the plan asks for.
+    async fn settings_steps(
+        &self,
+        stack: &Stack,
+        observed: &StackObserved,
+        preview: &mut Preview,
+    ) -> Result<(), AwsError> {
+        let lb = &stack.load_balancer;
+        let (resource, change, ops) = match &observed.load_balancer {
+            Some(o) => {
+                let ops = crate::lb_settings::converge(&self.aws, self.cluster(), lb, &o.arn, &o.tags).await?;
+                (o.arn.clone(), Change::Modify, ops)
+            }
+            None => {
+                let s = &lb.settings;
+                let ops = [
+                    (s.minimum_load_balancer_capacity.is_some(), "ModifyCapacityReservation"),
+                    (s.web_acl.is_some(), "AssociateWebACL"),
+                    (s.shield_protection, "CreateProtection"),
+                ];
+                let ops = ops.into_iter().filter(|(set, _)| *set).map(|(_, op)| op).collect();
+                (format!("<new load balancer {}>", lb.load_balancer_name), Change::Create, ops)
+            }
+        };
+        for op in ops {
+            preview.steps.push(Step::new(op, Resource::LoadBalancer, change, &resource, settings_detail(op, lb)));
+        }
+        Ok(())
     }
 
     /// AWS answers a create with an existing resource of the same name: the real run refuses
@@ -441,6 +475,30 @@ impl DryRun {
     /// The targets registered in an existing target group (draining ones are on their way out).
     pub async fn registered(&self, target_group_arn: &str) -> Result<BTreeSet<Target>, AwsError> {
         crate::targets::registered(&self.aws, target_group_arn).await
+    }
+}
+
+/// What a settings step sets, from the plan.
+fn settings_detail(op: &str, lb: &albatross_model::plan::types::LoadBalancerPlan) -> String {
+    let s = &lb.settings;
+    match op {
+        "ModifyCapacityReservation" => match &s.minimum_load_balancer_capacity {
+            Some(c) => format!("minimum capacity {} units", c.capacity_units),
+            None => "capacity reservation reset".into(),
+        },
+        "ModifyIpPools" => match &s.ipam_pools {
+            Some(p) => format!("IPv4 addresses from IPAM pool {}", p.ipv4_ipam_pool_id),
+            None => "IPAM pool removed".into(),
+        },
+        "SetSecurityGroups" => format!(
+            "PrivateLink traffic enforcement {}",
+            s.enforce_security_group_inbound_rules_on_private_link_traffic.as_deref().unwrap_or("-")
+        ),
+        "AssociateWebACL" => format!("web ACL {}", s.web_acl.as_deref().unwrap_or("-")),
+        "DisassociateWebACL" => "web ACL removed".into(),
+        "CreateProtection" => "Shield Advanced protection".into(),
+        "DeleteProtection" => "our Shield Advanced protection removed".into(),
+        other => other.to_owned(),
     }
 }
 

@@ -49,7 +49,7 @@ async fn web_acl(aws: &Aws, wanted: Option<&str>, arn: &str) -> Result<Option<&'
             return Ok(None);
         }
         let op = "DisassociateWebACL";
-        aws.call(Api::Protection, op, aws.wafv2.disassociate_web_acl().resource_arn(arn).send()).await?;
+        aws.write(Api::Protection, op, aws.wafv2.disassociate_web_acl().resource_arn(arn).send()).await?;
         return Ok(Some(op));
     };
     let target = if wanted.starts_with("arn:") { wanted.to_owned() } else { web_acl_arn(aws, wanted).await? };
@@ -57,7 +57,7 @@ async fn web_acl(aws: &Aws, wanted: Option<&str>, arn: &str) -> Result<Option<&'
         return Ok(None);
     }
     let op = "AssociateWebACL";
-    aws.call(Api::Protection, op, aws.wafv2.associate_web_acl().web_acl_arn(target).resource_arn(arn).send()).await?;
+    aws.write(Api::Protection, op, aws.wafv2.associate_web_acl().web_acl_arn(target).resource_arn(arn).send()).await?;
     Ok(Some(op))
 }
 
@@ -104,7 +104,7 @@ async fn shield(aws: &Aws, cluster: &str, wanted: bool, arn: &str) -> Result<Opt
             let op = "CreateProtection";
             let tag = aws_sdk_shield::types::Tag::builder().key(CLUSTER_TAG).value(cluster).build();
             let request = aws.shield.create_protection().name(name).resource_arn(arn).tags(tag);
-            aws.call(Api::Protection, op, request.send()).await?;
+            aws.write(Api::Protection, op, request.send()).await?;
             Ok(Some(op))
         }
         // Someone else's protection is left alone; it protects the load balancer all the same.
@@ -112,7 +112,7 @@ async fn shield(aws: &Aws, cluster: &str, wanted: bool, arn: &str) -> Result<Opt
         (false, Some(p)) if p.name() == Some(name.as_str()) => {
             let op = "DeleteProtection";
             let id = p.id().unwrap_or_default().to_owned();
-            aws.call(Api::Protection, op, aws.shield.delete_protection().protection_id(id).send()).await?;
+            aws.write(Api::Protection, op, aws.shield.delete_protection().protection_id(id).send()).await?;
             Ok(Some(op))
         }
         (false, _) => Ok(None),

@@ -163,6 +163,42 @@ customerOwnedIpv4Pool: ipv4pool-coip-0123
     assert_eq!(w.mutations(), Vec::<String>::new(), "a second run changes nothing");
 }
 
+/// A dry run lists the WAF, Shield and capacity changes it would make, for a new load balancer
+/// and for an existing one, and sends none of them.
+#[tokio::test]
+async fn a_dry_run_lists_waf_shield_and_capacity_changes_without_making_them() {
+    use albatross_aws::preview::DryRun;
+    let w = world().await;
+    w.web_acl("shop-acl").await;
+    let with = stack(
+        "alb",
+        "wafV2: {webACL: shop-acl}
+shieldConfiguration: {enabled: true}
+minimumLoadBalancerCapacity: {capacityUnits: 100}
+",
+    );
+    let dry = DryRun::new(&w.deployer);
+    let ops = |p: &albatross_aws::preview::Preview| p.steps.iter().map(|s| s.operation).collect::<Vec<_>>();
+    w.proxy.clear_calls();
+    let preview = dry.converge(&with).await.unwrap();
+    for op in ["AssociateWebACL", "CreateProtection", "ModifyCapacityReservation"] {
+        assert!(ops(&preview).contains(&op), "{op} not in {:?}", ops(&preview));
+    }
+    assert_eq!(w.mutations(), Vec::<String>::new());
+
+    let arn = w.deployer.deploy(&with).await.unwrap().applied.load_balancer_arn;
+    let without = stack("alb", "scheme: internal\n");
+    w.proxy.clear_calls();
+    let preview = dry.converge(&without).await.unwrap();
+    for op in ["DisassociateWebACL", "DeleteProtection", "ModifyCapacityReservation"] {
+        assert!(ops(&preview).contains(&op), "{op} not in {:?}", ops(&preview));
+    }
+    assert_eq!(w.mutations(), Vec::<String>::new(), "the dry run sent no write");
+    assert!(w.associated_acl(&arn).await.is_some(), "the web ACL is still associated");
+    assert_eq!(w.protection(&arn).await.as_deref(), Some("albatross cluster c1"));
+    assert_eq!(w.capacity(&arn).await, Some(100));
+}
+
 #[tokio::test]
 async fn a_load_balancer_that_never_asked_costs_no_protection_call() {
     let w = world().await;
