@@ -25,6 +25,9 @@ pub const CAPACITY_TAG: &str = "albatross.k8s.aws/capacity-reservation";
 pub const IPAM_TAG: &str = "albatross.k8s.aws/ipam-pool";
 /// Value of the marker tags.
 pub const MANAGED: &str = "managed";
+/// Tag keys under this prefix are Albatross's records of what it manages; a user tag of that
+/// kind would make it undo a web ACL, protection or reservation someone else set up.
+const RESERVED_TAG_PREFIX: &str = "albatross.k8s.aws/";
 
 /// The load balancer, or why the configuration cannot apply to it (every problem, `; `-joined).
 pub fn plan(
@@ -153,6 +156,9 @@ pub fn plan(
                 "needs security groups, which disableSecurityGroup turns off",
             );
         }
+    }
+    for key in tags.iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with(RESERVED_TAG_PREFIX)) {
+        refuse(&format!("tags[{key}]"), &format!("tag keys under {RESERVED_TAG_PREFIX} are reserved for Albatross"));
     }
     if !problems.is_empty() {
         return Err(("InvalidParameters", format!("LoadBalancerConfiguration {}", problems.join("; "))));

@@ -236,3 +236,19 @@ fn no_security_groups_leaves_no_room_for_private_link_enforcement() {
         "{message}"
     );
 }
+
+/// A tenant's tag must not pose as our record of a web ACL (or protection, reservation, pool) we
+/// set: with it, removing nothing would make Albatross detach a web ACL the platform attached.
+#[test]
+fn a_user_tag_cannot_claim_albatross_manages_a_web_acl() {
+    let (status, reason, message) = refusal(&[
+        class("alb", None),
+        gateway("alb"),
+        config("lbc", "tags: {\"albatross.k8s.aws/web-acl\": managed, team: shop}\n"),
+    ]);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidParameters"));
+    assert!(
+        message.contains("spec.tags[albatross.k8s.aws/web-acl]: tag keys under albatross.k8s.aws/ are reserved"),
+        "{message}"
+    );
+}
