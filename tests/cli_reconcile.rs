@@ -38,7 +38,8 @@ async fn changing_one_route_touches_only_that_routes_rule() {
     world.proxy.clear_calls();
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(mutations(&world), ["ModifyRule"], "{}", text(&out));
+    // The stack's fingerprint is marked changing first and written again after.
+    assert_eq!(mutations(&world), ["AddTags", "ModifyRule", "AddTags"], "{}", text(&out));
 }
 
 #[tokio::test]
@@ -56,7 +57,7 @@ async fn deleting_a_route_removes_only_its_rules_and_target_group() {
     world.proxy.clear_calls();
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(mutations(&world), ["DeleteRule", "DeleteTargetGroup"], "{}", text(&out));
+    assert_eq!(mutations(&world), ["AddTags", "DeleteRule", "DeleteTargetGroup", "AddTags"], "{}", text(&out));
     let (_, rules, tgs) = state(&world.aws, "my-example-gateway-alb").await;
     assert_eq!(rules, vec![(80, 2), (443, 0)]);
     assert_eq!(tgs, 1);
@@ -261,7 +262,7 @@ async fn watch_reconciles_again_when_a_manifest_changes() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(line.contains("(1 changes)"), "{line}");
-    assert_eq!(mutations(&world), ["ModifyRule"]);
+    assert_eq!(mutations(&world), ["AddTags", "ModifyRule", "AddTags"]);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use albatross_model::plan::naming::{stack_tag_prefix, successor_target_group_nam
 use albatross_model::plan::types::{LoadBalancerPlan, Stack};
 
 use crate::apply::{Applied, apply, delete_target_group};
+use crate::census::{CHANGING, FINGERPRINT_TAG, Fingerprint};
 use crate::client::{Aws, AwsError, ErrorClass};
 use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protected, protected};
 use crate::diff::{Op, diff, target_group_ids};
@@ -56,6 +57,8 @@ pub struct Deployed {
     /// A replaced stack still serving: [`Deployer::retire`] deletes it once the Gateway's status
     /// carries the successor's address.
     pub retiring: Retiring,
+    /// What the load balancer's [`FINGERPRINT_TAG`] holds now.
+    pub fingerprint: Option<String>,
 }
 
 /// The load balancers a successor replaces (a new name, type or scheme) and their target groups.
@@ -122,15 +125,24 @@ impl Deployer {
 
     /// Converges AWS to `stack`.
     pub async fn deploy(&self, stack: &Stack) -> Result<Deployed, AwsError> {
+        self.deploy_stamped(stack, None).await
+    }
+
+    /// Converges AWS to `stack`, which `fingerprint` (if any) describes: a load balancer whose
+    /// [`FINGERPRINT_TAG`] says otherwise has it set to [`CHANGING`] before anything is written,
+    /// so that only [`Deployer::stamp`] after the whole convergence makes it true again.
+    pub async fn deploy_stamped(&self, stack: &Stack, fingerprint: Option<&Fingerprint>) -> Result<Deployed, AwsError> {
         let vpc = self.resolver.vpc_id().await?;
         let mut operations = Vec::new();
         let mut wait = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.deploy_once(stack, &vpc, &mut operations).await;
+            let result = self.deploy_once(stack, fingerprint, &vpc, &mut operations).await;
             match result {
-                Ok((applied, retiring)) => return Ok(Deployed { applied, operations, retiring }),
+                Ok((applied, retiring, fingerprint)) => {
+                    return Ok(Deployed { applied, operations, retiring, fingerprint });
+                }
                 Err(e) if e.class == ErrorClass::Transient && attempt < ATTEMPTS => {
                     tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "apply interrupted; observing again");
                     tokio::time::sleep(wait).await;
@@ -147,10 +159,20 @@ impl Deployer {
     async fn deploy_once(
         &self,
         stack: &Stack,
+        fingerprint: Option<&Fingerprint>,
         vpc: &str,
         operations: &mut Vec<&'static str>,
-    ) -> Result<(Applied, Retiring), AwsError> {
+    ) -> Result<(Applied, Retiring, Option<String>), AwsError> {
         let mut observation = observe(&self.aws, &self.cluster, stack).await?;
+        let mut stamped = None;
+        if let Some(lb) = &observation.stack.load_balancer {
+            stamped = tag_value(&lb.tags, FINGERPRINT_TAG).map(str::to_owned);
+            let stale = stamped.as_deref().is_some_and(|v| v != CHANGING && Some(v) != fingerprint.map(|f| f.as_str()));
+            if stale {
+                self.stamp(&lb.arn, CHANGING).await?;
+                stamped = Some(CHANGING.to_owned());
+            }
+        }
         // As LBC: only what is in our VPC is the stack's.
         observation.stack.target_groups.retain(|t| t.vpc_id.is_empty() || t.vpc_id == vpc);
         // A replaced load balancer keeps serving until its successor does; one that may never
@@ -175,7 +197,7 @@ impl Deployer {
             load_balancers: observation.stale_load_balancers,
             target_groups: observation.stale_target_groups.into_iter().map(|t| t.arn).collect(),
         };
-        Ok((applied, retiring))
+        Ok((applied, retiring, stamped))
     }
 
     /// Deletes a replaced stack once its successor serves: call it after the Gateway's status

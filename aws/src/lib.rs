@@ -2,6 +2,7 @@
 //! ownership tags, diff it against the plan and apply the difference in a safe order.
 
 pub mod apply;
+pub mod census;
 pub mod client;
 pub mod delete;
 pub mod deploy;

@@ -28,6 +28,25 @@ pub async fn tagged(
     alb: bool,
     stack: Option<&str>,
 ) -> Result<(Vec<(String, Vec<Tag>)>, Vec<(String, Vec<Tag>)>), AwsError> {
+    tagged_of(aws, cluster, alb, stack, Tagged::Everything).await
+}
+
+/// Which resources a tag query asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tagged {
+    LoadBalancers,
+    Everything,
+}
+
+/// [`tagged`], asking for load balancers only when target groups are not needed: a fleet's
+/// target groups outnumber its load balancers, and each page holds 100.
+pub async fn tagged_of(
+    aws: &Aws,
+    cluster: &str,
+    alb: bool,
+    stack: Option<&str>,
+    what: Tagged,
+) -> Result<(Vec<(String, Vec<Tag>)>, Vec<(String, Vec<Tag>)>), AwsError> {
     let mut filters = vec![TagFilter::builder().key(CLUSTER_TAG).values(cluster).build()];
     let stack_key = format!("{}/stack", stack_tag_prefix(alb));
     filters.push(match stack {
@@ -38,20 +57,16 @@ pub async fn tagged(
     let mut tgs = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = aws
-            .call(
-                Api::Tagging,
-                "GetResources",
-                aws.tagging
-                    .get_resources()
-                    .set_tag_filters(Some(filters.clone()))
-                    .resource_type_filters("elasticloadbalancing:loadbalancer")
-                    .resource_type_filters("elasticloadbalancing:targetgroup")
-                    .resources_per_page(100)
-                    .set_pagination_token(token.clone())
-                    .send(),
-            )
-            .await?;
+        let mut request = aws
+            .tagging
+            .get_resources()
+            .set_tag_filters(Some(filters.clone()))
+            .resource_type_filters("elasticloadbalancing:loadbalancer");
+        if what == Tagged::Everything {
+            request = request.resource_type_filters("elasticloadbalancing:targetgroup");
+        }
+        let request = request.resources_per_page(100).set_pagination_token(token.clone());
+        let page = aws.call(Api::Tagging, "GetResources", request.send()).await?;
         for mapping in page.resource_tag_mapping_list() {
             let Some(arn) = mapping.resource_arn() else { continue };
             let tags: Vec<Tag> =

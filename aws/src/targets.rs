@@ -74,6 +74,18 @@ pub async fn sync(
     wanted: &BTreeSet<Target>,
     ownership: Ownership<'_>,
 ) -> Result<TargetChanges, AwsError> {
+    sync_guarded(aws, target_group_arn, wanted, ownership, async || Ok(())).await
+}
+
+/// [`sync`], running `before_writes` once before the first change (to mark the stack's
+/// fingerprint as changing), not at all when the group is already right.
+pub async fn sync_guarded(
+    aws: &Aws,
+    target_group_arn: &str,
+    wanted: &BTreeSet<Target>,
+    ownership: Ownership<'_>,
+    before_writes: impl AsyncFnOnce() -> Result<(), AwsError>,
+) -> Result<TargetChanges, AwsError> {
     let health = health(aws, target_group_arn).await?;
     // A draining target is on its way out: one that is wanted again must be registered again.
     let draining = Some(TargetHealthStateEnum::Draining);
@@ -84,6 +96,9 @@ pub async fn sync(
         Ownership::Shared(ours) => current.difference(wanted).filter(|t| ours.contains(*t)).collect(),
     };
     let describe = |t: &&Target| TargetDescription::builder().id(&t.id).port(t.port).build();
+    if !add.is_empty() || !remove.is_empty() {
+        before_writes().await?;
+    }
     for batch in add.chunks(BATCH) {
         aws.call(
             Api::Elbv2Write,

@@ -33,9 +33,12 @@ use crate::queue::Queue;
 use crate::readiness::{self, GateState};
 use crate::status::{Kept, StatusWriter, Written};
 use crate::worker::Worker;
+use albatross_aws::census::Fingerprint;
+use restart::Stamp;
 
 mod dry_run;
 mod ownership;
+mod restart;
 
 fn pod_resource() -> ApiResource {
     ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&())
@@ -58,6 +61,8 @@ pub struct Settings {
     pub instance: Option<String>,
     /// How often discovery looks again for CRDs that were not installed.
     pub rediscover: Duration,
+    /// Time between two full checks of stacks confirmed by their fingerprint.
+    pub drift_interval: Duration,
 }
 
 pub struct Controller {
@@ -84,6 +89,7 @@ pub struct Controller {
     /// Targets this process registered in target groups shared with other clusters, by ARN:
     /// the only ones it may deregister there. Empty after a restart, so nothing is taken then.
     shared_targets: Mutex<HashMap<String, BTreeSet<albatross_aws::targets::Target>>>,
+    restart: restart::Restart,
 }
 
 impl Controller {
@@ -114,6 +120,7 @@ impl Controller {
             attached: Mutex::new(HashMap::new()),
             deployed: Mutex::new(HashMap::new()),
             shared_targets: Mutex::new(HashMap::new()),
+            restart: restart::Restart::default(),
         })
     }
 
@@ -172,8 +179,15 @@ impl Controller {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             self.metrics.leader.set(1);
+            self.take_census().await;
             for key in self.all_keys() {
                 self.queue.add(key);
+            }
+            // After the confirmations (for a minute at most): the sweep reads every tagged
+            // target group too.
+            let started = std::time::Instant::now();
+            while !self.queue.is_idle() && started.elapsed() < Duration::from_secs(60) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             self.sweep_orphans().await;
             tokio::select! {
@@ -182,6 +196,7 @@ impl Controller {
             }
             if !self.leadership.is_leader() {
                 self.metrics.leader.set(0);
+                self.uncount();
             }
         }
     }
@@ -248,7 +263,10 @@ impl Controller {
                 if !self.leadership.is_leader() {
                     return None;
                 }
-                while !self.synced() {
+                while !self.synced() || !self.counted() {
+                    if !self.leadership.is_leader() {
+                        return None;
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Some(self.reconcile(&key).await)
@@ -344,13 +362,39 @@ impl Controller {
                 .statuses
                 .iter_mut()
                 .find(|s| s.kind == "Gateway" && s.name == key.name && s.namespace.as_deref() == Some(&key.namespace));
+            let stack_hash = albatross_aws::census::stack_hash(stack);
+            let fingerprint = stack_hash
+                .as_deref()
+                .zip(self.wanted_targets(&stack.target_groups))
+                .map(|(hash, targets)| Fingerprint::with(hash, &targets));
+            if let Some(dns) = fingerprint.as_ref().and_then(|f| self.confirm(key, stack, f)) {
+                // Unchanged since its fingerprint was written: no read beyond the census.
+                if let Some(entry) = entry {
+                    plan::programmed(entry, Ok(&dns));
+                }
+                for entry in build.statuses.iter().filter(|s| s.kind != "GatewayClass") {
+                    self.write_status(entry, Some(key)).await?;
+                }
+                self.clear_detached(key).await?;
+                return Ok(());
+            }
+            self.forget_census(stack);
             let resolved = crate::secrets::resolve(&self.client, stack).await.map_err(AwsError::from);
             let outcome = match resolved {
-                Ok(stack) => self.deployer.deploy(&stack).await,
+                Ok(stack) => self.deployer.deploy_stamped(&stack, fingerprint.as_ref()).await,
                 Err(e) => Err(e),
             };
             match outcome {
                 Ok(deployed) => {
+                    self.remember_stamp(
+                        key,
+                        Some(Stamp {
+                            load_balancer_arn: deployed.applied.load_balancer_arn.clone(),
+                            stack_hash,
+                            tag: deployed.fingerprint.clone(),
+                            groups: stack.target_groups.clone(),
+                        }),
+                    );
                     if let Some(entry) = entry {
                         plan::programmed(entry, Ok(&deployed.applied.dns_name));
                     }
@@ -391,6 +435,12 @@ impl Controller {
                 Ok(_) => {}
                 Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
                 Err(e) => failure = failure.or(Some(e)),
+            }
+            if failure.is_none() {
+                let stack = build.stacks.iter().find(|s| s.gateway == key.to_string());
+                let groups = stack.map(|s| s.target_groups.as_slice()).unwrap_or_default();
+                self.write_stamp(key, groups).await?;
+                self.checked(key);
             }
         }
         self.clear_detached(key).await?;
@@ -440,13 +490,20 @@ impl Controller {
                     record.extend(wanted.iter().cloned());
                     record.clone()
                 };
-                let changes =
-                    albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted, Ownership::Shared(&mut ours))
-                        .await?;
+                let changes = albatross_aws::targets::sync_guarded(
+                    &self.deployer.aws,
+                    arn,
+                    &wanted,
+                    Ownership::Shared(&mut ours),
+                    async || self.mark_changing(gateway).await,
+                )
+                .await?;
                 self.shared_targets.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.clone(), ours);
                 changes
             } else {
-                albatross_aws::targets::sync(&self.deployer.aws, arn, &wanted, Ownership::Exclusive).await?
+                let guard = async || self.mark_changing(gateway).await;
+                albatross_aws::targets::sync_guarded(&self.deployer.aws, arn, &wanted, Ownership::Exclusive, guard)
+                    .await?
             };
             let count = |direction| self.metrics.targets.get_or_create(&DirectionLabels { direction });
             count("registered").inc_by(changes.registered as u64);
@@ -500,14 +557,23 @@ impl Controller {
         let groups =
             if dry_run { None } else { self.deployed.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned() };
         let Some(mut groups) = groups else {
+            // Confirmed by its fingerprint, and the targets it holds are still the ones wanted.
+            if !dry_run && self.targets_unchanged(key) {
+                return Ok(());
+            }
             self.queue.add(Key::Gateway(key.clone()));
             return Ok(());
         };
+        let all: Vec<TargetGroupPlan> = groups.iter().map(|(tg, _)| tg.clone()).collect();
         groups.retain(|(tg, _)| match service {
             Some(s) => tg.backend.namespace == s.namespace && tg.backend.name == s.name,
             None => tg.target_type == "instance",
         });
-        match self.sync_targets(key, &groups).await {
+        let synced = self.sync_targets(key, &groups).await;
+        if synced.is_ok() {
+            self.write_stamp(key, &all).await?;
+        }
+        match synced {
             Err(Error::Aws(e)) if e.class == ErrorClass::NotFound => {
                 self.deployed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
                 self.queue.add(Key::Gateway(key.clone()));

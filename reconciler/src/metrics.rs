@@ -42,6 +42,8 @@ pub struct Metrics {
     pub status_patches: Counter,
     pub leader: Gauge,
     pub targets: Family<DirectionLabels, Counter>,
+    /// Gateways confirmed by their load balancer's fingerprint, without a full read.
+    pub confirmed: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -60,6 +62,7 @@ impl Default for Metrics {
             status_patches: Counter::default(),
             leader: Gauge::default(),
             targets: Family::default(),
+            confirmed: Counter::default(),
         }
     }
 }
@@ -74,5 +77,10 @@ impl Metrics {
         registry.register("status_patches", "Status server-side applies sent", self.status_patches.clone());
         registry.register("leader", "1 while this replica holds the lease", self.leader.clone());
         registry.register("targets_changed", "Targets registered and deregistered", self.targets.clone());
+        registry.register(
+            "stacks_confirmed",
+            "Gateways confirmed unchanged by their load balancer's fingerprint, without a full read",
+            self.confirmed.clone(),
+        );
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 mod dry_run;
 
+use albatross_aws::census::{Census, Fingerprint};
 use albatross_aws::deploy::{Deletion, Deployer};
 use albatross_aws::preview::DryRun;
 use albatross_aws::{Aws, AwsError, is_mutating};
@@ -16,6 +17,7 @@ use albatross_model::plan::{self, Env};
 use albatross_model::{Validator, dry_run as annotation};
 use albatross_reconciler::status::{Kept, kept_status};
 use anyhow::Context;
+use futures::StreamExt;
 
 use super::RuleArgs;
 use super::input::{Admitted, admit};
@@ -42,6 +44,13 @@ pub struct ReconcileArgs {
     /// Format of the dry run's report.
     #[arg(long, value_enum, default_value = "human", requires = "dry_run")]
     pub output: dry_run::DryRunOutput,
+    /// Read every stack in full and repair what was changed by hand, instead of confirming the
+    /// stacks whose load balancer's fingerprint matches the manifests.
+    #[arg(long)]
+    pub full_check: bool,
+    /// Gateways converged at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
@@ -165,6 +174,48 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     if args.dry_run {
         return dry_run::converge(&dry, &live, &build, &secrets, refused, args.output).await;
     }
+    // One tag query per class and one describe per 20 load balancers instead of a full read
+    // of every stack: an unchanged stack is confirmed by its fingerprint.
+    let census =
+        if args.full_check { Census::default() } else { deployer.census().await.context("counting stacks")? };
+    let mut failed = 0;
+    let mut dry_stacks = Vec::new();
+    let mut converging = Vec::new();
+    for stack in &build.stacks {
+        let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
+        let key = albatross_k8s::route::ObjectKey::new(ns, name);
+        if snapshot.gateways.get(&key).is_some_and(|g| annotation::requested(&g.raw)) {
+            dry_stacks.push(stack);
+        } else {
+            converging.push(stack);
+        }
+    }
+    for stack in dry_stacks {
+        failed += dry_run::annotated(&dry, stack, &secrets, &mut build.statuses).await;
+    }
+    let outcomes: Vec<(String, Converged)> = futures::stream::iter(converging)
+        .map(|stack| async { (stack.gateway.clone(), converge(deployer, &census, stack, &secrets).await) })
+        .buffer_unordered(usize::from(args.concurrency))
+        .collect()
+        .await;
+    for (gateway, outcome) in outcomes {
+        let (ns, name) = gateway.split_once('/').unwrap_or(("", &gateway));
+        let entry = build
+            .statuses
+            .iter_mut()
+            .find(|s| s.kind == "Gateway" && s.namespace.as_deref() == Some(ns) && s.name == name);
+        for line in &outcome.lines {
+            eprintln!("Gateway {gateway}: {line}");
+        }
+        failed += usize::from(outcome.failed);
+        if let Some(entry) = entry {
+            match &outcome.programmed {
+                Ok(dns) => plan::programmed(entry, Ok(dns)),
+                Err((reason, message)) => plan::programmed(entry, Err((*reason, message))),
+            }
+        }
+    }
+    // After the stacks: the sweep reads every tagged target group of the cluster.
     let sweep = deployer.delete_orphans(&live).await.context("deleting orphaned stacks")?;
     for gateway in &sweep.deleted {
         eprintln!("Gateway {gateway}: not in the manifests or moved to another controller; its stack was deleted");
@@ -178,53 +229,71 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     for (what, e) in &sweep.failed {
         eprintln!("{what}: deleting the orphaned stack failed: {e}");
     }
-    let mut failed = sweep.failed.len() + sweep.protected.len();
-    for stack in &build.stacks {
-        let (ns, name) = stack.gateway.split_once('/').unwrap_or(("", &stack.gateway));
-        let key = albatross_k8s::route::ObjectKey::new(ns, name);
-        if snapshot.gateways.get(&key).is_some_and(|g| annotation::requested(&g.raw)) {
-            failed += dry_run::annotated(&dry, stack, &secrets, &mut build.statuses).await;
-            continue;
-        }
-        // OIDC client credentials come from Secrets in the manifests, as in the cluster: only
-        // the keys the plan's typed references name, in the configuration's own namespace.
-        let outcome = match albatross_reconciler::secrets::from_data(stack, &secrets) {
-            Ok(stack) => deployer.deploy(&stack).await,
-            Err(e) => Err(AwsError::from(e)),
-        };
-        let entry = build
-            .statuses
-            .iter_mut()
-            .find(|s| s.kind == "Gateway" && s.namespace.as_deref() == Some(ns) && s.name == name);
-        match outcome {
-            Ok(deployed) => {
-                let changed = deployed.operations.len();
-                eprintln!("Gateway {}: programmed ({changed} changes): {}", stack.gateway, deployed.applied.dns_name);
-                if let Some(entry) = entry {
-                    plan::programmed(entry, Ok(&deployed.applied.dns_name));
-                }
-                // The status names the successor: the stack it replaced can go.
-                match deployer.retire(&deployed).await {
-                    Ok(0) => {}
-                    Ok(n) => eprintln!("Gateway {}: deleted the replaced stack ({n} resources)", stack.gateway),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("Gateway {}: the replaced stack is kept: {e}", stack.gateway);
-                    }
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("Gateway {}: not programmed: {e}", stack.gateway);
-                let reason = albatross_reconciler::status::not_programmed_reason(&e);
-                if let Some(entry) = entry {
-                    plan::programmed(entry, Err((reason, &e.to_string())));
-                }
-            }
-        }
-    }
+    failed += sweep.failed.len() + sweep.protected.len();
     print!("{}", serde_norway::to_string(&build.statuses)?);
     Ok(ExitCode::from(if failed > 0 || refused > 0 { 1 } else { 0 }))
+}
+
+/// What converging one Gateway's stack came to.
+struct Converged {
+    /// Lines for stderr.
+    lines: Vec<String>,
+    /// The load balancer's DNS name, or why it is not programmed.
+    programmed: Result<String, (&'static str, String)>,
+    failed: bool,
+}
+
+/// One stack: confirmed by its fingerprint, or observed, diffed, applied and stamped.
+async fn converge(
+    deployer: &Deployer,
+    census: &Census,
+    stack: &plan::types::Stack,
+    secrets: &albatross_reconciler::secrets::SecretData,
+) -> Converged {
+    // Local mode registers no targets: each target group's wanted set is empty.
+    let targets = stack.target_groups.iter().map(|tg| (tg.id.clone(), BTreeSet::new())).collect();
+    let fingerprint = Fingerprint::of(stack, &targets);
+    if let Some(dns) = fingerprint.as_ref().and_then(|f| census.confirm(stack, f)).map(|c| c.dns_name.clone()) {
+        let lines = vec![format!("unchanged (fingerprint confirmed, nothing read in full): {dns}")];
+        return Converged { lines, programmed: Ok(dns), failed: false };
+    }
+    // OIDC client credentials come from Secrets in the manifests, as in the cluster: only the
+    // keys the plan's typed references name, in the configuration's own namespace.
+    let outcome = match albatross_reconciler::secrets::from_data(stack, secrets) {
+        Ok(stack) => deployer.deploy_stamped(&stack, fingerprint.as_ref()).await,
+        Err(e) => Err(AwsError::from(e)),
+    };
+    let deployed = match outcome {
+        Ok(deployed) => deployed,
+        Err(e) => {
+            let reason = albatross_reconciler::status::not_programmed_reason(&e);
+            return Converged {
+                lines: vec![format!("not programmed: {e}")],
+                programmed: Err((reason, e.to_string())),
+                failed: true,
+            };
+        }
+    };
+    let dns = deployed.applied.dns_name.clone();
+    let mut lines = vec![format!("programmed ({} changes): {dns}", deployed.operations.len())];
+    // The status names the successor: the stack it replaced can go.
+    let mut failed = false;
+    match deployer.retire(&deployed).await {
+        Ok(0) => {}
+        Ok(n) => lines.push(format!("deleted the replaced stack ({n} resources)")),
+        Err(e) => {
+            failed = true;
+            lines.push(format!("the replaced stack is kept: {e}"));
+        }
+    }
+    let stale = fingerprint.filter(|f| !failed && deployed.fingerprint.as_deref() != Some(f.as_str()));
+    if let Some(f) = stale
+        && let Err(e) = deployer.stamp(&deployed.applied.load_balancer_arn, f.as_str()).await
+    {
+        failed = true;
+        lines.push(format!("writing the stack's fingerprint failed (the next run reads it in full): {e}"));
+    }
+    Converged { lines, programmed: Ok(dns), failed }
 }
 
 /// `--delete`: the stacks of every Gateway given, by tags (one whose build fails now may still

@@ -60,14 +60,30 @@ pub async fn cluster_with(objects: Vec<Value>, crds: bool, certificates: &[&str]
     for object in objects {
         api.apply(object);
     }
+    let (controller, stop) = replica(&api, &proxy, "replica-a", Duration::from_secs(5)).await;
+    Cluster { api, _moto: moto, proxy, aws, controller, _stop: stop }
+}
+
+/// A controller replica with its own AWS client and lease elector, started.
+pub async fn replica(
+    api: &FakeApiServer,
+    proxy: &Proxy,
+    identity: &str,
+    drift_interval: Duration,
+) -> (Arc<Controller>, watch::Sender<bool>) {
     let client = kube::Client::try_from(kube::Config::new(api.url().parse().unwrap())).unwrap();
-    let through_proxy = connect(proxy.endpoint().into()).await;
+    let through_proxy = Aws::connect(&AwsSettings {
+        endpoint: Some(proxy.endpoint().into()),
+        limits: RateLimits::unlimited(),
+        ..Default::default()
+    })
+    .await;
     let resolver = Resolver::new(through_proxy.clone(), ResolveSettings::new(CLUSTER));
     let deployer = Deployer::new(through_proxy, resolver, CLUSTER);
     let lease = LeaseSettings {
         namespace: "albatross-system".into(),
         name: "albatross-leader".into(),
-        identity: "replica-a".into(),
+        identity: identity.into(),
         // Long enough that a loaded CI machine never drops it by accident.
         duration: Duration::from_secs(10),
     };
@@ -80,12 +96,13 @@ pub async fn cluster_with(objects: Vec<Value>, crds: bool, certificates: &[&str]
         limits: AwsLimits::default(),
         resync: Duration::from_secs(600),
         concurrency: 2,
-        instance: Some("replica-a".into()),
+        instance: Some(identity.into()),
         rediscover: Duration::from_secs(1),
+        drift_interval,
     };
     let controller = Controller::new(client, deployer, leadership, settings);
     tokio::spawn(controller.clone().run());
-    Cluster { api, _moto: moto, proxy, aws, controller, _stop: stop }
+    (controller, stop)
 }
 
 /// The objects of a multi-document YAML manifest (a golden case's input).
@@ -169,6 +186,18 @@ pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         }
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// [`eventually`] for an async probe.
+pub async fn eventually_async<T, F: Future<Output = Option<T>>>(what: &str, mut f: impl FnMut() -> F) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
