@@ -101,7 +101,7 @@ pub async fn sync_guarded(
     }
     for batch in add.chunks(BATCH) {
         aws.call(
-            Api::Elbv2Write,
+            Api::Elbv2Registration,
             "RegisterTargets",
             aws.elbv2
                 .register_targets()
@@ -113,7 +113,7 @@ pub async fn sync_guarded(
     }
     for batch in remove.chunks(BATCH) {
         aws.call(
-            Api::Elbv2Write,
+            Api::Elbv2Registration,
             "DeregisterTargets",
             aws.elbv2
                 .deregister_targets()
