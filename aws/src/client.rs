@@ -94,6 +94,21 @@ impl RateLimits {
         let n = (100_000, 100_000);
         Self { elbv2_read: n, elbv2_write: n, elbv2_registration: n, ec2: n, acm: n, tagging: n, protection: n }
     }
+
+    /// Every rate multiplied by `factor`, bursts unchanged: the limits for a test proxy whose
+    /// clock runs `factor` times faster than AWS's (its refills scaled, its buckets not).
+    pub fn scaled(self, factor: f64) -> Self {
+        let s = |(rate, burst): (u32, u32)| (((f64::from(rate) * factor).round() as u32).max(1), burst);
+        Self {
+            elbv2_read: s(self.elbv2_read),
+            elbv2_write: s(self.elbv2_write),
+            elbv2_registration: s(self.elbv2_registration),
+            ec2: s(self.ec2),
+            acm: s(self.acm),
+            tagging: s(self.tagging),
+            protection: s(self.protection),
+        }
+    }
 }
 
 /// The rate-limit bucket a call draws from.

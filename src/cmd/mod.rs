@@ -78,6 +78,18 @@ pub struct AwsArgs {
     /// Client-side AWS rate limits off (for a local endpoint).
     #[arg(long, env = "ALBATROSS_AWS_UNLIMITED")]
     pub aws_unlimited: bool,
+    /// Multiplies the client-side rate limits' refill rates (bursts stay): for benchmarks against
+    /// a test proxy whose clock runs that much faster than AWS's. Hidden: 1 is the only value
+    /// for AWS.
+    #[arg(long, env = "ALBATROSS_AWS_RATE_SCALE", default_value_t = 1.0, value_parser = rate_scale, hide = true)]
+    pub aws_rate_scale: f64,
+}
+
+fn rate_scale(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("must be a positive number".into()),
+    }
 }
 
 /// A cluster name is an ELBv2/EC2 tag value and goes into IAM policy conditions.
@@ -113,7 +125,11 @@ impl AwsArgs {
         let settings = AwsSettings {
             region: self.region.clone(),
             endpoint: self.aws_endpoint.clone(),
-            limits: if self.aws_unlimited { RateLimits::unlimited() } else { RateLimits::default() },
+            limits: if self.aws_unlimited {
+                RateLimits::unlimited()
+            } else {
+                RateLimits::default().scaled(self.aws_rate_scale)
+            },
             ..AwsSettings::default()
         };
         let aws = Aws::connect(&settings).await;
@@ -189,6 +205,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Crds => {
             print!("{}", albatross_k8s::aws::crds_yaml());
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_scale_multiplies_the_default_rates_not_the_bursts() {
+        let limits = albatross_aws::RateLimits::default().scaled(20.0);
+        assert_eq!(limits.elbv2_read, (160, 20));
+        assert_eq!(limits.elbv2_write, (80, 10));
+        assert_eq!(limits.elbv2_registration, (60, 10));
+        assert_eq!(limits.tagging, (200, 10));
+        assert_eq!(albatross_aws::RateLimits::default().scaled(0.01).elbv2_read, (1, 20), "never below 1/s");
+        assert_eq!(rate_scale("20"), Ok(20.0));
+        for bad in ["0", "-1", "NaN", "inf", "x"] {
+            assert!(rate_scale(bad).is_err(), "{bad}");
         }
     }
 }
