@@ -127,6 +127,9 @@ async fn serve_bootstraps_certificates_programs_gateways_answers_admission_and_h
     .await;
     let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
     assert_eq!(json!(lbs.load_balancers()[0].dns_name().unwrap()), address);
+    // Every watched kind is served, so discovery is over: that is no dead core task.
+    let health = tokio::task::spawn_blocking(move || http_get(admin, "/healthz").unwrap()).await.unwrap();
+    assert_eq!(health.0, 200, "{}", health.1);
 
     let secret = api.get("v1", "Secret", Some("albatross-system"), "albatross-webhook-tls").expect("bootstrap Secret");
     let config =

@@ -371,7 +371,8 @@ impl Watches {
                 Err(error) => tracing::warn!(%error, "API discovery failed; trying again"),
             }
             if started.len() == Kind::ALL.len() {
-                return;
+                // The watches run on; ending here would read as a dead core task in /healthz.
+                return std::future::pending().await;
             }
             tokio::time::sleep(self.rediscover).await;
         }
