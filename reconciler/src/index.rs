@@ -8,10 +8,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use albatross_k8s::route::{AnyRoute, ObjectKey};
+use albatross_k8s::route::{AnyRoute, ObjectKey, ParentRef};
 use serde_json::Value;
 
-use crate::cache::{Cache, Change, GATEWAY_GROUP, Kind, key_of};
+use crate::cache::{Cache, Change, Kind, key_of};
 use crate::controller::FINALIZER;
 
 /// A unit of work: one class's status, one Gateway end to end, or only the registered targets
@@ -62,23 +62,22 @@ pub struct Index {
 fn parents_of(kind: Kind, value: &Value) -> Vec<Node> {
     let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
     if kind == Kind::ListenerSet {
-        let Some(parent) = value.pointer("/spec/parentRef") else { return Vec::new() };
-        let text = |k: &str| parent.get(k).and_then(Value::as_str);
-        if text("group").unwrap_or(GATEWAY_GROUP) != GATEWAY_GROUP || text("kind").unwrap_or("Gateway") != "Gateway" {
-            return Vec::new();
-        }
-        let ns = text("namespace").unwrap_or(namespace);
-        return text("name").map(|n| vec![(Kind::Gateway, ObjectKey::new(ns, n))]).unwrap_or_default();
+        let parent = value.pointer("/spec/parentRef").and_then(ParentRef::from_json);
+        return parent
+            .filter(ParentRef::is_gateway)
+            .map(|p| vec![(Kind::Gateway, p.key(namespace))])
+            .unwrap_or_default();
     }
-    let Ok(route) = AnyRoute::from_value(value) else { return Vec::new() };
-    let mut out: Vec<Node> = route
-        .parent_refs
-        .iter()
-        .filter(|p| p.group == GATEWAY_GROUP)
-        .filter_map(|p| match p.kind.as_str() {
-            "Gateway" => Some((Kind::Gateway, p.key(namespace))),
-            "ListenerSet" => Some((Kind::ListenerSet, p.key(namespace))),
-            _ => None,
+    let mut out: Vec<Node> = ParentRef::all_of(value)
+        .flatten()
+        .filter_map(|p| {
+            if p.is_gateway() {
+                Some((Kind::Gateway, p.key(namespace)))
+            } else if p.is_listener_set() {
+                Some((Kind::ListenerSet, p.key(namespace)))
+            } else {
+                None
+            }
         })
         .collect();
     out.sort();

@@ -5,14 +5,14 @@
 
 use albatross_aws::delete::is_deletion_protected;
 use albatross_aws::{AwsError, ErrorClass};
-use albatross_k8s::route::ObjectKey;
+use albatross_k8s::route::{ObjectKey, ParentRef};
 use albatross_model::plan::StatusEntry;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::cache::{Cache, GATEWAY_GROUP, Kind, key_of};
+use crate::cache::{Cache, Kind, key_of};
 use crate::leader::Leadership;
 
 pub struct StatusWriter {
@@ -138,37 +138,18 @@ pub fn not_programmed_reason(error: &AwsError) -> &'static str {
 }
 
 /// A parentRef with its defaults, for comparing entries.
-fn parent_identity(parent: &Value, route_namespace: &str) -> Value {
-    let text = |k: &str| parent.get(k).and_then(Value::as_str);
-    json!({
-        "group": text("group").unwrap_or(GATEWAY_GROUP),
-        "kind": text("kind").unwrap_or("Gateway"),
-        "namespace": text("namespace").unwrap_or(route_namespace),
-        "name": text("name"),
-        "sectionName": parent.get("sectionName"),
-        "port": parent.get("port"),
-    })
+fn parent_identity(parent: Option<&Value>, route_namespace: &str) -> Option<ParentRef> {
+    parent.and_then(ParentRef::from_json).map(|p| p.resolved(route_namespace))
 }
 
 /// The route's `parents[]`: other controllers' entries as they are, ours for other parents as
 /// long as the route still names them, and this build's.
 fn merge_parents(current: &Value, built: &Value, controllers: &[String], gateway: Option<&ObjectKey>) -> Value {
     let namespace = current.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let named: Vec<Value> = current
-        .pointer("/spec/parentRefs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|p| parent_identity(p, namespace))
-        .collect();
+    let named: Vec<ParentRef> = ParentRef::all_of(current).flatten().map(|p| p.resolved(namespace)).collect();
     let new: Vec<Value> = built.get("parents").and_then(Value::as_array).cloned().unwrap_or_default();
-    let new_ids: Vec<Value> =
-        new.iter().map(|e| parent_identity(e.get("parentRef").unwrap_or(&Value::Null), namespace)).collect();
-    let this_gateway = |id: &Value| {
-        gateway.is_some_and(|g| {
-            id["kind"] == "Gateway" && id["namespace"] == g.namespace.as_str() && id["name"] == g.name.as_str()
-        })
-    };
+    let new_ids: Vec<Option<ParentRef>> = new.iter().map(|e| parent_identity(e.get("parentRef"), namespace)).collect();
+    let this_gateway = |id: &ParentRef| gateway.is_some_and(|g| id.is_gateway() && id.key(namespace) == *g);
     let mut parents: Vec<Value> = Vec::new();
     for entry in current.pointer("/status/parents").and_then(Value::as_array).into_iter().flatten() {
         let controller = entry.get("controllerName").and_then(Value::as_str).unwrap_or("");
@@ -176,8 +157,11 @@ fn merge_parents(current: &Value, built: &Value, controllers: &[String], gateway
             parents.push(entry.clone());
             continue;
         }
-        let id = parent_identity(entry.get("parentRef").unwrap_or(&Value::Null), namespace);
-        if named.contains(&id) && !new_ids.contains(&id) && !this_gateway(&id) {
+        let id = parent_identity(entry.get("parentRef"), namespace);
+        if let Some(id) = id.filter(|id| named.contains(id))
+            && !new_ids.contains(&Some(id.clone()))
+            && !this_gateway(&id)
+        {
             parents.push(entry.clone());
         }
     }

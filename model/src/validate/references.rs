@@ -67,13 +67,13 @@ impl Catalog {
     fn check_parents(&self, route: &Value, outcome: &mut Outcome) {
         // Each Gateway's listener names and ports are indexed once, not once per parentRef.
         let mut indexed: HashMap<(String, String), Listeners<'_>> = HashMap::new();
-        for (i, ns, name, reference) in parent_gateways(route) {
-            let key = (ns, name);
+        for (i, gateway_key, reference) in parent_gateways(route) {
+            let key = (gateway_key.namespace, gateway_key.name);
             let Some(Some(gateway)) = self.gateways.get(&key) else { continue };
             let listeners = indexed.entry(key.clone()).or_insert_with(|| Listeners::of(&gateway.listeners));
             let (ns, name) = &key;
             let field = index("spec.parentRefs", i);
-            if let Some(section) = reference.get("sectionName").and_then(Value::as_str)
+            if let Some(section) = reference.section_name.as_deref()
                 && !listeners.names.contains(section)
             {
                 outcome.errors.push(FieldError::new(
@@ -84,7 +84,7 @@ impl Catalog {
                     ),
                 ));
             }
-            if let Some(port) = reference.get("port").and_then(Value::as_i64)
+            if let Some(port) = reference.port.map(i64::from)
                 && !listeners.ports.contains(&port)
             {
                 outcome.errors.push(FieldError::new(
