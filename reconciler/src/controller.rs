@@ -94,7 +94,7 @@ impl Controller {
             cache: cache.clone(),
             leadership: leadership.clone(),
             field_manager: FIELD_MANAGER.into(),
-            controllers: vec![settings.controllers.alb.clone(), settings.controllers.nlb.clone()],
+            controllers: settings.controllers.clone(),
         };
         let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: settings.instance.clone() };
         Arc::new(Self {
@@ -192,8 +192,7 @@ impl Controller {
     }
 
     fn ours(&self, class: Option<&Value>) -> bool {
-        let controller = class.and_then(|c| c.pointer("/spec/controllerName")).and_then(Value::as_str);
-        controller.is_some_and(|c| c == self.settings.controllers.alb || c == self.settings.controllers.nlb)
+        class.is_some_and(|c| self.settings.controllers.owns_class(c))
     }
 
     /// Deletes the stacks of this cluster whose Gateway no longer exists or left our classes.

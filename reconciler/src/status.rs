@@ -6,6 +6,7 @@
 use albatross_aws::delete::is_deletion_protected;
 use albatross_aws::{AwsError, ErrorClass};
 use albatross_k8s::route::{ObjectKey, ParentRef};
+use albatross_model::Controllers;
 use albatross_model::plan::StatusEntry;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
@@ -21,7 +22,7 @@ pub struct StatusWriter {
     pub leadership: Leadership,
     pub field_manager: String,
     /// Our controller names: route parent entries with any other name belong to others.
-    pub controllers: Vec<String>,
+    pub controllers: Controllers,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -144,7 +145,7 @@ fn parent_identity(parent: Option<&Value>, route_namespace: &str) -> Option<Pare
 
 /// The route's `parents[]`: other controllers' entries as they are, ours for other parents as
 /// long as the route still names them, and this build's.
-fn merge_parents(current: &Value, built: &Value, controllers: &[String], gateway: Option<&ObjectKey>) -> Value {
+fn merge_parents(current: &Value, built: &Value, controllers: &Controllers, gateway: Option<&ObjectKey>) -> Value {
     let namespace = current.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
     let named: Vec<ParentRef> = ParentRef::all_of(current).flatten().map(|p| p.resolved(namespace)).collect();
     let new: Vec<Value> = built.get("parents").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -153,7 +154,7 @@ fn merge_parents(current: &Value, built: &Value, controllers: &[String], gateway
     let mut parents: Vec<Value> = Vec::new();
     for entry in current.pointer("/status/parents").and_then(Value::as_array).into_iter().flatten() {
         let controller = entry.get("controllerName").and_then(Value::as_str).unwrap_or("");
-        if !controllers.iter().any(|c| c == controller) {
+        if !controllers.owns(controller) {
             parents.push(entry.clone());
             continue;
         }
@@ -253,7 +254,7 @@ mod tests {
 
     #[test]
     fn other_controllers_parents_and_ours_for_other_gateways_are_kept() {
-        let ours = vec!["gateway.k8s.aws/alb".to_owned()];
+        let ours = Controllers::default();
         let current = route_with(
             json!([{"name": "a", "namespace": "gw"}, {"name": "b", "namespace": "gw"}, {"name": "x", "namespace": "gw"}]),
             json!({"parents": [entry("x", "example.com/other"), entry("b", "gateway.k8s.aws/alb"),
@@ -272,7 +273,7 @@ mod tests {
 
     #[test]
     fn our_entry_for_a_parent_the_route_dropped_goes() {
-        let ours = vec!["gateway.k8s.aws/alb".to_owned()];
+        let ours = Controllers::default();
         let current = route_with(
             json!([{"name": "a", "namespace": "gw"}]),
             json!({"parents": [entry("b", "gateway.k8s.aws/alb"), entry("a", "gateway.k8s.aws/alb")]}),
@@ -284,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_route_detached_from_this_gateway_loses_our_entry_for_it() {
-        let ours = vec!["gateway.k8s.aws/alb".to_owned()];
+        let ours = Controllers::default();
         // Still named, but the build for Gateway a produced nothing for it (class not ours now).
         let current = route_with(
             json!([{"name": "a", "namespace": "gw"}]),

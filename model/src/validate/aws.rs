@@ -81,8 +81,7 @@ pub fn route_support(kind: &str, route: &Value, flavor: Flavor) -> Vec<FieldErro
 }
 
 fn check_class(object: &Value, controllers: &Controllers, out: &mut Outcome) {
-    let controller = object.pointer("/spec/controllerName").and_then(Value::as_str).unwrap_or("");
-    if controller != controllers.alb && controller != controllers.nlb {
+    if !controllers.owns_class(object) {
         return;
     }
     if let Some(reference) = object.pointer("/spec/parametersRef") {

@@ -146,13 +146,7 @@ impl Catalog {
     }
 
     pub fn flavor_of_controller(&self, controller: &str) -> Option<Flavor> {
-        if controller == self.controllers.alb {
-            Some(Flavor::Alb)
-        } else if controller == self.controllers.nlb {
-            Some(Flavor::Nlb)
-        } else {
-            None
-        }
+        self.controllers.flavor_of(controller)
     }
 
     pub fn flavor_of_gateway(&self, namespace: &str, name: &str) -> Option<Flavor> {
