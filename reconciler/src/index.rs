@@ -381,6 +381,7 @@ pub fn gather(cache: &Cache, index: &Index, gateway: &ObjectKey) -> Option<Gathe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use albatross_k8s::route::RouteKind;
     use serde_json::json;
 
     fn route(name: &str, parents: Value) -> Value {
@@ -401,9 +402,19 @@ mod tests {
     #[test]
     fn a_route_change_reconciles_only_its_gateways_old_and_new() {
         let (mut index, cache) = (Index::default(), Cache::default());
-        let keys = apply(&mut index, &cache, Kind::HttpRoute, route("r", json!([{"name": "a", "namespace": "gw"}])));
+        let keys = apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("r", json!([{"name": "a", "namespace": "gw"}])),
+        );
         assert_eq!(keys, vec![gw("gw", "a")]);
-        let keys = apply(&mut index, &cache, Kind::HttpRoute, route("r", json!([{"name": "b", "namespace": "gw"}])));
+        let keys = apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("r", json!([{"name": "b", "namespace": "gw"}])),
+        );
         assert_eq!(keys, vec![gw("gw", "a"), gw("gw", "b")], "the Gateway it left must drop its rules");
         assert!(index.attached(&ObjectKey::new("gw", "a")).is_empty());
         assert_eq!(index.attached(&ObjectKey::new("gw", "b")).len(), 1);
@@ -415,8 +426,12 @@ mod tests {
         let set = json!({"metadata": {"name": "ls", "namespace": "apps"},
                          "spec": {"parentRef": {"name": "a", "namespace": "gw"}}});
         apply(&mut index, &cache, Kind::ListenerSet, set);
-        let keys =
-            apply(&mut index, &cache, Kind::HttpRoute, route("r", json!([{"kind": "ListenerSet", "name": "ls"}])));
+        let keys = apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("r", json!([{"kind": "ListenerSet", "name": "ls"}])),
+        );
         assert_eq!(keys, vec![gw("gw", "a")]);
         assert_eq!(index.attached(&ObjectKey::new("gw", "a")).len(), 2);
     }
@@ -489,8 +504,13 @@ mod tests {
         cache.store(Kind::Gateway, ObjectKey::new("gw", "a"), Some(gateway));
         let mut r = route("r", json!([{"name": "a", "namespace": "gw"}]));
         r["spec"]["rules"] = json!([{"backendRefs": [{"name": "web", "port": 80}]}]);
-        apply(&mut index, &cache, Kind::HttpRoute, r);
-        apply(&mut index, &cache, Kind::HttpRoute, route("other", json!([{"name": "b", "namespace": "gw"}])));
+        apply(&mut index, &cache, Kind::Route(RouteKind::Http), r);
+        apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("other", json!([{"name": "b", "namespace": "gw"}])),
+        );
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "apps"}});
         cache.store(Kind::Service, ObjectKey::new("apps", "web"), Some(svc));
         for ns in ["apps", "unrelated"] {

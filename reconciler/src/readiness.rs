@@ -53,22 +53,19 @@ pub struct Injector {
 }
 
 /// What a build reads to decide which backends resolve: everything but endpoints and nodes.
-const BACKEND_KINDS: [Kind; 14] = [
-    Kind::GatewayClass,
-    Kind::Gateway,
-    Kind::HttpRoute,
-    Kind::GrpcRoute,
-    Kind::TlsRoute,
-    Kind::TcpRoute,
-    Kind::UdpRoute,
-    Kind::ReferenceGrant,
-    Kind::ListenerSet,
-    Kind::LoadBalancerConfiguration,
-    Kind::TargetGroupConfiguration,
-    Kind::ListenerRuleConfiguration,
-    Kind::Service,
-    Kind::Namespace,
-];
+const BACKEND_KINDS: [Kind; 14] = {
+    let mut out = [Kind::GatewayClass; 14];
+    let (mut i, mut n) = (0, 0);
+    while i < Kind::ALL.len() {
+        if !matches!(Kind::ALL[i], Kind::EndpointSlice | Kind::Node) {
+            out[n] = Kind::ALL[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == out.len());
+    out
+};
 
 /// The Services behind the target groups a build of every cached Gateway of our classes plans.
 /// The build is the controller's own (`model::build`): a target group exists only for a backend
@@ -207,6 +204,7 @@ pub fn open_patch(pod: &Value, gate: &str, now: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use albatross_k8s::route::RouteKind;
 
     const GW: &str = "gateway.networking.k8s.io/v1";
 
@@ -251,7 +249,7 @@ mod tests {
             store(&cache, Kind::Service, service("apps", name, app));
         }
         let backends = json!([{"name": "web", "port": 80}, {"name": "api", "port": 80}]);
-        store(&cache, Kind::HttpRoute, route("apps", "r", backends));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", backends));
         store(&cache, Kind::Gateway, gateway("Same"));
         let class = json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
                            "spec": {"controllerName": "gateway.k8s.aws/alb"}});
@@ -302,7 +300,7 @@ mod tests {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
         assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")]);
-        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", json!([{"name": "web", "port": 80}])));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty());
     }
 
@@ -310,12 +308,12 @@ mod tests {
     fn cross_namespace_route_cannot_lock_out_pods_without_reference_grant() {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
-        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", json!([{"name": "web", "port": 80}])));
         store(&cache, Kind::Gateway, gateway("All"));
         // A route in another namespace, attached and accepted, names the opted-in namespace's
         // Service: without a ReferenceGrant there it sends no traffic there, and gates nothing.
         let lure = json!([{"name": "api", "namespace": "apps", "port": 80}]);
-        store(&cache, Kind::HttpRoute, route("tenant", "lure", lure));
+        store(&cache, Kind::Route(RouteKind::Http), route("tenant", "lure", lure));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty(), "no ReferenceGrant");
         let grant = json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
                            "metadata": {"name": "from-tenant", "namespace": "apps"},
@@ -329,7 +327,7 @@ mod tests {
     fn rejected_route_does_not_gate_pods() {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
-        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", json!([{"name": "web", "port": 80}])));
         // The listener admits routes of its own namespace only: this one is not accepted, though
         // its backend is in the pod's namespace and needs no grant.
         let route_elsewhere = json!([{"name": "api", "namespace": "apps", "port": 80}]);
@@ -338,7 +336,7 @@ mod tests {
                            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "tenant"}],
                                     "to": [{"group": "", "kind": "Service"}]}});
         store(&cache, Kind::ReferenceGrant, grant);
-        store(&cache, Kind::HttpRoute, route("tenant", "rejected", route_elsewhere));
+        store(&cache, Kind::Route(RouteKind::Http), route("tenant", "rejected", route_elsewhere));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty(), "not allowed by the listener");
         store(&cache, Kind::Gateway, gateway("All"));
         assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")], "accepted once allowed");

@@ -3,6 +3,7 @@
 //! Errors where the object can never work on AWS as written; warnings where part of it is
 //! ignored. The counts follow how routes map to ALB rules: one rule per match and hostname.
 
+use albatross_k8s::route::RouteKind;
 use serde_json::Value;
 
 use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP};
@@ -48,7 +49,7 @@ pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &C
                 check_gateway(object, flavor, &limits, out);
             }
         }
-        (GATEWAY_GROUP, kind @ ("HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute")) => {
+        (GATEWAY_GROUP, kind) if RouteKind::from_kind(kind).is_some() => {
             let parents = catalog.route_parents(object);
             for (i, flavor) in &parents {
                 check_route_kind(kind, *i, *flavor, out);

@@ -10,7 +10,6 @@ use super::{Controllers, TypeMeta};
 
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 pub const AWS_GROUP: &str = "gateway.k8s.aws";
-pub const ROUTE_KINDS: [&str; 5] = ["HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute", "TLSRoute"];
 
 /// Which load balancer a class of ours provisions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP, ROUTE_KINDS, namespace_of, parent_gateways};
+use albatross_k8s::route::RouteKind;
+
+use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP, namespace_of, parent_gateways};
 use super::path::{child, index};
 use super::{FieldError, Outcome, TypeMeta};
 
@@ -42,7 +44,7 @@ impl Catalog {
         let Some(meta) = TypeMeta::of(object) else { return };
         let namespace = namespace_of(object);
         match (meta.group, meta.kind) {
-            (GATEWAY_GROUP, kind) if ROUTE_KINDS.contains(&kind) => {
+            (GATEWAY_GROUP, kind) if RouteKind::from_kind(kind).is_some() => {
                 self.check_parents(object, outcome);
                 self.check_rule_configs(object, outcome);
                 self.check_backend_protocols(object, outcome);
