@@ -164,6 +164,29 @@ impl BackendRef {
     pub fn key(&self, route_namespace: &str) -> ObjectKey {
         ObjectKey::new(self.namespace.clone().unwrap_or_else(|| route_namespace.to_owned()), self.name.clone())
     }
+
+    /// A backendRef as JSON, defaults applied as the typed decode applies them; `None` without
+    /// a name.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+        let int = |k: &str| value.get(k).and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok());
+        Some(Self::new(text("group"), text("kind"), text("namespace"), text("name")?, int("port"), int("weight")))
+    }
+
+    /// Whether it names a core Service (the only backend kind resolved).
+    pub fn is_service(&self) -> bool {
+        self.group.is_empty() && self.kind == "Service"
+    }
+}
+
+thread_local! {
+    static DECODES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Typed route decodes ([`AnyRoute::from_value`]) made on this thread so far: tests count them
+/// per change, so that a second decode of the same route does not creep back in.
+pub fn decodes_on_this_thread() -> u64 {
+    DECODES.with(std::cell::Cell::get)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -254,6 +277,7 @@ fn decode<T: serde::de::DeserializeOwned>(kind: RouteKind, value: &Value) -> Res
 
 impl AnyRoute {
     pub fn from_value(value: &Value) -> Result<Self, RouteError> {
+        DECODES.with(|d| d.set(d.get() + 1));
         let kind_text = value.get("kind").and_then(Value::as_str).unwrap_or("");
         let kind = RouteKind::from_kind(kind_text).ok_or_else(|| RouteError::NotARoute(kind_text.to_owned()))?;
         let meta = value.get("metadata").cloned().unwrap_or(Value::Null);

@@ -67,6 +67,21 @@ impl Kind {
         all
     };
 
+    /// What a build reads: everything but endpoints and nodes (target registration reads those).
+    pub const BUILD_INPUTS: [Kind; 14] = {
+        let mut out = [Kind::GatewayClass; 14];
+        let (mut i, mut n) = (0, 0);
+        while i < Kind::ALL.len() {
+            if !matches!(Kind::ALL[i], Kind::EndpointSlice | Kind::Node) {
+                out[n] = Kind::ALL[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(n == out.len());
+        out
+    };
+
     pub fn group(self) -> &'static str {
         match self {
             Kind::Service | Kind::Namespace | Kind::Node => "",

@@ -324,12 +324,7 @@ impl Controller {
         }
         self.clear_plan(key, &gw).await?;
 
-        let gathered = {
-            let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(gathered) = gather(&self.cache, &index, key) else { return Ok(()) };
-            index.record(key, gathered.deps.clone());
-            gathered
-        };
+        let Some(gathered) = gather(&self.cache, &self.index, key) else { return Ok(()) };
         let (snapshot, skipped) = Snapshot::from_objects(gathered.objects);
         for s in skipped {
             tracing::warn!(gateway = %key, kind = s.kind, object = %s.key, reason = s.reason, "object not readable; left out");

@@ -52,27 +52,12 @@ pub struct Injector {
     backends: Mutex<Option<(u64, Arc<HashSet<ObjectKey>>)>>,
 }
 
-/// What a build reads to decide which backends resolve: everything but endpoints and nodes.
-const BACKEND_KINDS: [Kind; 14] = {
-    let mut out = [Kind::GatewayClass; 14];
-    let (mut i, mut n) = (0, 0);
-    while i < Kind::ALL.len() {
-        if !matches!(Kind::ALL[i], Kind::EndpointSlice | Kind::Node) {
-            out[n] = Kind::ALL[i];
-            n += 1;
-        }
-        i += 1;
-    }
-    assert!(n == out.len());
-    out
-};
-
 /// The Services behind the target groups a build of every cached Gateway of our classes plans.
 /// The build is the controller's own (`model::build`): a target group exists only for a backend
 /// of an accepted route that resolved, across namespaces only with a ReferenceGrant. Every
 /// replica answers pod admissions but only the leader reconciles, so each builds for itself.
 pub fn resolved_backends(cache: &Cache, controllers: &Controllers) -> HashSet<ObjectKey> {
-    let objects: Vec<Value> = BACKEND_KINDS.iter().flat_map(|k| cache.list(*k)).map(|v| (*v).clone()).collect();
+    let objects: Vec<Value> = Kind::BUILD_INPUTS.iter().flat_map(|k| cache.list(*k)).map(|v| (*v).clone()).collect();
     let (snapshot, _) = Snapshot::from_objects(objects);
     let env = Env { controllers: controllers.clone(), ..Env::default() };
     let build = plan::build(&snapshot, &env);
@@ -126,7 +111,7 @@ impl Injector {
     }
 
     fn backends(&self, cache: &Cache) -> Arc<HashSet<ObjectKey>> {
-        let generation = cache.generation(&BACKEND_KINDS);
+        let generation = cache.generation(&Kind::BUILD_INPUTS);
         let mut held = self.backends.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((seen, set)) = held.as_ref()
             && *seen == generation

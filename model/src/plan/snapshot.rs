@@ -176,8 +176,12 @@ impl Snapshot {
             .routes
             .iter_mut()
             .map(|r| {
-                let problems =
-                    crate::validate::aws::route_support(r.spec.kind.as_str(), &r.raw, crate::validate::Flavor::Alb);
+                let problems = crate::validate::aws::route_support(
+                    r.spec.kind.as_str(),
+                    &r.raw,
+                    Some(&r.spec),
+                    crate::validate::Flavor::Alb,
+                );
                 r.raw = empty.clone();
                 problems
             })
