@@ -403,7 +403,7 @@ impl Controller {
             // Pods held back by our gate are targets before their endpoints turn ready.
             let mut closed = Vec::new();
             let mut look_again = false;
-            let ip = tg.target_type == "ip";
+            let ip = tg.target_type == albatross_model::plan::types::TargetType::Ip;
             if readiness::injected(&self.cache, &tg.backend.namespace) {
                 for waiting in crate::targets::waiting(&self.cache, tg) {
                     let Some(pod) = self.pod(&tg.backend.namespace, &waiting.pod).await? else { continue };
@@ -499,7 +499,7 @@ impl Controller {
         };
         groups.retain(|(tg, _)| match service {
             Some(s) => tg.backend.namespace == s.namespace && tg.backend.name == s.name,
-            None => tg.target_type == "instance",
+            None => tg.target_type == albatross_model::plan::types::TargetType::Instance,
         });
         match self.sync_targets(key, &groups).await {
             Err(Error::Aws(e)) if e.class == ErrorClass::NotFound => {

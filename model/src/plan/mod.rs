@@ -22,6 +22,7 @@ mod snapshot;
 mod status;
 mod target_group;
 pub mod types;
+pub mod wire;
 
 pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
 pub use listeners::selector_matches;
