@@ -122,7 +122,7 @@ impl State<'_> {
     }
 
     fn owned(&self, tags: &[Tag]) -> bool {
-        let alb = self.stack.load_balancer.r#type == "application";
+        let alb = self.stack.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         tag_value(tags, CLUSTER_TAG) == Some(self.cluster)
             && tag_value(tags, &format!("{}/stack", stack_tag_prefix(alb))) == Some(self.stack.gateway.as_str())
     }
@@ -447,7 +447,7 @@ impl State<'_> {
                 // A removed mutualAuthentication is turned off, not left as it was.
                 let mutual_authentication = match &listener.mutual_authentication {
                     Some(m) => Some(listener_settings::mutual_authentication_to_sdk(m)),
-                    None if listener.protocol == "HTTPS" => {
+                    None if listener.protocol == albatross_model::plan::types::Protocol::Https => {
                         Some(MutualAuthenticationAttributes::builder().mode("off").build())
                     }
                     None => None,

@@ -81,7 +81,7 @@ impl Deployer {
         if lb.settings.disable_security_group {
             // An NLB without security groups: none managed, none given.
         } else if lb.security_groups.is_empty() {
-            let alb = lb.r#type == "application";
+            let alb = lb.r#type == albatross_model::plan::types::LoadBalancerType::Application;
             let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
             let lb = &stack.load_balancer;
             let from = IngressSources {
@@ -114,7 +114,7 @@ impl Deployer {
         } else if !existing && !lb.subnet_selector.is_empty() {
             lb.subnets = self.resolver.subnets_by_selector(&lb.subnet_selector).await?;
         } else if !existing {
-            lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
+            lb.subnets = self.resolver.discover_subnets(lb.scheme.as_str()).await?;
         }
         for m in &mut lb.settings.subnet_mappings {
             let ids = self.resolver.subnet_ids(std::slice::from_ref(&m.subnet_id)).await?;
@@ -325,7 +325,7 @@ impl Deployer {
 
     /// The DNS name of a stack's load balancer, if it exists.
     pub async fn address(&self, stack: &Stack) -> Result<Option<String>, AwsError> {
-        let alb = stack.load_balancer.r#type == "application";
+        let alb = stack.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         let (lbs, _) = tagged(&self.aws, &self.cluster, alb, Some(&stack.gateway)).await?;
         let arns: Vec<String> = lbs.into_iter().map(|(a, _)| a).collect();
         if arns.is_empty() {
