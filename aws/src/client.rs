@@ -60,7 +60,10 @@ impl Default for AwsSettings {
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimits {
     pub elbv2_read: (u32, u32),
+    /// ELBv2 writes other than target registration.
     pub elbv2_write: (u32, u32),
+    /// `RegisterTargets` and `DeregisterTargets`: AWS gives them a bucket of their own.
+    pub elbv2_registration: (u32, u32),
     pub ec2: (u32, u32),
     pub acm: (u32, u32),
     pub tagging: (u32, u32),
@@ -69,13 +72,17 @@ pub struct RateLimits {
 }
 
 impl Default for RateLimits {
+    // Under AWS's refill (ELBv2 Describe* 10/s, registration and other writes as modelled in the
+    // test proxy's `limits.rs`, GetResources 15/s) with bursts no larger than its buckets, leaving
+    // room for the account's other tools: we wait instead of being throttled.
     fn default() -> Self {
         Self {
-            elbv2_read: (20, 40),
-            elbv2_write: (10, 20),
+            elbv2_read: (8, 20),
+            elbv2_write: (4, 10),
+            elbv2_registration: (3, 10),
             ec2: (20, 40),
             acm: (10, 20),
-            tagging: (10, 20),
+            tagging: (10, 10),
             protection: (5, 10),
         }
     }
@@ -85,7 +92,7 @@ impl RateLimits {
     /// Limits high enough never to wait, for tests and benchmarks against a local endpoint.
     pub fn unlimited() -> Self {
         let n = (100_000, 100_000);
-        Self { elbv2_read: n, elbv2_write: n, ec2: n, acm: n, tagging: n, protection: n }
+        Self { elbv2_read: n, elbv2_write: n, elbv2_registration: n, ec2: n, acm: n, tagging: n, protection: n }
     }
 }
 
@@ -99,6 +106,9 @@ pub enum Api {
     Tagging,
     /// WAFv2 and Shield.
     Protection,
+    /// ELBv2 `RegisterTargets` / `DeregisterTargets`: their own bucket, so registration does
+    /// not starve the other writes and they do not starve it.
+    Elbv2Registration,
 }
 
 /// What to do about a failed call.
@@ -327,7 +337,7 @@ pub struct Aws {
     /// A dry run's client: every mutating call is refused here and, were it to get past, by
     /// an interceptor before it is sent (see [`Aws::read_only`]).
     read_only: bool,
-    limiters: [Arc<DefaultDirectRateLimiter>; 6],
+    limiters: [Arc<DefaultDirectRateLimiter>; 7],
 }
 
 /// Whether mutating calls may go out, as a deadline on the monotonic clock. Shared by every clone
@@ -496,6 +506,7 @@ impl Aws {
                 limiter(limits.acm),
                 limiter(limits.tagging),
                 limiter(limits.protection),
+                limiter(limits.elbv2_registration),
             ],
         }
     }

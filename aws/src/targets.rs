@@ -86,7 +86,7 @@ pub async fn sync(
     let describe = |t: &&Target| TargetDescription::builder().id(&t.id).port(t.port).build();
     for batch in add.chunks(BATCH) {
         aws.call(
-            Api::Elbv2Write,
+            Api::Elbv2Registration,
             "RegisterTargets",
             aws.elbv2
                 .register_targets()
@@ -98,7 +98,7 @@ pub async fn sync(
     }
     for batch in remove.chunks(BATCH) {
         aws.call(
-            Api::Elbv2Write,
+            Api::Elbv2Registration,
             "DeregisterTargets",
             aws.elbv2
                 .deregister_targets()

@@ -32,4 +32,4 @@ pub mod serve;
 
 pub use kube_api::{FakeApiServer, Recorded, ResourceDef};
 pub use moto::{Moto, moto_server_path};
-pub use proxy::{Call, Fault, Faults, Proxy, ProxyOptions, Quotas};
+pub use proxy::{ApiClass, AwsLimits, BucketLimit, Call, Fault, Faults, Proxy, ProxyOptions, Quotas};

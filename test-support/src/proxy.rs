@@ -64,6 +64,19 @@
 //! header (moto routes by its credential scope and does not check signatures). When those
 //! lookups fail (e.g. unknown listener) the request is forwarded and moto answers.
 //!
+//! # AWS's rate limits and latency ([`ProxyOptions::limits`], [`Proxy::set_limits`])
+//! Off by default (`None`); [`AwsLimits::documented()`] turns on one token bucket per ELBv2
+//! action class (`Describe*` 40 then 10/s, as the ELB API throttling page documents;
+//! registration and other mutating actions with buckets of their own) and for Tagging
+//! `GetResources` (15/s), shared by every caller of the proxy, plus 50 ms per read and 150 ms per
+//! write before answering, with a `time_scale` for fleet benchmarks. A call that finds its bucket
+//! empty is answered `Throttling` "Rate exceeded" (ELBv2's XML shape) without being forwarded and
+//! recorded with [`Call::rate_limited`] ([`Proxy::rate_limited`] counts them). The model, every
+//! number and its source: `proxy/limits.rs`. Off by default because the existing tests run their
+//! clients with `RateLimits::unlimited()` and count calls exactly: bursts would be throttled and
+//! retried (more calls), and every call would take 50 to 150 ms longer. Tests and benchmarks
+//! where timing matters turn it on.
+//!
 //! # Faults ([`Faults`], [`Proxy::set_faults`])
 //! For each request one uniform draw from an RNG seeded with [`Faults::seed`] picks at most
 //! one fault (the probabilities are cumulative in the order below, so their sum should be at
@@ -91,6 +104,7 @@
 
 mod emulate;
 mod lb_settings;
+mod limits;
 mod protocol;
 mod rules;
 
@@ -111,6 +125,7 @@ use rand::{Rng, SeedableRng};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use limits::{ApiClass, AwsLimits, BucketLimit};
 pub use protocol::service;
 use protocol::{Form, Identity, Protocol, error_code, error_response, identify};
 
@@ -128,6 +143,8 @@ pub struct Call {
     pub injected: Option<Fault>,
     /// AWS error code of the response when it is an error (from a rule, a fault or moto).
     pub error: Option<String>,
+    /// Answered `Throttling` because its [`AwsLimits`] bucket was empty (not forwarded).
+    pub rate_limited: bool,
 }
 
 impl Call {
@@ -197,11 +214,13 @@ pub struct ProxyOptions {
     /// Enforce the AWS rules (default true).
     pub aws_rules: bool,
     pub faults: Faults,
+    /// AWS's rate limits and latency; `None` (the default): neither.
+    pub limits: Option<AwsLimits>,
 }
 
 impl Default for ProxyOptions {
     fn default() -> Self {
-        ProxyOptions { quotas: Quotas::default(), aws_rules: true, faults: Faults::default() }
+        ProxyOptions { quotas: Quotas::default(), aws_rules: true, faults: Faults::default(), limits: None }
     }
 }
 
@@ -307,6 +326,21 @@ impl Proxy {
         self.shared.state().quotas = quotas;
     }
 
+    /// Replaces the rate limits and latency; the buckets start full.
+    pub fn set_limits(&self, limits: Option<AwsLimits>) {
+        self.shared.state().buckets = limits.map(|l| limits::Buckets::new(l, Instant::now()));
+    }
+
+    pub fn limits(&self) -> Option<AwsLimits> {
+        self.shared.state().buckets.as_ref().map(|b| *b.limits())
+    }
+
+    /// Calls answered `Throttling` by the [`AwsLimits`] buckets since the start (not reset by
+    /// [`Proxy::clear_calls`]).
+    pub fn rate_limited(&self) -> usize {
+        self.shared.state().rate_limited
+    }
+
     /// `Some(n)`: once [`Proxy::mutations`] is at least `n`, hold every further request until
     /// this is called again with `None` (held requests then go on) or a larger `n`.
     pub fn hold_after_mutations(&self, n: Option<usize>) {
@@ -393,6 +427,9 @@ struct State {
     quotas: Quotas,
     aws_rules: bool,
     mutations: usize,
+    /// AWS's token buckets ([`ProxyOptions::limits`]).
+    buckets: Option<limits::Buckets>,
+    rate_limited: usize,
     emulated: emulate::Emulated,
     /// Load balancer settings moto does not keep, by ARN (`lb_settings`).
     extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
@@ -417,6 +454,8 @@ impl Shared {
                 quotas: options.quotas,
                 aws_rules: options.aws_rules,
                 mutations: 0,
+                buckets: options.limits.map(|l| limits::Buckets::new(l, Instant::now())),
+                rate_limited: 0,
                 emulated: emulate::Emulated::default(),
                 extras: std::collections::BTreeMap::new(),
             }),
@@ -488,6 +527,30 @@ impl Shared {
             status,
             injected,
             error,
+            rate_limited: false,
+        });
+    }
+
+    /// Takes a token for the call (`false`: its bucket is empty) and gives its latency; `None`
+    /// without [`AwsLimits`].
+    fn admit(&self, identity: &Identity) -> Option<(bool, Duration)> {
+        let mut state = self.state();
+        let buckets = state.buckets.as_mut()?;
+        let class = limits::ApiClass::of(&identity.service, &identity.action);
+        let admitted = class.is_none_or(|c| buckets.take(c, Instant::now()));
+        Some((admitted, buckets.limits().latency(&identity.action)))
+    }
+
+    fn record_rate_limited(&self, identity: &Identity, error: &protocol::ErrorResponse) {
+        let mut state = self.state();
+        state.rate_limited += 1;
+        state.calls.push(Call {
+            service: identity.service.clone(),
+            action: identity.action.clone(),
+            status: error.status,
+            injected: None,
+            error: Some(error.code.clone()),
+            rate_limited: true,
         });
     }
 }
@@ -523,6 +586,16 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     if !shared.pass_hold().await {
         shared.record(&identity, 0, Some(Fault::DropBefore), None, false);
         return Err(DropConnection);
+    }
+
+    if let Some((admitted, latency)) = shared.admit(&identity) {
+        tokio::time::sleep(latency).await;
+        if !admitted {
+            let code = if identity.protocol == Protocol::Json { "ThrottledException" } else { "Throttling" };
+            let error = error_response(&identity, 400, code, "Rate exceeded", &shared.request_id());
+            shared.record_rate_limited(&identity, &error);
+            return Ok(Upstreamed::from_error(error).into_response());
+        }
     }
 
     let fault = shared.pick_fault();
