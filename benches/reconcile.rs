@@ -24,7 +24,7 @@
 //! `--apply-concurrency N` (1: one write at a time, as before issue 13).
 //!
 //! ```sh
-//! cargo bench --profile dev --bench reconcile   # reuses the dev build of the tests
+//! cargo bench --workspace --profile dev --bench reconcile   # reuses the dev build of the tests
 //! ```
 
 use std::collections::BTreeMap;
