@@ -13,8 +13,18 @@
 //! client-side time per action), to stdout. `ALBATROSS_BENCH_AWS_RULES=0` turns the proxy's AWS
 //! rules off: a diagnostic for how much of the time is the proxy's quota accounting.
 //!
+//! AWS's API limits: the proxy applies `AwsLimits::documented()` (token buckets per ELBv2 action
+//! class, 50 ms per read, 150 ms per write, AWS's time, unscaled) and the binary runs with its
+//! default client-side rate limits. `ALBATROSS_BENCH_AWS_LIMITS=0` restores the old mode (no
+//! proxy limits, `--aws-unlimited`). The first converge is measured against the bound
+//! `1.2 x (ELBv2 mutating calls / write refill rate) + latency of the longest dependency chain`
+//! (the calls before the first CreateLoadBalancer, which run one after the other, then load
+//! balancer, target group, its ownership check, its attributes and their tag, listener, rule,
+//! then the calls after the last CreateRule). `ALBATROSS_BENCH_APPLY_CONCURRENCY=N` passes
+//! `--apply-concurrency N` (1: one write at a time, as before issue 13).
+//!
 //! ```sh
-//! cargo bench --profile dev --bench reconcile   # reuses the dev build of the tests
+//! cargo bench --workspace --profile dev --bench reconcile   # reuses the dev build of the tests
 //! ```
 
 use std::collections::BTreeMap;
@@ -24,7 +34,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use albatross_aws::{Aws, AwsSettings, RateLimits};
-use albatross_test_support::{Moto, Proxy, ProxyOptions, Quotas};
+use albatross_test_support::{AwsLimits, Call, Moto, Proxy, ProxyOptions, Quotas};
 
 const CLUSTER: &str = "bench";
 const NAMESPACE: &str = "bench";
@@ -37,6 +47,12 @@ const CREATES: [&str; 5] =
 struct Run {
     wall: Duration,
     mutating: usize,
+    /// ELBv2 mutating calls the proxy admitted (not answered `Throttling`).
+    elbv2_mutating: usize,
+    /// Calls the proxy answered `Throttling` (its token buckets).
+    throttled: usize,
+    /// The longest dependency chain's latency under the proxy's limits (zero without them).
+    chain: Duration,
     read: usize,
     per_action: BTreeMap<String, usize>,
     /// Client-side time per action in ms, from the binary's `aws <Action>: .. ms` lines
@@ -58,6 +74,7 @@ struct Size {
     change: Run,
     /// (load balancers, listeners, rules, target groups) in moto after the last run.
     live: (usize, usize, usize, usize),
+    limits: Option<AwsLimits>,
 }
 
 fn main() {
@@ -92,7 +109,9 @@ async fn bench(n: usize) -> Size {
     // Diagnostic: `ALBATROSS_BENCH_AWS_RULES=0` turns the proxy's AWS rules (and quota counting,
     // which reads the load balancer's rules from moto on every CreateRule) off.
     let aws_rules = std::env::var("ALBATROSS_BENCH_AWS_RULES").map_or(true, |v| v != "0");
-    let proxy = Proxy::start(moto.endpoint(), ProxyOptions { quotas, aws_rules, ..ProxyOptions::default() }).await;
+    let limits = std::env::var("ALBATROSS_BENCH_AWS_LIMITS").map_or(true, |v| v != "0").then(AwsLimits::documented);
+    let proxy =
+        Proxy::start(moto.endpoint(), ProxyOptions { quotas, aws_rules, limits, ..ProxyOptions::default() }).await;
     let aws = Aws::connect(&AwsSettings {
         endpoint: Some(moto.endpoint().into()),
         limits: RateLimits::unlimited(),
@@ -105,8 +124,16 @@ async fn bench(n: usize) -> Size {
     let routes = n / RULES_PER_ROUTE;
     std::fs::write(dir.path().join("bench.yaml"), manifests(routes, None)).unwrap();
 
+    // The model's quota raised with the proxy's, so every rule is planned.
     let quota = n.max(100).to_string();
-    let extra = ["--quota-rules-per-alb", quota.as_str(), "--quota-target-groups-per-alb", "100"];
+    let mut extra =
+        vec!["--quota-rules-per-alb".to_owned(), quota, "--quota-target-groups-per-alb".into(), "100".into()];
+    if limits.is_none() {
+        extra.push("--aws-unlimited".into());
+    }
+    if let Ok(n) = std::env::var("ALBATROSS_BENCH_APPLY_CONCURRENCY") {
+        extra.extend(["--apply-concurrency".to_owned(), n]);
+    }
     let converge = run(&proxy, &vpc, dir.path(), &extra).await;
     let resync = run(&proxy, &vpc, dir.path(), &extra).await;
     // `/r0/p0` -> `/r0/q0`: same length, so the Gateway API precedence (and every priority)
@@ -116,7 +143,7 @@ async fn bench(n: usize) -> Size {
     let live = live(&aws).await;
     drop(proxy);
     drop(moto);
-    Size { rules: n, target_groups: routes, converge, resync, change, live }
+    Size { rules: n, target_groups: routes, converge, resync, change, live, limits }
 }
 
 /// GatewayClass, Gateway, `routes` Services and `routes` HTTPRoutes of 10 rules
@@ -171,11 +198,11 @@ spec:
     out
 }
 
-async fn run(proxy: &Proxy, vpc: &str, manifests: &Path, extra: &[&str]) -> Run {
+async fn run(proxy: &Proxy, vpc: &str, manifests: &Path, extra: &[String]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
     cmd.args(["reconcile", "--manifests"])
         .arg(manifests)
-        .args(["--aws-endpoint", proxy.endpoint(), "--cluster-name", CLUSTER, "--aws-unlimited"])
+        .args(["--aws-endpoint", proxy.endpoint(), "--cluster-name", CLUSTER])
         .args(["--vpc-id", vpc])
         .args(extra)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -196,6 +223,10 @@ async fn run(proxy: &Proxy, vpc: &str, manifests: &Path, extra: &[&str]) -> Run 
         *per_action.entry(c.action.clone()).or_insert(0) += 1;
     }
     let mutating = calls.iter().filter(|c| c.is_mutating()).count();
+    let elbv2_mutating =
+        calls.iter().filter(|c| c.service == "elasticloadbalancing" && c.is_mutating() && !c.rate_limited).count();
+    let throttled = calls.iter().filter(|c| c.rate_limited).count();
+    let chain = proxy.limits().map_or(Duration::ZERO, |l| chain(&calls, &l));
     let failures: Vec<String> = calls
         .iter()
         .filter(|c| c.error.is_some() || c.status >= 400 || c.status == 0)
@@ -219,7 +250,35 @@ async fn run(proxy: &Proxy, vpc: &str, manifests: &Path, extra: &[&str]) -> Run 
             String::from_utf8_lossy(&out.stdout),
         );
     }
-    Run { wall, mutating, read: calls.len() - mutating, failures, per_action, millis, summary, ok }
+    Run {
+        wall,
+        mutating,
+        elbv2_mutating,
+        throttled,
+        chain,
+        read: calls.len() - mutating,
+        failures,
+        per_action,
+        millis,
+        summary,
+        ok,
+    }
+}
+
+/// The latency of the longest dependency chain of a first converge: every call before the
+/// first CreateLoadBalancer (observe and resolve, one after the other), the apply's chain (load
+/// balancer, target group, DescribeTags of the ownership check, target group attributes and
+/// their tag when set, listener, rule), then every call after the last CreateRule.
+fn chain(calls: &[Call], limits: &AwsLimits) -> Duration {
+    let Some(first) = calls.iter().position(|c| c.action == "CreateLoadBalancer") else { return Duration::ZERO };
+    let last = calls.iter().rposition(|c| c.action == "CreateRule").unwrap_or(first);
+    let mut apply = vec!["CreateLoadBalancer", "CreateTargetGroup", "DescribeTags"];
+    if calls.iter().any(|c| c.action == "ModifyTargetGroupAttributes") {
+        apply.extend(["ModifyTargetGroupAttributes", "AddTags"]);
+    }
+    apply.extend(["CreateListener", "CreateRule"]);
+    let outside = calls[..first].iter().chain(&calls[last + 1..]).map(|c| c.action.as_str());
+    outside.chain(apply).map(|action| limits.latency(action)).sum()
 }
 
 /// What moto holds, read directly (not through the proxy).
@@ -296,6 +355,29 @@ fn report(sizes: &[Size]) -> String {
         .unwrap();
     }
     out.push('\n');
+    if let Some(limits) = sizes.first().and_then(|s| s.limits) {
+        let refill = limits.elbv2_mutating.refill_per_second;
+        writeln!(out, "Proxy: {limits}. First converge against 1.2 x (ELBv2 writes / {refill} per s) + chain:\n")
+            .unwrap();
+        out.push_str("| N rules | converge wall s | ELBv2 writes | throttled | chain s | bound s | wall / bound |\n");
+        out.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
+        for s in sizes {
+            let c = &s.converge;
+            let bound = 1.2 * c.elbv2_mutating as f64 / refill + c.chain.as_secs_f64();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {bound:.2} | {:.2} |",
+                s.rules,
+                secs(c.wall),
+                c.elbv2_mutating,
+                c.throttled,
+                secs(c.chain),
+                c.wall.as_secs_f64() / bound
+            )
+            .unwrap();
+        }
+        out.push('\n');
+    }
     for s in sizes {
         let (lbs, listeners, rules, tgs) = s.live;
         writeln!(

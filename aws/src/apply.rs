@@ -1,9 +1,14 @@
-//! Runs the diff's operations in order. Creation is idempotent across crashes: a load balancer
-//! name already in use is adopted only when it carries this stack's tags, and a target group or
-//! listener that a lost response already created is found again instead of duplicated.
+//! Runs the diff's operations in stages (see [`stages`]): the lanes of a stage concurrently, up
+//! to a bound, every call still under the client's rate limits. Creation is idempotent across
+//! crashes: a load balancer name already in use is adopted only when it carries this stack's
+//! tags, and a target group or listener that a lost response already created is found again
+//! instead of duplicated.
+
+mod lanes;
+mod stages;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Mutex;
 
 use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
 use albatross_model::plan::types::{Stack, Tag, TargetGroupPlan};
@@ -13,12 +18,19 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use crate::client::{Api, Aws, AwsError, ErrorClass};
+pub use crate::delete::delete_target_group;
 use crate::delete::{delete_load_balancer, deletion_protected, protected};
 use crate::diff::{ATTRIBUTES_TAG, Op, attributes_hash, target_group_ids};
 use crate::listener_settings;
 use crate::observe::tag_value;
 use crate::observed::StackObserved;
 use crate::sdk;
+use lanes::lock;
+pub use stages::{Stage, Step, stages};
+
+/// Operations of one stack in flight at once by default. The client's rate limiter paces them
+/// further: ELBv2 writes share one account-wide bucket with every other stack and tool.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// What an apply leaves behind for the Gateway's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,16 +41,20 @@ pub struct Applied {
     pub target_groups: std::collections::BTreeMap<String, String>,
 }
 
+/// What the operations learn (new ARNs), shared by the lanes that run at once.
 struct State<'a> {
     aws: &'a Aws,
     stack: &'a Stack,
     cluster: &'a str,
     vpc_id: &'a str,
-    lb: Option<Applied>,
-    target_groups: HashMap<String, String>,
-    listeners: HashMap<i32, String>,
+    lb: Mutex<Option<Applied>>,
+    target_groups: Mutex<HashMap<String, String>>,
+    listeners: Mutex<HashMap<i32, String>>,
 }
 
+/// Runs `ops` (the diff of `stack` against `observed`) stage by stage, at most `concurrency`
+/// operations at once. The first failure stops the apply: operations in flight finish, no
+/// new one starts, and that error is returned; the next attempt starts from a fresh observation.
 pub async fn apply(
     aws: &Aws,
     cluster: &str,
@@ -46,41 +62,46 @@ pub async fn apply(
     stack: &Stack,
     observed: &StackObserved,
     ops: &[Op],
+    concurrency: usize,
 ) -> Result<Applied, AwsError> {
-    let mut state = State {
+    let ids = target_group_ids(stack, observed);
+    let state = State {
         aws,
         stack,
         cluster,
         vpc_id,
-        lb: observed.load_balancer.as_ref().map(|lb| Applied {
+        lb: Mutex::new(observed.load_balancer.as_ref().map(|lb| Applied {
             load_balancer_arn: lb.arn.clone(),
             dns_name: lb.dns_name.clone(),
             target_groups: Default::default(),
-        }),
-        target_groups: target_group_ids(stack, observed).into_iter().map(|(arn, id)| (id, arn)).collect(),
-        listeners: observed.listeners.iter().map(|l| (l.port, l.arn.clone())).collect(),
+        })),
+        target_groups: Mutex::new(ids.iter().map(|(arn, id)| (id.clone(), arn.clone())).collect()),
+        listeners: Mutex::new(observed.listeners.iter().map(|l| (l.port, l.arn.clone())).collect()),
     };
-    let mut unverified = Vec::new();
-    for op in ops {
-        if !matches!(op, Op::CreateTargetGroup { .. }) && !unverified.is_empty() {
-            state.verify_owned(&std::mem::take(&mut unverified)).await?;
-        }
-        tracing::info!(gateway = %stack.gateway, operation = op.operation(), "apply");
-        state.run(op).await?;
-        if let Op::CreateTargetGroup { id } = op {
-            unverified.extend(state.tg_arn(id));
+    for stage in stages(ops, observed, &ids) {
+        state.run_stage(&stage, concurrency).await?;
+        // Nothing references a target group we "created" before it is known to be ours.
+        let created: Vec<String> = stage
+            .lanes
+            .iter()
+            .flatten()
+            .filter_map(|op| match op {
+                Op::CreateTargetGroup { id } => state.tg_arn(id),
+                _ => None,
+            })
+            .collect();
+        if !created.is_empty() {
+            state.verify_owned(&created).await?;
         }
     }
-    if !unverified.is_empty() {
-        state.verify_owned(&unverified).await?;
-    }
-    let target_groups = stack
-        .target_groups
-        .iter()
-        .filter_map(|tg| state.target_groups.get(&tg.id).map(|arn| (tg.id.clone(), arn.clone())))
-        .collect();
+    let target_groups = {
+        let arns = lock(&state.target_groups);
+        stack.target_groups.iter().filter_map(|tg| arns.get(&tg.id).map(|arn| (tg.id.clone(), arn.clone()))).collect()
+    };
     let lb = state
         .lb
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
         .ok_or_else(|| AwsError::new("Apply", "LoadBalancerMissing", "no load balancer", ErrorClass::Transient))?;
     Ok(Applied { target_groups, ..lb })
 }
@@ -90,19 +111,22 @@ fn conflict(operation: &'static str, message: String) -> AwsError {
 }
 
 impl State<'_> {
-    fn lb_arn(&self) -> Result<&str, AwsError> {
-        self.lb
+    fn lb_arn(&self) -> Result<String, AwsError> {
+        lock(&self.lb)
             .as_ref()
-            .map(|l| l.load_balancer_arn.as_str())
+            .map(|l| l.load_balancer_arn.clone())
             .ok_or_else(|| conflict("Apply", "the load balancer does not exist yet".into()))
     }
 
     fn tg_arn(&self, id: &str) -> Option<String> {
-        self.target_groups.get(id).cloned()
+        lock(&self.target_groups).get(id).cloned()
     }
 
     fn listener(&self, port: i32) -> Result<String, AwsError> {
-        self.listeners.get(&port).cloned().ok_or_else(|| conflict("Apply", format!("no listener on port {port}")))
+        lock(&self.listeners)
+            .get(&port)
+            .cloned()
+            .ok_or_else(|| conflict("Apply", format!("no listener on port {port}")))
     }
 
     fn target_group_plan(&self, id: &str) -> &TargetGroupPlan {
@@ -122,7 +146,7 @@ impl State<'_> {
     }
 
     fn owned(&self, tags: &[Tag]) -> bool {
-        let alb = self.stack.load_balancer.r#type == "application";
+        let alb = self.stack.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         tag_value(tags, CLUSTER_TAG) == Some(self.cluster)
             && tag_value(tags, &format!("{}/stack", stack_tag_prefix(alb))) == Some(self.stack.gateway.as_str())
     }
@@ -137,7 +161,7 @@ impl State<'_> {
 
     /// AWS answers a CreateTargetGroup whose name and settings match an existing group with
     /// that group: make sure every group we just "created" is really ours before using it.
-    async fn verify_owned(&mut self, arns: &[String]) -> Result<(), AwsError> {
+    async fn verify_owned(&self, arns: &[String]) -> Result<(), AwsError> {
         for chunk in arns.chunks(20) {
             let out = self
                 .aws
@@ -150,7 +174,7 @@ impl State<'_> {
             for description in out.tag_descriptions() {
                 if !self.owned(&sdk::tags_from_sdk(description.tags())) {
                     let arn = description.resource_arn().unwrap_or_default().to_owned();
-                    self.target_groups.retain(|_, a| *a != arn);
+                    lock(&self.target_groups).retain(|_, a| *a != arn);
                     return Err(AwsError::new(
                         "CreateTargetGroup",
                         "TargetGroupNameTaken",
@@ -163,7 +187,7 @@ impl State<'_> {
         Ok(())
     }
 
-    async fn run(&mut self, op: &Op) -> Result<(), AwsError> {
+    async fn run(&self, op: &Op) -> Result<(), AwsError> {
         let aws = self.aws;
         let elbv2 = &aws.elbv2;
         let name = op.operation();
@@ -243,14 +267,14 @@ impl State<'_> {
                     )
                     .await?;
                 let lb = out.load_balancers().first().ok_or_else(|| conflict(name, "empty answer".into()))?;
-                self.lb = Some(Applied {
+                *lock(&self.lb) = Some(Applied {
                     load_balancer_arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
                     dns_name: lb.dns_name().unwrap_or_default().to_owned(),
                     target_groups: Default::default(),
                 });
             }
             Op::SetSubnets { subnets } => {
-                let arn = self.lb_arn()?.to_owned();
+                let arn = self.lb_arn()?;
                 aws.call(
                     Api::Elbv2Write,
                     name,
@@ -259,7 +283,7 @@ impl State<'_> {
                 .await?;
             }
             Op::SetSecurityGroups { groups } => {
-                let arn = self.lb_arn()?.to_owned();
+                let arn = self.lb_arn()?;
                 aws.call(
                     Api::Elbv2Write,
                     name,
@@ -268,7 +292,7 @@ impl State<'_> {
                 .await?;
             }
             Op::ModifyLoadBalancerAttributes { attributes } => {
-                let arn = self.lb_arn()?.to_owned();
+                let arn = self.lb_arn()?;
                 let attributes = sdk::lb_attributes_to_sdk(attributes);
                 aws.call(
                     Api::Elbv2Write,
@@ -321,7 +345,7 @@ impl State<'_> {
                             .first()
                             .and_then(|t| t.target_group_arn())
                             .ok_or_else(|| conflict(name, "empty answer".into()))?;
-                        self.target_groups.insert(id.clone(), arn.to_owned());
+                        lock(&self.target_groups).insert(id.clone(), arn.to_owned());
                     }
                     Err(e) if e.code == "DuplicateTargetGroupName" => {
                         let found = aws
@@ -357,7 +381,7 @@ impl State<'_> {
                                 ErrorClass::Permanent,
                             ));
                         }
-                        self.target_groups.insert(id.clone(), arn);
+                        lock(&self.target_groups).insert(id.clone(), arn);
                     }
                     Err(e) => return Err(e),
                 }
@@ -408,7 +432,7 @@ impl State<'_> {
             }
             Op::CreateListener { port } => {
                 let listener = self.planned_listener(*port);
-                let lb = self.lb_arn()?.to_owned();
+                let lb = self.lb_arn()?;
                 let default_cert = listener.certificates.iter().find(|c| c.is_default);
                 let request = elbv2
                     .create_listener()
@@ -429,7 +453,7 @@ impl State<'_> {
                 match aws.call(Api::Elbv2Write, name, request.send()).await {
                     Ok(out) => {
                         let arn = out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default();
-                        self.listeners.insert(*port, arn.to_owned());
+                        lock(&self.listeners).insert(*port, arn.to_owned());
                     }
                     Err(e) if e.code == "DuplicateListener" => {
                         return Err(conflict(
@@ -447,7 +471,7 @@ impl State<'_> {
                 // A removed mutualAuthentication is turned off, not left as it was.
                 let mutual_authentication = match &listener.mutual_authentication {
                     Some(m) => Some(listener_settings::mutual_authentication_to_sdk(m)),
-                    None if listener.protocol == "HTTPS" => {
+                    None if listener.protocol == albatross_model::plan::types::Protocol::Https => {
                         Some(MutualAuthenticationAttributes::builder().mode("off").build())
                     }
                     None => None,
@@ -591,25 +615,4 @@ fn ignore_not_found<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
         Err(e) if e.class == ErrorClass::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// A target group stays in use for a moment after the listener or load balancer that used it
-/// is deleted.
-pub async fn delete_target_group(aws: &Aws, arn: &str) -> Result<(), AwsError> {
-    let mut wait = Duration::from_millis(200);
-    for attempt in 0.. {
-        match aws
-            .call(Api::Elbv2Write, "DeleteTargetGroup", aws.elbv2.delete_target_group().target_group_arn(arn).send())
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if e.class == ErrorClass::NotFound => return Ok(()),
-            Err(e) if e.code == "ResourceInUse" && attempt < 8 => {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("the loop returns")
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use albatross_model::plan::naming::stack_tag_prefix;
-use albatross_model::plan::types::{Stack, Tag};
+use albatross_model::plan::types::{LoadBalancerType, Stack, Tag};
 use sha2::{Digest, Sha256};
 
 use crate::client::{Api, AwsError};
@@ -100,11 +100,11 @@ impl Census {
     /// retired), with the planned name, type and scheme, active, carrying `fingerprint`.
     pub fn confirm(&self, stack: &Stack, fingerprint: &Fingerprint) -> Option<&Counted> {
         let lb = &stack.load_balancer;
-        let alb = lb.r#type == "application";
+        let alb = lb.r#type == LoadBalancerType::Application;
         let [found] = self.stacks.get(&(stack.gateway.clone(), alb))?.as_slice() else { return None };
         let same = found.name == lb.load_balancer_name
-            && found.r#type == lb.r#type
-            && found.scheme == lb.scheme
+            && found.r#type == lb.r#type.as_str()
+            && found.scheme == lb.scheme.as_str()
             && found.state == "active"
             && found.fingerprint.as_deref() == Some(fingerprint.as_str());
         if !same {
@@ -121,7 +121,7 @@ impl Census {
 
     /// Drops a stack's entry: after a full check, what the census saw is out of date.
     pub fn forget(&mut self, stack: &Stack) {
-        self.stacks.remove(&(stack.gateway.clone(), stack.load_balancer.r#type == "application"));
+        self.stacks.remove(&(stack.gateway.clone(), stack.load_balancer.r#type == LoadBalancerType::Application));
     }
 
     /// Stacks counted.

@@ -1,5 +1,7 @@
-//! Load balancer deletion: never while deletion protection is on, and AWS's own refusal (the
-//! attribute turned on between the check and the call) reads the same.
+//! Deletion: a load balancer never while deletion protection is on (AWS's own refusal, the
+//! attribute turned on between the check and the call, reads the same); a target group once free.
+
+use std::time::Duration;
 
 use crate::client::{Api, Aws, AwsError, ErrorClass};
 
@@ -47,4 +49,25 @@ pub async fn delete_load_balancer(aws: &Aws, arn: &str) -> Result<(), AwsError> 
         Err(e) if e.code == "OperationNotPermitted" => Err(protected(arn, Some(&e.message))),
         Err(e) => Err(e),
     }
+}
+
+/// A target group stays in use for a moment after the listener or load balancer that used it
+/// is deleted.
+pub async fn delete_target_group(aws: &Aws, arn: &str) -> Result<(), AwsError> {
+    let mut wait = Duration::from_millis(200);
+    for attempt in 0.. {
+        match aws
+            .call(Api::Elbv2Write, "DeleteTargetGroup", aws.elbv2.delete_target_group().target_group_arn(arn).send())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => return Ok(()),
+            Err(e) if e.code == "ResourceInUse" && attempt < 8 => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use albatross_model::plan::naming::{stack_tag_prefix, successor_target_group_name};
 use albatross_model::plan::types::{LoadBalancerPlan, Stack};
 
-use crate::apply::{Applied, apply, delete_target_group};
+use crate::apply::{Applied, DEFAULT_CONCURRENCY, apply, delete_target_group};
 use crate::census::{CHANGING, FINGERPRINT_TAG, Fingerprint};
 use crate::client::{Aws, AwsError, ErrorClass};
 use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protected, protected};
@@ -25,6 +25,8 @@ pub struct Deployer {
     pub aws: Aws,
     pub resolver: Resolver,
     pub cluster: String,
+    /// Operations of one stack in flight at once ([`DEFAULT_CONCURRENCY`]).
+    pub apply_concurrency: usize,
 }
 
 /// What deleting one stack did.
@@ -70,7 +72,7 @@ pub struct Retiring {
 
 impl Deployer {
     pub fn new(aws: Aws, resolver: Resolver, cluster: impl Into<String>) -> Self {
-        Self { aws, resolver, cluster: cluster.into() }
+        Self { aws, resolver, cluster: cluster.into(), apply_concurrency: DEFAULT_CONCURRENCY }
     }
 
     /// Fills in subnets and security groups the configuration left to us.
@@ -81,7 +83,7 @@ impl Deployer {
         if lb.settings.disable_security_group {
             // An NLB without security groups: none managed, none given.
         } else if lb.security_groups.is_empty() {
-            let alb = lb.r#type == "application";
+            let alb = lb.r#type == albatross_model::plan::types::LoadBalancerType::Application;
             let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
             let lb = &stack.load_balancer;
             let from = IngressSources {
@@ -114,7 +116,7 @@ impl Deployer {
         } else if !existing && !lb.subnet_selector.is_empty() {
             lb.subnets = self.resolver.subnets_by_selector(&lb.subnet_selector).await?;
         } else if !existing {
-            lb.subnets = self.resolver.discover_subnets(&lb.scheme).await?;
+            lb.subnets = self.resolver.discover_subnets(lb.scheme.as_str()).await?;
         }
         for m in &mut lb.settings.subnet_mappings {
             let ids = self.resolver.subnet_ids(std::slice::from_ref(&m.subnet_id)).await?;
@@ -189,7 +191,8 @@ impl Deployer {
         if !ops.is_empty() {
             tracing::info!(gateway = %stack.gateway, operations = ops.len(), "converging");
         }
-        let applied = apply(&self.aws, &self.cluster, vpc, &resolved, &observation.stack, &ops).await?;
+        let concurrency = self.apply_concurrency;
+        let applied = apply(&self.aws, &self.cluster, vpc, &resolved, &observation.stack, &ops, concurrency).await?;
         let tags = observation.stack.load_balancer.as_ref().map(|o| o.tags.as_slice()).unwrap_or_default();
         let lb = &resolved.load_balancer;
         operations.extend(lb_settings::converge(&self.aws, &self.cluster, lb, &applied.load_balancer_arn, tags).await?);
@@ -325,7 +328,7 @@ impl Deployer {
 
     /// The DNS name of a stack's load balancer, if it exists.
     pub async fn address(&self, stack: &Stack) -> Result<Option<String>, AwsError> {
-        let alb = stack.load_balancer.r#type == "application";
+        let alb = stack.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         let (lbs, _) = tagged(&self.aws, &self.cluster, alb, Some(&stack.gateway)).await?;
         let arns: Vec<String> = lbs.into_iter().map(|(a, _)| a).collect();
         if arns.is_empty() {

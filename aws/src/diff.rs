@@ -109,8 +109,8 @@ pub fn target_group_ids(stack: &Stack, observed: &StackObserved) -> HashMap<Stri
 /// What only a new target group can change. The version is only HTTP's (apply sends no other).
 pub fn immutable_equal(plan: &TargetGroupPlan, o: &TargetGroupObserved) -> bool {
     let http = matches!(plan.protocol.as_str(), "HTTP" | "HTTPS");
-    plan.target_type == o.target_type
-        && plan.protocol == o.protocol
+    plan.target_type.as_str() == o.target_type
+        && plan.protocol.as_str() == o.protocol
         && plan.port == o.port
         && (!http || plan.protocol_version == o.protocol_version)
         && plan.target_control_port == o.target_control_port
@@ -288,7 +288,7 @@ fn listener_equal(listener: &ListenerPlan, o: &ListenerObserved, ids: &HashMap<S
     let default_cert = |certs: &[albatross_model::plan::types::Certificate]| {
         certs.iter().find(|c| c.is_default).map(|c| c.certificate_arn.clone())
     };
-    listener.protocol == o.protocol
+    listener.protocol.as_str() == o.protocol
         && (listener.ssl_policy.is_none() || listener.ssl_policy == o.ssl_policy)
         && default_cert(&listener.certificates) == default_cert(&o.certificates)
         && listener.alpn_policy.iter().filter(|p| *p != "None").collect::<Vec<_>>()

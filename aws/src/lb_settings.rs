@@ -92,7 +92,7 @@ pub async fn converge(
             ops.push(op);
         }
     }
-    if plan.r#type == "application" {
+    if plan.r#type == albatross_model::plan::types::LoadBalancerType::Application {
         ops.extend(protection::converge(aws, cluster, plan, arn, observed_tags).await?);
     }
     Ok(ops)

@@ -94,7 +94,7 @@ pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 }
 
 pub async fn observe(aws: &Aws, cluster: &str, stack: &Stack) -> Result<Observation, AwsError> {
-    let alb = stack.load_balancer.r#type == "application";
+    let alb = stack.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application;
     let (lbs, tgs) = tagged(aws, cluster, alb, Some(&stack.gateway)).await?;
     let mut observation = Observation::default();
     if !lbs.is_empty() {
@@ -102,8 +102,8 @@ pub async fn observe(aws: &Aws, cluster: &str, stack: &Stack) -> Result<Observat
         for lb in load_balancers(aws, &arns).await? {
             let tags = lbs.iter().find(|(a, _)| *a == lb.arn).map(|(_, t)| t.clone()).unwrap_or_default();
             if lb.name == stack.load_balancer.load_balancer_name
-                && lb.scheme == stack.load_balancer.scheme
-                && lb.r#type == stack.load_balancer.r#type
+                && lb.scheme == stack.load_balancer.scheme.as_str()
+                && lb.r#type == stack.load_balancer.r#type.as_str()
                 && observation.stack.load_balancer.is_none()
             {
                 observation.stack.load_balancer = Some(LoadBalancerObserved { tags, ..lb });

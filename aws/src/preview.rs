@@ -402,7 +402,7 @@ impl DryRun {
     }
 
     fn owned(&self, stack: &Stack, tags: &[Tag]) -> bool {
-        let alb = stack.load_balancer.r#type == "application";
+        let alb = stack.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         tag_value(tags, CLUSTER_TAG) == Some(self.cluster())
             && tag_value(tags, &format!("{}/stack", stack_tag_prefix(alb))) == Some(stack.gateway.as_str())
     }

@@ -141,8 +141,8 @@ impl World {
                     .elbv2
                     .create_load_balancer()
                     .name(name)
-                    .r#type(lb_type_to_sdk(&lb.r#type).expect("type"))
-                    .scheme(scheme_to_sdk(&lb.scheme).expect("scheme"))
+                    .r#type(lb_type_to_sdk(lb.r#type.as_str()).expect("type"))
+                    .scheme(scheme_to_sdk(lb.scheme.as_str()).expect("scheme"))
                     .ip_address_type(ip_address_type_to_sdk(&lb.ip_address_type).expect("ip address type"))
                     .set_subnets(Some(self.subnets.clone()))
                     .set_tags(Some(tags_to_sdk(&lb.tags)))
@@ -164,10 +164,10 @@ impl World {
                     .create_target_group()
                     .name(name)
                     .vpc_id(&self.vpc)
-                    .protocol(protocol_to_sdk(&tg.protocol).expect("protocol"))
+                    .protocol(protocol_to_sdk(tg.protocol.as_str()).expect("protocol"))
                     .set_protocol_version(tg.protocol_version.clone())
                     .port(tg.port)
-                    .target_type(target_type_to_sdk(&tg.target_type).expect("target type"))
+                    .target_type(target_type_to_sdk(tg.target_type.as_str()).expect("target type"))
                     .health_check_protocol(protocol_to_sdk(&tg.health_check_protocol).expect("health check protocol"))
                     .health_check_port(&tg.health_check_port)
                     .set_health_check_path(tg.health_check_path.clone())
@@ -260,9 +260,9 @@ async fn check_stack(w: &World, case: &str, n: usize, stack: &Stack, outcome: &m
                 got.protocol_version().map(str::to_owned),
             );
             let want = (
-                Some(plan.protocol.clone()),
+                Some(plan.protocol.to_string()),
                 Some(plan.port),
-                Some(plan.target_type.clone()),
+                Some(plan.target_type.to_string()),
                 Some(plan.health_check_protocol.clone()),
                 Some(plan.health_check_port.clone()),
                 plan.health_check_path.clone(),
@@ -422,7 +422,10 @@ async fn golden_rules_read_back_unchanged() {
     let mut outcome = Outcome::default();
     let mut n = 0;
     for (case, stacks) in &plans {
-        for stack in stacks.iter().filter(|s| s.load_balancer.r#type == "application") {
+        for stack in stacks
+            .iter()
+            .filter(|s| s.load_balancer.r#type == albatross_model::plan::types::LoadBalancerType::Application)
+        {
             n += 1;
             check_stack(&w, case, n, stack, &mut outcome).await;
         }

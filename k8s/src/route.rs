@@ -38,6 +38,9 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
+    /// Every route kind, in the order status and metrics list them.
+    pub const ALL: [RouteKind; 5] = [Self::Http, Self::Grpc, Self::Tcp, Self::Udp, Self::Tls];
+
     pub fn from_kind(kind: &str) -> Option<Self> {
         Some(match kind {
             "HTTPRoute" => Self::Http,
@@ -72,7 +75,9 @@ pub struct ParentRef {
 }
 
 impl ParentRef {
-    fn new(
+    /// The one place parentRef defaults are applied: group `gateway.networking.k8s.io`, kind
+    /// `Gateway` (the namespace defaults to the route's in [`ParentRef::key`]).
+    pub fn new(
         group: Option<String>,
         kind: Option<String>,
         namespace: Option<String>,
@@ -90,9 +95,39 @@ impl ParentRef {
         }
     }
 
+    /// A parentRef as JSON (a route's `spec.parentRefs[]`, a ListenerSet's `spec.parentRef`, a
+    /// status entry's `parentRef`), defaults applied; `None` without a name.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+        let port = value.get("port").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok());
+        Some(Self::new(text("group"), text("kind"), text("namespace"), text("name")?, text("sectionName"), port))
+    }
+
+    /// The `parentRefs` of a route as JSON, in order; `None` for an entry without a name.
+    pub fn all_of(route: &Value) -> impl Iterator<Item = Option<Self>> + '_ {
+        let refs = route.pointer("/spec/parentRefs").and_then(Value::as_array);
+        refs.into_iter().flatten().map(Self::from_json)
+    }
+
+    /// Whether it names a Gateway of the Gateway API.
+    pub fn is_gateway(&self) -> bool {
+        self.group == GATEWAY_GROUP && self.kind == "Gateway"
+    }
+
+    /// Whether it names a ListenerSet of the Gateway API.
+    pub fn is_listener_set(&self) -> bool {
+        self.group == GATEWAY_GROUP && self.kind == "ListenerSet"
+    }
+
     /// The parent's key, the namespace defaulting to the route's.
     pub fn key(&self, route_namespace: &str) -> ObjectKey {
         ObjectKey::new(self.namespace.clone().unwrap_or_else(|| route_namespace.to_owned()), self.name.clone())
+    }
+
+    /// With the namespace defaulted to the route's: two references name the same parent, section
+    /// and port exactly when these are equal.
+    pub fn resolved(&self, route_namespace: &str) -> Self {
+        Self { namespace: Some(self.namespace.clone().unwrap_or_else(|| route_namespace.to_owned())), ..self.clone() }
     }
 }
 
@@ -129,6 +164,29 @@ impl BackendRef {
     pub fn key(&self, route_namespace: &str) -> ObjectKey {
         ObjectKey::new(self.namespace.clone().unwrap_or_else(|| route_namespace.to_owned()), self.name.clone())
     }
+
+    /// A backendRef as JSON, defaults applied as the typed decode applies them; `None` without
+    /// a name.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+        let int = |k: &str| value.get(k).and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok());
+        Some(Self::new(text("group"), text("kind"), text("namespace"), text("name")?, int("port"), int("weight")))
+    }
+
+    /// Whether it names a core Service (the only backend kind resolved).
+    pub fn is_service(&self) -> bool {
+        self.group.is_empty() && self.kind == "Service"
+    }
+}
+
+thread_local! {
+    static DECODES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Typed route decodes ([`AnyRoute::from_value`]) made on this thread so far: tests count them
+/// per change, so that a second decode of the same route does not creep back in.
+pub fn decodes_on_this_thread() -> u64 {
+    DECODES.with(std::cell::Cell::get)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -219,6 +277,7 @@ fn decode<T: serde::de::DeserializeOwned>(kind: RouteKind, value: &Value) -> Res
 
 impl AnyRoute {
     pub fn from_value(value: &Value) -> Result<Self, RouteError> {
+        DECODES.with(|d| d.set(d.get() + 1));
         let kind_text = value.get("kind").and_then(Value::as_str).unwrap_or("");
         let kind = RouteKind::from_kind(kind_text).ok_or_else(|| RouteError::NotARoute(kind_text.to_owned()))?;
         let meta = value.get("metadata").cloned().unwrap_or(Value::Null);
@@ -320,4 +379,67 @@ impl AnyRoute {
 
 fn l4_rule(name: Option<String>, backends: impl Iterator<Item = BackendRef>) -> RouteRule {
     RouteRule { name, matches: Vec::new(), filters: Vec::new(), backend_refs: backends.collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn route(parents: Value) -> Value {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+               "metadata": {"name": "r", "namespace": "apps"}, "spec": {"parentRefs": parents}})
+    }
+
+    #[test]
+    fn parent_ref_defaults_group_kind_and_namespace_once() {
+        let bare = ParentRef::from_json(&json!({"name": "gw"})).unwrap();
+        assert_eq!((bare.group.as_str(), bare.kind.as_str()), (GATEWAY_GROUP, "Gateway"));
+        assert!(bare.is_gateway() && !bare.is_listener_set());
+        assert_eq!(bare.namespace, None);
+        assert_eq!(bare.key("apps"), ObjectKey::new("apps", "gw"));
+        assert_eq!(bare.resolved("apps").namespace.as_deref(), Some("apps"));
+        // Written out in full, it is the same parent.
+        let full = json!({"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": "apps", "name": "gw"});
+        assert_eq!(ParentRef::from_json(&full).unwrap().resolved("apps"), bare.resolved("apps"));
+        // An explicit namespace wins over the route's.
+        let other = ParentRef::from_json(&json!({"name": "gw", "namespace": "infra"})).unwrap();
+        assert_eq!(other.key("apps"), ObjectKey::new("infra", "gw"));
+        assert_ne!(other.resolved("apps"), bare.resolved("apps"));
+    }
+
+    #[test]
+    fn parent_ref_keeps_section_port_and_foreign_groups_apart() {
+        let section = ParentRef::from_json(&json!({"name": "gw", "sectionName": "https", "port": 443})).unwrap();
+        assert_eq!((section.section_name.as_deref(), section.port), (Some("https"), Some(443)));
+        let bare = ParentRef::from_json(&json!({"name": "gw"})).unwrap();
+        assert_ne!(section.resolved("apps"), bare.resolved("apps"), "a section is a different parent entry");
+        let set = ParentRef::from_json(&json!({"kind": "ListenerSet", "name": "ls"})).unwrap();
+        assert!(set.is_listener_set() && !set.is_gateway());
+        // An empty group is the core group, not the default one.
+        let core = ParentRef::from_json(&json!({"group": "", "kind": "Gateway", "name": "gw"})).unwrap();
+        assert!(!core.is_gateway());
+        let foreign = ParentRef::from_json(&json!({"group": "example.com", "kind": "Gateway", "name": "gw"})).unwrap();
+        assert!(!foreign.is_gateway());
+        assert_eq!(ParentRef::from_json(&json!({"namespace": "apps"})), None, "a name is required");
+        assert_eq!(ParentRef::from_json(&json!({"name": "gw", "port": 1_i64 << 40})).unwrap().port, None);
+    }
+
+    #[test]
+    fn the_json_and_the_typed_decode_default_alike() {
+        let parents = json!([{"name": "a"}, {"kind": "ListenerSet", "name": "ls", "namespace": "x"},
+                             {"name": "b", "sectionName": "http", "port": 80}, {"group": "", "name": "c"}]);
+        let value = route(parents);
+        let from_json: Vec<ParentRef> = ParentRef::all_of(&value).map(Option::unwrap).collect();
+        assert_eq!(from_json, AnyRoute::from_value(&value).unwrap().parent_refs);
+        assert_eq!(ParentRef::all_of(&route(json!([{"sectionName": "x"}]))).collect::<Vec<_>>(), vec![None]);
+    }
+
+    #[test]
+    fn route_kinds_round_trip_their_names() {
+        for kind in RouteKind::ALL {
+            assert_eq!(RouteKind::from_kind(kind.as_str()), Some(kind));
+        }
+        assert_eq!(RouteKind::from_kind("Gateway"), None);
+    }
 }

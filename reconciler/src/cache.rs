@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use albatross_k8s::route::ObjectKey;
+use albatross_k8s::route::{ObjectKey, RouteKind};
 use futures::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::WatchStreamExt;
@@ -20,11 +20,8 @@ use tokio::sync::mpsc;
 pub enum Kind {
     GatewayClass,
     Gateway,
-    HttpRoute,
-    GrpcRoute,
-    TlsRoute,
-    TcpRoute,
-    UdpRoute,
+    /// Every route kind: the list is k8s's.
+    Route(RouteKind),
     ReferenceGrant,
     ListenerSet,
     LoadBalancerConfiguration,
@@ -36,29 +33,54 @@ pub enum Kind {
     Node,
 }
 
-pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
+pub use albatross_k8s::route::GATEWAY_GROUP;
 pub const AWS_GROUP: &str = "gateway.k8s.aws";
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
-        Kind::GatewayClass,
-        Kind::Gateway,
-        Kind::HttpRoute,
-        Kind::GrpcRoute,
-        Kind::TlsRoute,
-        Kind::TcpRoute,
-        Kind::UdpRoute,
-        Kind::ReferenceGrant,
-        Kind::ListenerSet,
-        Kind::LoadBalancerConfiguration,
-        Kind::TargetGroupConfiguration,
-        Kind::ListenerRuleConfiguration,
-        Kind::Service,
-        Kind::EndpointSlice,
-        Kind::Namespace,
-        Kind::Node,
-    ];
-    pub const ROUTES: [Kind; 5] = [Kind::HttpRoute, Kind::GrpcRoute, Kind::TlsRoute, Kind::TcpRoute, Kind::UdpRoute];
+    /// Every kind watched: the others, then each of k8s's route kinds.
+    pub const ALL: [Kind; 16] = {
+        const OTHERS: [Kind; 11] = [
+            Kind::GatewayClass,
+            Kind::Gateway,
+            Kind::ReferenceGrant,
+            Kind::ListenerSet,
+            Kind::LoadBalancerConfiguration,
+            Kind::TargetGroupConfiguration,
+            Kind::ListenerRuleConfiguration,
+            Kind::Service,
+            Kind::EndpointSlice,
+            Kind::Namespace,
+            Kind::Node,
+        ];
+        let mut all = [Kind::GatewayClass; 16];
+        let mut i = 0;
+        while i < OTHERS.len() {
+            all[i] = OTHERS[i];
+            i += 1;
+        }
+        let mut r = 0;
+        while r < RouteKind::ALL.len() {
+            all[OTHERS.len() + r] = Kind::Route(RouteKind::ALL[r]);
+            r += 1;
+        }
+        assert!(OTHERS.len() + RouteKind::ALL.len() == 16);
+        all
+    };
+
+    /// What a build reads: everything but endpoints and nodes (target registration reads those).
+    pub const BUILD_INPUTS: [Kind; 14] = {
+        let mut out = [Kind::GatewayClass; 14];
+        let (mut i, mut n) = (0, 0);
+        while i < Kind::ALL.len() {
+            if !matches!(Kind::ALL[i], Kind::EndpointSlice | Kind::Node) {
+                out[n] = Kind::ALL[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(n == out.len());
+        out
+    };
 
     pub fn group(self) -> &'static str {
         match self {
@@ -75,11 +97,7 @@ impl Kind {
         match self {
             Kind::GatewayClass => "GatewayClass",
             Kind::Gateway => "Gateway",
-            Kind::HttpRoute => "HTTPRoute",
-            Kind::GrpcRoute => "GRPCRoute",
-            Kind::TlsRoute => "TLSRoute",
-            Kind::TcpRoute => "TCPRoute",
-            Kind::UdpRoute => "UDPRoute",
+            Kind::Route(route) => route.as_str(),
             Kind::ReferenceGrant => "ReferenceGrant",
             Kind::ListenerSet => "ListenerSet",
             Kind::LoadBalancerConfiguration => "LoadBalancerConfiguration",
@@ -101,7 +119,7 @@ impl Kind {
     }
 
     pub fn is_route(self) -> bool {
-        Kind::ROUTES.contains(&self)
+        matches!(self, Kind::Route(_))
     }
 
     /// Kinds every cluster serves at a fixed version; the rest come from CRDs and are found by
@@ -469,6 +487,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn every_kind_is_watched_once_and_the_route_kinds_are_k8s_s() {
+        let all: std::collections::BTreeSet<Kind> = Kind::ALL.into_iter().collect();
+        assert_eq!(all.len(), Kind::ALL.len(), "no kind twice");
+        for route in RouteKind::ALL {
+            assert!(all.contains(&Kind::Route(route)));
+            assert_eq!(Kind::from_name(GATEWAY_GROUP, route.as_str()), Some(Kind::Route(route)));
+        }
+        assert_eq!(Kind::ALL.iter().filter(|k| k.is_route()).count(), RouteKind::ALL.len());
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_name(kind.group(), kind.name()), Some(kind));
+        }
+    }
+
     fn slice(name: &str, service: &str) -> Value {
         json!({"metadata": {"name": name, "namespace": "ns", "labels": {SERVICE_NAME_LABEL: service}}})
     }
@@ -501,19 +533,19 @@ mod tests {
         let cache = Cache::default();
         let a = json!({"metadata": {"name": "a", "namespace": "ns"}});
         let b = json!({"metadata": {"name": "b", "namespace": "ns"}});
-        cache.store(Kind::HttpRoute, ObjectKey::new("ns", "a"), Some(a.clone()));
-        cache.store(Kind::HttpRoute, ObjectKey::new("ns", "b"), Some(b));
+        cache.store(Kind::Route(RouteKind::Http), ObjectKey::new("ns", "a"), Some(a.clone()));
+        cache.store(Kind::Route(RouteKind::Http), ObjectKey::new("ns", "b"), Some(b));
         let mut changes = Vec::new();
         let listed = vec![(ObjectKey::new("ns", "a"), a.to_string().into_boxed_str())];
         let collect = |c: Change| {
             changes.push(c);
             async { true }
         };
-        assert!(cache.relist(Kind::HttpRoute, listed, collect).await);
+        assert!(cache.relist(Kind::Route(RouteKind::Http), listed, collect).await);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].key, ObjectKey::new("ns", "b"));
         assert!(changes[0].new.is_none());
-        assert!(cache.synced(Kind::HttpRoute));
+        assert!(cache.synced(Kind::Route(RouteKind::Http)));
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl Controller {
             cache: cache.clone(),
             leadership: leadership.clone(),
             field_manager: FIELD_MANAGER.into(),
-            controllers: vec![settings.controllers.alb.clone(), settings.controllers.nlb.clone()],
+            controllers: settings.controllers.clone(),
         };
         let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: settings.instance.clone() };
         Arc::new(Self {
@@ -207,8 +207,7 @@ impl Controller {
     }
 
     fn ours(&self, class: Option<&Value>) -> bool {
-        let controller = class.and_then(|c| c.pointer("/spec/controllerName")).and_then(Value::as_str);
-        controller.is_some_and(|c| c == self.settings.controllers.alb || c == self.settings.controllers.nlb)
+        class.is_some_and(|c| self.settings.controllers.owns_class(c))
     }
 
     /// Deletes the stacks of this cluster whose Gateway no longer exists or left our classes.
@@ -343,12 +342,7 @@ impl Controller {
         }
         self.clear_plan(key, &gw).await?;
 
-        let gathered = {
-            let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(gathered) = gather(&self.cache, &index, key) else { return Ok(()) };
-            index.record(key, gathered.deps.clone());
-            gathered
-        };
+        let Some(gathered) = gather(&self.cache, &self.index, key) else { return Ok(()) };
         let (snapshot, skipped) = Snapshot::from_objects(gathered.objects);
         for s in skipped {
             tracing::warn!(gateway = %key, kind = s.kind, object = %s.key, reason = s.reason, "object not readable; left out");
@@ -459,7 +453,7 @@ impl Controller {
             // Pods held back by our gate are targets before their endpoints turn ready.
             let mut closed = Vec::new();
             let mut look_again = false;
-            let ip = tg.target_type == "ip";
+            let ip = tg.target_type == albatross_model::plan::types::TargetType::Ip;
             if readiness::injected(&self.cache, &tg.backend.namespace) {
                 for waiting in crate::targets::waiting(&self.cache, tg) {
                     let Some(pod) = self.pod(&tg.backend.namespace, &waiting.pod).await? else { continue };
@@ -567,7 +561,7 @@ impl Controller {
         let all: Vec<TargetGroupPlan> = groups.iter().map(|(tg, _)| tg.clone()).collect();
         groups.retain(|(tg, _)| match service {
             Some(s) => tg.backend.namespace == s.namespace && tg.backend.name == s.name,
-            None => tg.target_type == "instance",
+            None => tg.target_type == albatross_model::plan::types::TargetType::Instance,
         });
         let synced = self.sync_targets(key, &groups).await;
         if synced.is_ok() {

@@ -6,12 +6,12 @@
 //! Gateways that read it, including references to objects that did not exist yet.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use albatross_k8s::route::{AnyRoute, ObjectKey};
+use albatross_k8s::route::{BackendRef, ObjectKey, ParentRef};
 use serde_json::Value;
 
-use crate::cache::{Cache, Change, GATEWAY_GROUP, Kind, key_of};
+use crate::cache::{Cache, Change, Kind, key_of};
 use crate::controller::FINALIZER;
 
 /// A unit of work: one class's status, one Gateway end to end, or only the registered targets
@@ -56,29 +56,56 @@ pub struct Index {
     /// Gateway or ListenerSet -> routes and ListenerSets naming it as parent.
     children: HashMap<Node, BTreeSet<Node>>,
     parents: HashMap<Node, Vec<Node>>,
+    /// What each route refers to, read from its JSON when it changed, so that a build's gather
+    /// decodes no route to find its dependencies.
+    refs: HashMap<Node, RouteRefs>,
+}
+
+/// A route's references that a build follows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteRefs {
+    /// Backend Services, namespaces defaulted.
+    pub services: Vec<ObjectKey>,
+    /// Whether a filter names an ExtensionRef (a ListenerRuleConfiguration of its namespace).
+    pub extension_refs: bool,
+}
+
+impl RouteRefs {
+    fn of(route: &Value) -> Self {
+        let namespace = route.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+        let rules = route.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten();
+        let mut refs = Self::default();
+        for rule in rules {
+            let list = |k: &str| rule.get(k).and_then(Value::as_array).into_iter().flatten();
+            for backend in list("backendRefs").filter_map(BackendRef::from_json).filter(BackendRef::is_service) {
+                refs.services.push(backend.key(namespace));
+            }
+            refs.extension_refs |= list("filters").any(|f| f.get("extensionRef").is_some_and(|e| !e.is_null()));
+        }
+        refs
+    }
 }
 
 /// Parents a route or ListenerSet names (Gateways and ListenerSets of the Gateway API group).
 fn parents_of(kind: Kind, value: &Value) -> Vec<Node> {
     let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
     if kind == Kind::ListenerSet {
-        let Some(parent) = value.pointer("/spec/parentRef") else { return Vec::new() };
-        let text = |k: &str| parent.get(k).and_then(Value::as_str);
-        if text("group").unwrap_or(GATEWAY_GROUP) != GATEWAY_GROUP || text("kind").unwrap_or("Gateway") != "Gateway" {
-            return Vec::new();
-        }
-        let ns = text("namespace").unwrap_or(namespace);
-        return text("name").map(|n| vec![(Kind::Gateway, ObjectKey::new(ns, n))]).unwrap_or_default();
+        let parent = value.pointer("/spec/parentRef").and_then(ParentRef::from_json);
+        return parent
+            .filter(ParentRef::is_gateway)
+            .map(|p| vec![(Kind::Gateway, p.key(namespace))])
+            .unwrap_or_default();
     }
-    let Ok(route) = AnyRoute::from_value(value) else { return Vec::new() };
-    let mut out: Vec<Node> = route
-        .parent_refs
-        .iter()
-        .filter(|p| p.group == GATEWAY_GROUP)
-        .filter_map(|p| match p.kind.as_str() {
-            "Gateway" => Some((Kind::Gateway, p.key(namespace))),
-            "ListenerSet" => Some((Kind::ListenerSet, p.key(namespace))),
-            _ => None,
+    let mut out: Vec<Node> = ParentRef::all_of(value)
+        .flatten()
+        .filter_map(|p| {
+            if p.is_gateway() {
+                Some((Kind::Gateway, p.key(namespace)))
+            } else if p.is_listener_set() {
+                Some((Kind::ListenerSet, p.key(namespace)))
+            } else {
+                None
+            }
         })
         .collect();
     out.sort();
@@ -159,6 +186,7 @@ impl Index {
             }
             kind if kind.is_route() || kind == Kind::ListenerSet => {
                 let mut touched: Vec<Node> = self.parents.remove(&node).unwrap_or_default();
+                self.refs.remove(&node);
                 for parent in &touched {
                     if let Some(children) = self.children.get_mut(parent) {
                         children.remove(&node);
@@ -171,6 +199,9 @@ impl Index {
                     }
                     touched.extend(parents.iter().cloned());
                     self.parents.insert(node.clone(), parents);
+                    if kind.is_route() {
+                        self.refs.insert(node.clone(), RouteRefs::of(new));
+                    }
                 }
                 for parent in touched {
                     keys.extend(self.gateways_of(&parent).into_iter().map(Key::Gateway));
@@ -290,11 +321,46 @@ fn push(objects: &mut Vec<Value>, value: Option<Arc<Value>>) {
     }
 }
 
-/// Everything [`albatross_model::plan::build`] needs for one Gateway: the Gateway, its class and
-/// configurations, attached ListenerSets and routes, the Services they send to with their
-/// TargetGroupConfigurations, ListenerRuleConfigurations, ReferenceGrants of every namespace
-/// referred into, and the labels of every namespace involved.
-pub fn gather(cache: &Cache, index: &Index, gateway: &ObjectKey) -> Option<Gathered> {
+/// What the index knows of one Gateway's attachments: all a gather needs from it.
+type Attached = Vec<(Node, Option<RouteRefs>)>;
+
+impl Index {
+    fn attached_with_refs(&self, gateway: &ObjectKey) -> Attached {
+        self.attached(gateway).into_iter().map(|node| (node.clone(), self.refs.get(&node).cloned())).collect()
+    }
+}
+
+/// Tries at reading the caches outside the index lock before one read is made holding it.
+const GATHER_TRIES: usize = 3;
+
+/// Everything [`albatross_model::plan::build`] needs for one Gateway, and records what it read.
+/// The caches are read (and their JSON decoded) outside the index lock; the read counts only if
+/// no build input changed before the deps are recorded (a change after that finds them), else
+/// it is read again, the last time holding the lock.
+pub fn gather(cache: &Cache, index: &Mutex<Index>, gateway: &ObjectKey) -> Option<Gathered> {
+    let lock = || index.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 1..GATHER_TRIES {
+        let generation = cache.generation(&Kind::BUILD_INPUTS);
+        let attached = lock().attached_with_refs(gateway);
+        let gathered = read(cache, gateway, attached);
+        let mut index = lock();
+        if cache.generation(&Kind::BUILD_INPUTS) == generation {
+            if let Some(g) = &gathered {
+                index.record(gateway, g.deps.clone());
+            }
+            return gathered;
+        }
+    }
+    let mut index = lock();
+    let gathered = read(cache, gateway, index.attached_with_refs(gateway))?;
+    index.record(gateway, gathered.deps.clone());
+    Some(gathered)
+}
+
+/// The Gateway, its class and configurations, attached ListenerSets and routes, the Services
+/// they send to with their TargetGroupConfigurations, ListenerRuleConfigurations, ReferenceGrants
+/// of every namespace referred into, and the labels of every namespace involved.
+fn read(cache: &Cache, gateway: &ObjectKey, attached: Attached) -> Option<Gathered> {
     let gw = cache.get(Kind::Gateway, gateway)?;
     let mut objects = Vec::new();
     let mut deps = vec![];
@@ -328,24 +394,17 @@ pub fn gather(cache: &Cache, index: &Index, gateway: &ObjectKey) -> Option<Gathe
     }
     objects.push((*gw).clone());
 
-    for (kind, key) in index.attached(gateway) {
+    for ((kind, key), refs) in attached {
         let Some(value) = cache.get(kind, &key) else { continue };
         namespaces.insert(key.namespace.clone());
-        if kind.is_route()
-            && let Ok(route) = AnyRoute::from_value(&value)
-        {
-            for rule in &route.rules {
-                for backend in &rule.backend_refs {
-                    if backend.group.is_empty() && backend.kind == "Service" {
-                        let service = backend.key(&key.namespace);
-                        referred.insert(service.namespace.clone());
-                        deps.push(Dep::Object(Kind::Service, service.clone()));
-                        push(&mut objects, cache.get(Kind::Service, &service));
-                    }
-                }
-                if rule.filters.iter().any(|f| f.extension_ref().is_some()) {
-                    deps.push(Dep::AnyIn(Kind::ListenerRuleConfiguration, key.namespace.clone()));
-                }
+        if let Some(refs) = refs {
+            for service in refs.services {
+                referred.insert(service.namespace.clone());
+                deps.push(Dep::Object(Kind::Service, service.clone()));
+                push(&mut objects, cache.get(Kind::Service, &service));
+            }
+            if refs.extension_refs {
+                deps.push(Dep::AnyIn(Kind::ListenerRuleConfiguration, key.namespace.clone()));
             }
         }
         objects.push((*value).clone());
@@ -382,6 +441,7 @@ pub fn gather(cache: &Cache, index: &Index, gateway: &ObjectKey) -> Option<Gathe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use albatross_k8s::route::RouteKind;
     use serde_json::json;
 
     fn route(name: &str, parents: Value) -> Value {
@@ -402,9 +462,19 @@ mod tests {
     #[test]
     fn a_route_change_reconciles_only_its_gateways_old_and_new() {
         let (mut index, cache) = (Index::default(), Cache::default());
-        let keys = apply(&mut index, &cache, Kind::HttpRoute, route("r", json!([{"name": "a", "namespace": "gw"}])));
+        let keys = apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("r", json!([{"name": "a", "namespace": "gw"}])),
+        );
         assert_eq!(keys, vec![gw("gw", "a")]);
-        let keys = apply(&mut index, &cache, Kind::HttpRoute, route("r", json!([{"name": "b", "namespace": "gw"}])));
+        let keys = apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("r", json!([{"name": "b", "namespace": "gw"}])),
+        );
         assert_eq!(keys, vec![gw("gw", "a"), gw("gw", "b")], "the Gateway it left must drop its rules");
         assert!(index.attached(&ObjectKey::new("gw", "a")).is_empty());
         assert_eq!(index.attached(&ObjectKey::new("gw", "b")).len(), 1);
@@ -416,8 +486,12 @@ mod tests {
         let set = json!({"metadata": {"name": "ls", "namespace": "apps"},
                          "spec": {"parentRef": {"name": "a", "namespace": "gw"}}});
         apply(&mut index, &cache, Kind::ListenerSet, set);
-        let keys =
-            apply(&mut index, &cache, Kind::HttpRoute, route("r", json!([{"kind": "ListenerSet", "name": "ls"}])));
+        let keys = apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("r", json!([{"kind": "ListenerSet", "name": "ls"}])),
+        );
         assert_eq!(keys, vec![gw("gw", "a")]);
         assert_eq!(index.attached(&ObjectKey::new("gw", "a")).len(), 2);
     }
@@ -490,15 +564,20 @@ mod tests {
         cache.store(Kind::Gateway, ObjectKey::new("gw", "a"), Some(gateway));
         let mut r = route("r", json!([{"name": "a", "namespace": "gw"}]));
         r["spec"]["rules"] = json!([{"backendRefs": [{"name": "web", "port": 80}]}]);
-        apply(&mut index, &cache, Kind::HttpRoute, r);
-        apply(&mut index, &cache, Kind::HttpRoute, route("other", json!([{"name": "b", "namespace": "gw"}])));
+        apply(&mut index, &cache, Kind::Route(RouteKind::Http), r);
+        apply(
+            &mut index,
+            &cache,
+            Kind::Route(RouteKind::Http),
+            route("other", json!([{"name": "b", "namespace": "gw"}])),
+        );
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "apps"}});
         cache.store(Kind::Service, ObjectKey::new("apps", "web"), Some(svc));
         for ns in ["apps", "unrelated"] {
             let value = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
             cache.store(Kind::Namespace, ObjectKey::new("", ns), Some(value));
         }
-        let gathered = gather(&cache, &index, &ObjectKey::new("gw", "a")).unwrap();
+        let gathered = gather(&cache, &Mutex::new(index), &ObjectKey::new("gw", "a")).unwrap();
         let names: Vec<&str> =
             gathered.objects.iter().map(|o| o.pointer("/metadata/name").and_then(Value::as_str).unwrap()).collect();
         assert_eq!(names, vec!["alb", "a", "web", "r", "apps"]);
@@ -506,5 +585,43 @@ mod tests {
         // The Gateway's namespace is read even before it exists; one nothing refers to is not.
         assert!(gathered.deps.contains(&Dep::Object(Kind::Namespace, ObjectKey::new("", "gw"))));
         assert!(!gathered.deps.contains(&Dep::Object(Kind::Namespace, ObjectKey::new("", "unrelated"))));
+    }
+
+    #[test]
+    fn a_route_change_is_decoded_once_on_its_way_to_the_plan() {
+        use albatross_k8s::route::decodes_on_this_thread;
+        use albatross_model::plan::{self, Env, Snapshot};
+        let (index, cache) = (Index::default(), Cache::default());
+        let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                           "metadata": {"name": "alb"}, "spec": {"controllerName": "gateway.k8s.aws/alb"}});
+        cache.store(Kind::GatewayClass, ObjectKey::new("", "alb"), Some(class));
+        let gateway = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                             "metadata": {"name": "a", "namespace": "gw"},
+                             "spec": {"gatewayClassName": "alb", "listeners": [
+                                 {"name": "http", "port": 80, "protocol": "HTTP",
+                                  "allowedRoutes": {"namespaces": {"from": "All"}}}]}});
+        cache.store(Kind::Gateway, ObjectKey::new("gw", "a"), Some(gateway));
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "apps"},
+                         "spec": {"ports": [{"port": 80}]}});
+        cache.store(Kind::Service, ObjectKey::new("apps", "web"), Some(svc));
+        let index = Mutex::new(index);
+        for path in ["/a", "/b"] {
+            let mut r = route("r", json!([{"name": "a", "namespace": "gw"}]));
+            r["spec"]["rules"] = json!([{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                                         "backendRefs": [{"name": "web", "port": 80}]}]);
+            let before = decodes_on_this_thread();
+            let change = cache.store(Kind::Route(RouteKind::Http), ObjectKey::new("apps", "r"), Some(r)).unwrap();
+            let keys = index.lock().unwrap().affected(&cache, &change);
+            assert_eq!(keys, vec![gw("gw", "a")]);
+            let gathered = gather(&cache, &index, &ObjectKey::new("gw", "a")).unwrap();
+            assert!(gathered.deps.contains(&Dep::Object(Kind::Service, ObjectKey::new("apps", "web"))));
+            assert_eq!(decodes_on_this_thread() - before, 0, "the index and gather decode no route");
+            let (snapshot, skipped) = Snapshot::from_objects(gathered.objects);
+            assert!(skipped.is_empty());
+            let build = plan::build(&snapshot, &Env::default());
+            assert_eq!(build.stacks.len(), 1);
+            assert_eq!(build.stacks[0].target_groups.len(), 1, "the route was planned");
+            assert_eq!(decodes_on_this_thread() - before, 1, "one typed decode of the changed route, change {path}");
+        }
     }
 }

@@ -52,30 +52,12 @@ pub struct Injector {
     backends: Mutex<Option<(u64, Arc<HashSet<ObjectKey>>)>>,
 }
 
-/// What a build reads to decide which backends resolve: everything but endpoints and nodes.
-const BACKEND_KINDS: [Kind; 14] = [
-    Kind::GatewayClass,
-    Kind::Gateway,
-    Kind::HttpRoute,
-    Kind::GrpcRoute,
-    Kind::TlsRoute,
-    Kind::TcpRoute,
-    Kind::UdpRoute,
-    Kind::ReferenceGrant,
-    Kind::ListenerSet,
-    Kind::LoadBalancerConfiguration,
-    Kind::TargetGroupConfiguration,
-    Kind::ListenerRuleConfiguration,
-    Kind::Service,
-    Kind::Namespace,
-];
-
 /// The Services behind the target groups a build of every cached Gateway of our classes plans.
 /// The build is the controller's own (`model::build`): a target group exists only for a backend
 /// of an accepted route that resolved, across namespaces only with a ReferenceGrant. Every
 /// replica answers pod admissions but only the leader reconciles, so each builds for itself.
 pub fn resolved_backends(cache: &Cache, controllers: &Controllers) -> HashSet<ObjectKey> {
-    let objects: Vec<Value> = BACKEND_KINDS.iter().flat_map(|k| cache.list(*k)).map(|v| (*v).clone()).collect();
+    let objects: Vec<Value> = Kind::BUILD_INPUTS.iter().flat_map(|k| cache.list(*k)).map(|v| (*v).clone()).collect();
     let (snapshot, _) = Snapshot::from_objects(objects);
     let env = Env { controllers: controllers.clone(), ..Env::default() };
     let build = plan::build(&snapshot, &env);
@@ -129,7 +111,7 @@ impl Injector {
     }
 
     fn backends(&self, cache: &Cache) -> Arc<HashSet<ObjectKey>> {
-        let generation = cache.generation(&BACKEND_KINDS);
+        let generation = cache.generation(&Kind::BUILD_INPUTS);
         let mut held = self.backends.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((seen, set)) = held.as_ref()
             && *seen == generation
@@ -207,6 +189,7 @@ pub fn open_patch(pod: &Value, gate: &str, now: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use albatross_k8s::route::RouteKind;
 
     const GW: &str = "gateway.networking.k8s.io/v1";
 
@@ -251,7 +234,7 @@ mod tests {
             store(&cache, Kind::Service, service("apps", name, app));
         }
         let backends = json!([{"name": "web", "port": 80}, {"name": "api", "port": 80}]);
-        store(&cache, Kind::HttpRoute, route("apps", "r", backends));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", backends));
         store(&cache, Kind::Gateway, gateway("Same"));
         let class = json!({"apiVersion": GW, "kind": "GatewayClass", "metadata": {"name": "alb"},
                            "spec": {"controllerName": "gateway.k8s.aws/alb"}});
@@ -302,7 +285,7 @@ mod tests {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
         assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")]);
-        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", json!([{"name": "web", "port": 80}])));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty());
     }
 
@@ -310,12 +293,12 @@ mod tests {
     fn cross_namespace_route_cannot_lock_out_pods_without_reference_grant() {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
-        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", json!([{"name": "web", "port": 80}])));
         store(&cache, Kind::Gateway, gateway("All"));
         // A route in another namespace, attached and accepted, names the opted-in namespace's
         // Service: without a ReferenceGrant there it sends no traffic there, and gates nothing.
         let lure = json!([{"name": "api", "namespace": "apps", "port": 80}]);
-        store(&cache, Kind::HttpRoute, route("tenant", "lure", lure));
+        store(&cache, Kind::Route(RouteKind::Http), route("tenant", "lure", lure));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty(), "no ReferenceGrant");
         let grant = json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
                            "metadata": {"name": "from-tenant", "namespace": "apps"},
@@ -329,7 +312,7 @@ mod tests {
     fn rejected_route_does_not_gate_pods() {
         let injector = Injector::new(Controllers::default());
         let cache = cache(Some("enabled"));
-        store(&cache, Kind::HttpRoute, route("apps", "r", json!([{"name": "web", "port": 80}])));
+        store(&cache, Kind::Route(RouteKind::Http), route("apps", "r", json!([{"name": "web", "port": 80}])));
         // The listener admits routes of its own namespace only: this one is not accepted, though
         // its backend is in the pod's namespace and needs no grant.
         let route_elsewhere = json!([{"name": "api", "namespace": "apps", "port": 80}]);
@@ -338,7 +321,7 @@ mod tests {
                            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "tenant"}],
                                     "to": [{"group": "", "kind": "Service"}]}});
         store(&cache, Kind::ReferenceGrant, grant);
-        store(&cache, Kind::HttpRoute, route("tenant", "rejected", route_elsewhere));
+        store(&cache, Kind::Route(RouteKind::Http), route("tenant", "rejected", route_elsewhere));
         assert!(injector.gates(&cache, "apps", &pod("api")).is_empty(), "not allowed by the listener");
         store(&cache, Kind::Gateway, gateway("All"));
         assert_eq!(injector.gates(&cache, "apps", &pod("api")), vec![gate("api")], "accepted once allowed");

@@ -5,14 +5,15 @@
 
 use albatross_aws::delete::is_deletion_protected;
 use albatross_aws::{AwsError, ErrorClass};
-use albatross_k8s::route::ObjectKey;
+use albatross_k8s::route::{ObjectKey, ParentRef};
+use albatross_model::Controllers;
 use albatross_model::plan::StatusEntry;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::cache::{Cache, GATEWAY_GROUP, Kind, key_of};
+use crate::cache::{Cache, Kind, key_of};
 use crate::leader::Leadership;
 
 pub struct StatusWriter {
@@ -21,7 +22,7 @@ pub struct StatusWriter {
     pub leadership: Leadership,
     pub field_manager: String,
     /// Our controller names: route parent entries with any other name belong to others.
-    pub controllers: Vec<String>,
+    pub controllers: Controllers,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -138,46 +139,30 @@ pub fn not_programmed_reason(error: &AwsError) -> &'static str {
 }
 
 /// A parentRef with its defaults, for comparing entries.
-fn parent_identity(parent: &Value, route_namespace: &str) -> Value {
-    let text = |k: &str| parent.get(k).and_then(Value::as_str);
-    json!({
-        "group": text("group").unwrap_or(GATEWAY_GROUP),
-        "kind": text("kind").unwrap_or("Gateway"),
-        "namespace": text("namespace").unwrap_or(route_namespace),
-        "name": text("name"),
-        "sectionName": parent.get("sectionName"),
-        "port": parent.get("port"),
-    })
+fn parent_identity(parent: Option<&Value>, route_namespace: &str) -> Option<ParentRef> {
+    parent.and_then(ParentRef::from_json).map(|p| p.resolved(route_namespace))
 }
 
 /// The route's `parents[]`: other controllers' entries as they are, ours for other parents as
 /// long as the route still names them, and this build's.
-fn merge_parents(current: &Value, built: &Value, controllers: &[String], gateway: Option<&ObjectKey>) -> Value {
+fn merge_parents(current: &Value, built: &Value, controllers: &Controllers, gateway: Option<&ObjectKey>) -> Value {
     let namespace = current.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let named: Vec<Value> = current
-        .pointer("/spec/parentRefs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|p| parent_identity(p, namespace))
-        .collect();
+    let named: Vec<ParentRef> = ParentRef::all_of(current).flatten().map(|p| p.resolved(namespace)).collect();
     let new: Vec<Value> = built.get("parents").and_then(Value::as_array).cloned().unwrap_or_default();
-    let new_ids: Vec<Value> =
-        new.iter().map(|e| parent_identity(e.get("parentRef").unwrap_or(&Value::Null), namespace)).collect();
-    let this_gateway = |id: &Value| {
-        gateway.is_some_and(|g| {
-            id["kind"] == "Gateway" && id["namespace"] == g.namespace.as_str() && id["name"] == g.name.as_str()
-        })
-    };
+    let new_ids: Vec<Option<ParentRef>> = new.iter().map(|e| parent_identity(e.get("parentRef"), namespace)).collect();
+    let this_gateway = |id: &ParentRef| gateway.is_some_and(|g| id.is_gateway() && id.key(namespace) == *g);
     let mut parents: Vec<Value> = Vec::new();
     for entry in current.pointer("/status/parents").and_then(Value::as_array).into_iter().flatten() {
         let controller = entry.get("controllerName").and_then(Value::as_str).unwrap_or("");
-        if !controllers.iter().any(|c| c == controller) {
+        if !controllers.owns(controller) {
             parents.push(entry.clone());
             continue;
         }
-        let id = parent_identity(entry.get("parentRef").unwrap_or(&Value::Null), namespace);
-        if named.contains(&id) && !new_ids.contains(&id) && !this_gateway(&id) {
+        let id = parent_identity(entry.get("parentRef"), namespace);
+        if let Some(id) = id.filter(|id| named.contains(id))
+            && !new_ids.contains(&Some(id.clone()))
+            && !this_gateway(&id)
+        {
             parents.push(entry.clone());
         }
     }
@@ -269,7 +254,7 @@ mod tests {
 
     #[test]
     fn other_controllers_parents_and_ours_for_other_gateways_are_kept() {
-        let ours = vec!["gateway.k8s.aws/alb".to_owned()];
+        let ours = Controllers::default();
         let current = route_with(
             json!([{"name": "a", "namespace": "gw"}, {"name": "b", "namespace": "gw"}, {"name": "x", "namespace": "gw"}]),
             json!({"parents": [entry("x", "example.com/other"), entry("b", "gateway.k8s.aws/alb"),
@@ -288,7 +273,7 @@ mod tests {
 
     #[test]
     fn our_entry_for_a_parent_the_route_dropped_goes() {
-        let ours = vec!["gateway.k8s.aws/alb".to_owned()];
+        let ours = Controllers::default();
         let current = route_with(
             json!([{"name": "a", "namespace": "gw"}]),
             json!({"parents": [entry("b", "gateway.k8s.aws/alb"), entry("a", "gateway.k8s.aws/alb")]}),
@@ -300,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_route_detached_from_this_gateway_loses_our_entry_for_it() {
-        let ours = vec!["gateway.k8s.aws/alb".to_owned()];
+        let ours = Controllers::default();
         // Still named, but the build for Gateway a produced nothing for it (class not ours now).
         let current = route_with(
             json!([{"name": "a", "namespace": "gw"}]),

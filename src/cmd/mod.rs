@@ -11,6 +11,7 @@ mod webhook;
 use std::process::ExitCode;
 
 use albatross_model::{Channel, Controllers, FieldValidation, ValidatorOptions};
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogArgs;
@@ -78,6 +79,11 @@ pub struct AwsArgs {
     /// Client-side AWS rate limits off (for a local endpoint).
     #[arg(long, env = "ALBATROSS_AWS_UNLIMITED")]
     pub aws_unlimited: bool,
+    /// ELBv2 writes of one Gateway's stack in flight at once (independent target groups,
+    /// listeners and rules); the client-side rate limits pace them further.
+    #[arg(long, env = "ALBATROSS_APPLY_CONCURRENCY", default_value_t = albatross_aws::apply::DEFAULT_CONCURRENCY,
+          value_parser = clap::value_parser!(u16).range(1..=64).map(usize::from))]
+    pub apply_concurrency: usize,
     /// Multiplies the client-side rate limits' refill rates (bursts stay): for benchmarks against
     /// a test proxy whose clock runs that much faster than AWS's. Hidden: 1 is the only value
     /// for AWS.
@@ -136,7 +142,9 @@ impl AwsArgs {
         let mut resolve = albatross_aws::resolve::ResolveSettings::new(cluster);
         resolve.vpc_id = self.vpc_id.clone();
         let resolver = albatross_aws::resolve::Resolver::new(aws.clone(), resolve);
-        albatross_aws::deploy::Deployer::new(aws, resolver, cluster)
+        let mut deployer = albatross_aws::deploy::Deployer::new(aws, resolver, cluster);
+        deployer.apply_concurrency = self.apply_concurrency;
+        deployer
     }
 }
 

@@ -145,10 +145,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     for (key, gateway) in &snapshot.gateways {
         match snapshot.classes.get(&gateway.spec.gateway_class_name) {
             // A Gateway in dry run keeps its stack whatever its class.
-            Some(class)
-                if ![&controllers.alb, &controllers.nlb].contains(&&class.spec.controller_name)
-                    && !annotation::requested(&gateway.raw) =>
-            {
+            Some(class) if !controllers.owns(&class.spec.controller_name) && !annotation::requested(&gateway.raw) => {
                 continue;
             }
             Some(_) => {}

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use albatross_k8s::route::RouteKind;
 use albatross_model::defaults::PatchOp;
 use albatross_model::validate::Cancel;
 use albatross_model::{Catalog, FieldError, Operation, Outcome, Validator};
@@ -32,14 +33,10 @@ pub struct Answer {
 /// watch caches know Services and routes.
 pub type PodGates = dyn Fn(&str, &Value) -> Vec<String> + Send + Sync;
 
-const KINDS: [&str; 15] = [
+/// Metric labels besides the route kinds, whose names are k8s's.
+const KINDS: [&str; 10] = [
     "GatewayClass",
     "Gateway",
-    "HTTPRoute",
-    "GRPCRoute",
-    "TCPRoute",
-    "UDPRoute",
-    "TLSRoute",
     "ReferenceGrant",
     "ListenerSet",
     "BackendTLSPolicy",
@@ -51,7 +48,10 @@ const KINDS: [&str; 15] = [
 ];
 
 fn kind_label(kind: &str) -> &'static str {
-    KINDS.iter().find(|k| **k == kind).copied().unwrap_or("other")
+    match RouteKind::from_kind(kind) {
+        Some(route) => route.as_str(),
+        None => KINDS.iter().find(|k| **k == kind).copied().unwrap_or("other"),
+    }
 }
 
 /// An answer before it is written: borrows the review's uid from the body. Fields are in the

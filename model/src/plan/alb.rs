@@ -24,6 +24,7 @@ use super::types::{
     Condition, HttpHeaderConfig, KeyValue, ListenerPlan, QueryStringConfig, RulePlan, TargetGroupPlan, Transform,
     Values,
 };
+use super::wire::Protocol;
 use crate::validate::Flavor;
 
 pub fn enum_text<T: serde::Serialize>(v: &T) -> String {
@@ -446,9 +447,11 @@ pub fn plan(
         let on_port: Vec<&ListenerState> = states.iter().filter(|s| s.usable() && s.spec.port == port).collect();
         let protocol = on_port[0].spec.protocol.clone();
         let lc = config::listener_config(config, &protocol, port);
+        // A usable listener's protocol is one this load balancer has (UnsupportedProtocol otherwise).
+        let Some(wire_protocol) = Protocol::from_wire(&protocol) else { continue };
         let mut plan = ListenerPlan {
             port,
-            protocol: protocol.clone(),
+            protocol: wire_protocol,
             ssl_policy: None,
             certificates: Vec::new(),
             alpn_policy: Vec::new(),
@@ -467,7 +470,7 @@ pub fn plan(
         super::listener_config::apply(lc, &mut plan);
         plan.default_actions[0].order = 1;
         let mut candidates = per_port.remove(&port).unwrap_or_default();
-        if protocol == "HTTPS" {
+        if wire_protocol == Protocol::Https {
             let mut hosts: BTreeSet<String> = on_port.iter().filter_map(|s| s.spec.hostname.clone()).collect();
             for c in &candidates {
                 if !c.key.hostname.is_empty() {

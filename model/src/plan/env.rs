@@ -39,8 +39,8 @@ pub struct Env {
     pub existing: std::collections::BTreeMap<String, ExistingLoadBalancer>,
     /// RFC 3339 time certificates must still be valid at.
     pub now: String,
-    pub default_scheme: String,
-    pub default_target_type: String,
+    pub default_scheme: super::wire::Scheme,
+    pub default_target_type: super::wire::TargetType,
     pub default_ssl_policy: String,
 }
 
@@ -55,8 +55,8 @@ impl Default for Env {
             subnets: Vec::new(),
             existing: std::collections::BTreeMap::new(),
             now: "1970-01-01T00:00:00Z".into(),
-            default_scheme: "internal".into(),
-            default_target_type: "ip".into(),
+            default_scheme: super::wire::Scheme::Internal,
+            default_target_type: super::wire::TargetType::Ip,
             default_ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
         }
     }

@@ -10,6 +10,7 @@ use albatross_k8s::aws::load_balancer_configuration::{
 use super::alb::enum_text;
 use super::attach::Failure;
 use super::types::{Attribute, ListenerPlan, MutualAuthenticationPlan, StickinessConfig};
+use super::wire::Protocol;
 use crate::validate::Flavor;
 
 /// Every entry's fields checked against the load balancer type and its own protocol; all
@@ -93,7 +94,7 @@ pub fn apply(lc: Option<&ListenerConfiguration>, plan: &mut ListenerPlan) {
     let Some(lc) = lc else { return };
     // Only HTTPS listeners take the setting; elsewhere [`check`] let only mode `off` through.
     plan.mutual_authentication =
-        lc.mutual_authentication.as_ref().filter(|_| plan.protocol == "HTTPS").map(mutual_authentication);
+        lc.mutual_authentication.as_ref().filter(|_| plan.protocol == Protocol::Https).map(mutual_authentication);
     let mut attributes: Vec<Attribute> = lc
         .listener_attributes
         .iter()

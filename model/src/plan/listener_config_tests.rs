@@ -76,7 +76,7 @@ fn quic_stickiness_and_attributes_reach_the_nlb_plan() {
 
 #[test]
 fn quic_needs_ip_targets() {
-    let env = Env { default_target_type: "instance".into(), ..Env::default() };
+    let env = Env { default_target_type: crate::plan::wire::TargetType::Instance, ..Env::default() };
     let objects: Vec<Value> = crate::manifest::parse(NLB).into_iter().map(|d| d.unwrap().value).collect();
     let (snapshot, _) = Snapshot::from_objects(objects.iter().cloned());
     let build = build(&snapshot, &env);

@@ -3,7 +3,7 @@
 //! later set loses a conflict.
 
 use albatross_k8s::gateway_api::v1::gateways::{GatewayAllowedListenersNamespacesFrom, GatewayListeners, GatewaySpec};
-use albatross_k8s::route::{GATEWAY_GROUP, ObjectKey};
+use albatross_k8s::route::{GATEWAY_GROUP, ObjectKey, ParentRef};
 use serde_json::{Value, json};
 
 use super::attach::Failure;
@@ -28,10 +28,9 @@ pub fn gather(
         .iter()
         .filter(|(key, set)| {
             let p = &set.spec.parent_ref;
-            p.group.as_deref().unwrap_or(GATEWAY_GROUP) == GATEWAY_GROUP
-                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-                && p.name == gateway.name
-                && p.namespace.as_deref().unwrap_or(&key.namespace) == gateway.namespace
+            let parent =
+                ParentRef::new(p.group.clone(), p.kind.clone(), p.namespace.clone(), p.name.clone(), None, None);
+            parent.is_gateway() && parent.key(&key.namespace) == *gateway
         })
         .collect();
     sets.sort_by(|a, b| (&a.1.meta.created, a.0).cmp(&(&b.1.meta.created, b.0)));

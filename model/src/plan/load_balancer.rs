@@ -15,6 +15,7 @@ use super::snapshot::Object;
 use super::types::{
     Attribute, IpamPools, LoadBalancerPlan, LoadBalancerSettings, MinimumLoadBalancerCapacity, SubnetMapping,
 };
+use super::wire;
 use crate::validate::Flavor;
 
 /// Marker tags of a load balancer whose setting we manage: put on while the configuration asks
@@ -66,8 +67,13 @@ pub fn plan(
         // Read by `gateway::build`: the default of every target group.
         default_target_group_configuration: _,
     } = config;
-    let scheme_text = scheme.as_ref().map_or_else(|| env.default_scheme.clone(), enum_text);
-    let internet_facing = scheme_text == enum_text(&LoadBalancerScheme::InternetFacing);
+    let scheme = match scheme {
+        Some(LoadBalancerScheme::InternetFacing) => wire::Scheme::InternetFacing,
+        Some(LoadBalancerScheme::Internal) => wire::Scheme::Internal,
+        None => env.default_scheme,
+    };
+    let scheme_text = scheme.as_str();
+    let internet_facing = scheme == wire::Scheme::InternetFacing;
     let dual_stack = ip_address_type.is_some_and(|t| t != LoadBalancerIpAddressType::Ipv4);
     let user_groups = security_groups.as_ref().is_some_and(|g| !g.is_empty());
     let disabled = disable_security_group.unwrap_or(false);
@@ -166,7 +172,7 @@ pub fn plan(
 
     let identity = gw.meta.uid.clone().unwrap_or_else(|| key.to_string());
     let name = load_balancer_name.clone().unwrap_or_else(|| {
-        naming::load_balancer_name(&env.cluster_name, &key.namespace, &key.name, &identity, &scheme_text)
+        naming::load_balancer_name(&env.cluster_name, &key.namespace, &key.name, &identity, scheme_text)
     });
     let subnets: Vec<String> = load_balancer_subnets
         .as_ref()
@@ -231,10 +237,10 @@ pub fn plan(
     Ok(LoadBalancerPlan {
         load_balancer_name: name,
         r#type: match flavor {
-            Flavor::Alb => "application".into(),
-            Flavor::Nlb => "network".into(),
+            Flavor::Alb => wire::LoadBalancerType::Application,
+            Flavor::Nlb => wire::LoadBalancerType::Network,
         },
-        scheme: scheme_text,
+        scheme,
         ip_address_type: ip_address_type.as_ref().map_or_else(|| "ipv4".to_owned(), enum_text),
         subnets,
         security_groups: security_groups.clone().unwrap_or_default(),

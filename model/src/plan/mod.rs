@@ -22,6 +22,7 @@ mod snapshot;
 mod status;
 mod target_group;
 pub mod types;
+pub mod wire;
 
 pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
 pub use listeners::selector_matches;
@@ -32,8 +33,6 @@ pub use status::{StatusEntry, programmed};
 pub use types::Stack;
 
 use serde::Serialize;
-
-use crate::validate::Flavor;
 
 /// The plan and the statuses of one build.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -47,7 +46,7 @@ pub fn build(snapshot: &Snapshot, env: &Env) -> Build {
     let mut statuses = Vec::new();
     let mut route_parents = status::RouteParents::default();
     for (name, class) in &snapshot.classes {
-        let Some(flavor) = flavor_of(env, &class.spec.controller_name) else { continue };
+        let Some(flavor) = env.controllers.flavor_of(&class.spec.controller_name) else { continue };
         let accepted = config::check_class(snapshot, class);
         statuses.push(status::gateway_class(class, flavor, &accepted));
         for (key, gw) in snapshot.gateways.iter().filter(|(_, g)| g.spec.gateway_class_name == *name) {
@@ -62,16 +61,6 @@ pub fn build(snapshot: &Snapshot, env: &Env) -> Build {
     stacks.sort_by(|a, b| a.gateway.cmp(&b.gateway));
     statuses.sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
     Build { stacks, statuses }
-}
-
-fn flavor_of(env: &Env, controller: &str) -> Option<Flavor> {
-    if controller == env.controllers.alb {
-        Some(Flavor::Alb)
-    } else if controller == env.controllers.nlb {
-        Some(Flavor::Nlb)
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use super::naming;
 use super::snapshot::Snapshot;
 use super::target_group::{self, TargetGroupInput};
 use super::types::ListenerPlan;
+use super::wire::Protocol;
 use crate::validate::Flavor;
 
 #[allow(clippy::too_many_arguments)]
@@ -92,9 +93,11 @@ pub fn plan(
             continue;
         }
         let lc = config::listener_config(config, &protocol, port);
+        // A usable listener's protocol is one this load balancer has (UnsupportedProtocol otherwise).
+        let Some(wire_protocol) = Protocol::from_wire(&listener_config::protocol(lc, &protocol)) else { continue };
         let mut plan = ListenerPlan {
             port,
-            protocol: listener_config::protocol(lc, &protocol),
+            protocol: wire_protocol,
             ssl_policy: None,
             certificates: Vec::new(),
             alpn_policy: Vec::new(),

@@ -7,7 +7,7 @@ use albatross_k8s::gateway_api::v1::listenersets::ListenerSetSpec;
 use albatross_k8s::gateway_api::v1::{
     gatewayclasses::GatewayClassSpec, gateways::GatewaySpec, referencegrants::ReferenceGrantSpec,
 };
-use albatross_k8s::route::{AnyRoute, GATEWAY_GROUP, ObjectKey, RouteError};
+use albatross_k8s::route::{AnyRoute, GATEWAY_GROUP, ObjectKey, RouteError, RouteKind};
 use k8s_openapi::api::core::v1::ServiceSpec;
 use serde_json::Value;
 
@@ -114,7 +114,7 @@ impl Snapshot {
                             .gateways
                             .insert(meta.key.clone(), Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
-                    (GATEWAY_GROUP, "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute") => {
+                    (GATEWAY_GROUP, route) if RouteKind::from_kind(route).is_some() => {
                         let spec = AnyRoute::from_value(value)?;
                         snapshot.routes.push(Object { meta: meta.clone(), spec, raw: raw.clone() });
                     }
@@ -176,8 +176,12 @@ impl Snapshot {
             .routes
             .iter_mut()
             .map(|r| {
-                let problems =
-                    crate::validate::aws::route_support(r.spec.kind.as_str(), &r.raw, crate::validate::Flavor::Alb);
+                let problems = crate::validate::aws::route_support(
+                    r.spec.kind.as_str(),
+                    &r.raw,
+                    Some(&r.spec),
+                    crate::validate::Flavor::Alb,
+                );
                 r.raw = empty.clone();
                 problems
             })

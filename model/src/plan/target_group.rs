@@ -15,6 +15,7 @@ use super::env::Env;
 use super::naming;
 use super::snapshot::Snapshot;
 use super::types::{Attribute, Backend, Matcher, TargetGroupPlan};
+use super::wire::{Protocol, TargetType as WireTargetType};
 use crate::validate::Flavor;
 
 /// Overlays `high` on `low`: whole fields, except tags and attributes per key. Destructured
@@ -159,6 +160,9 @@ pub enum TargetGroupError {
     /// A field that needs another target type than the one in effect (possibly the default).
     #[error("TargetGroupConfiguration {field}: applies only to targetType {needs}, not {actual}")]
     TargetType { field: &'static str, needs: &'static str, actual: String },
+    /// A protocol ELBv2 has no target group of (listener checks keep any from getting here).
+    #[error("no ELBv2 target group protocol {protocol}")]
+    Protocol { protocol: String },
 }
 
 pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, TargetGroupError> {
@@ -175,27 +179,32 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
         enable_multi_cluster,
         tags,
     } = input.props;
-    let target_type = target_type.as_ref().map_or_else(|| env.default_target_type.clone(), |t: &TargetType| wire(t));
-    if node_selector.is_some() && target_type != "instance" {
-        return Err(TargetGroupError::TargetType { field: "nodeSelector", needs: "instance", actual: target_type });
+    let target_type = match target_type {
+        Some(TargetType::Instance) => WireTargetType::Instance,
+        Some(TargetType::Ip) => WireTargetType::Ip,
+        None => env.default_target_type,
+    };
+    let actual = target_type.to_string();
+    if node_selector.is_some() && target_type != WireTargetType::Instance {
+        return Err(TargetGroupError::TargetType { field: "nodeSelector", needs: "instance", actual });
     }
     if target_control_port.is_some() {
         if input.flavor != Flavor::Alb {
             return Err(TargetGroupError::AlbOnly { field: "targetControlPort" });
         }
-        if target_type != "ip" {
-            return Err(TargetGroupError::TargetType { field: "targetControlPort", needs: "ip", actual: target_type });
+        if target_type != WireTargetType::Ip {
+            return Err(TargetGroupError::TargetType { field: "targetControlPort", needs: "ip", actual });
         }
     }
-    if matches!(input.listener_protocol, "QUIC" | "TCP_QUIC") && target_type != "ip" {
+    if matches!(input.listener_protocol, "QUIC" | "TCP_QUIC") && target_type != WireTargetType::Ip {
         return Err(TargetGroupError::TargetType {
             field: "targetType (behind a quicEnabled listener)",
             needs: "ip",
-            actual: target_type,
+            actual,
         });
     }
-    let port = match target_type.as_str() {
-        "instance" => input.backend.port.node_port.ok_or_else(|| TargetGroupError::NoNodePort {
+    let port = match target_type {
+        WireTargetType::Instance => input.backend.port.node_port.ok_or_else(|| TargetGroupError::NoNodePort {
             service: input.backend.service.clone(),
             service_type: input.backend.service_type.clone(),
         })?,
@@ -283,7 +292,7 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
                 service_namespace: &input.backend.service.namespace,
                 service_name: &input.backend.service.name,
                 port,
-                target_type: &target_type,
+                target_type: target_type.as_str(),
                 protocol: &protocol,
                 protocol_version: version.as_deref(),
                 target_control_port: *target_control_port,
@@ -297,6 +306,7 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
         .map(|a| Attribute { key: a.key.clone(), value: a.value.clone() })
         .collect();
     attributes.sort();
+    let protocol = Protocol::from_wire(&protocol).ok_or(TargetGroupError::Protocol { protocol })?;
     Ok(TargetGroupPlan {
         tags: naming::tags(&env.cluster_name, input.flavor == Flavor::Alb, &gateway, &id, &user_tags),
         id,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::wire::{LoadBalancerType, Protocol, Scheme, TargetType};
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Tag {
@@ -32,9 +34,8 @@ pub struct Stack {
 #[serde(rename_all = "PascalCase")]
 pub struct LoadBalancerPlan {
     pub load_balancer_name: String,
-    /// `application` or `network`.
-    pub r#type: String,
-    pub scheme: String,
+    pub r#type: LoadBalancerType,
+    pub scheme: Scheme,
     pub ip_address_type: String,
     /// Subnet IDs or names from the configuration or the environment; empty when they are
     /// discovered at apply time.
@@ -131,7 +132,7 @@ pub struct MinimumLoadBalancerCapacity {
 #[serde(rename_all = "PascalCase")]
 pub struct ListenerPlan {
     pub port: i32,
-    pub protocol: String,
+    pub protocol: Protocol,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -417,11 +418,11 @@ pub struct Backend {
 pub struct TargetGroupPlan {
     pub id: String,
     pub target_group_name: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
     pub port: i32,
-    pub target_type: String,
+    pub target_type: TargetType,
     /// `ipv4` or `ipv6`; unset leaves ELBv2's default (`ipv4`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address_type: Option<String>,

@@ -3,6 +3,7 @@
 //! Errors where the object can never work on AWS as written; warnings where part of it is
 //! ignored. The counts follow how routes map to ALB rules: one rule per match and hostname.
 
+use albatross_k8s::route::{AnyRoute, RouteKind};
 use serde_json::Value;
 
 use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP};
@@ -48,15 +49,15 @@ pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &C
                 check_gateway(object, flavor, &limits, out);
             }
         }
-        (GATEWAY_GROUP, kind @ ("HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute")) => {
+        (GATEWAY_GROUP, kind) if RouteKind::from_kind(kind).is_some() => {
             let parents = catalog.route_parents(object);
             for (i, flavor) in &parents {
                 check_route_kind(kind, *i, *flavor, out);
             }
             if parents.iter().any(|(_, f)| *f == Flavor::Alb) {
                 match kind {
-                    "HTTPRoute" => check_http_route(object, &limits, Scope::LoadBalancer, out),
-                    "GRPCRoute" => check_grpc_route(object, &limits, Scope::LoadBalancer, out),
+                    "HTTPRoute" => check_http_route(object, None, &limits, Scope::LoadBalancer, out),
+                    "GRPCRoute" => check_grpc_route(object, None, &limits, Scope::LoadBalancer, out),
                     _ => {}
                 }
             }
@@ -68,21 +69,21 @@ pub fn check(meta: &TypeMeta, object: &Value, catalog: &Catalog, controllers: &C
 /// What a route of `kind` needs that the load balancer cannot do: the same checks validation
 /// runs, for the plan to refuse the route alone. The per-rule limits checked here are fixed by
 /// AWS; the load-balancer-wide quotas (rules, target groups) are adjustable, and the plan
-/// enforces them itself with its environment's values.
-pub fn route_support(kind: &str, route: &Value, flavor: Flavor) -> Vec<FieldError> {
+/// enforces them itself with its environment's values. `view` is the route already decoded, when
+/// the caller has it.
+pub fn route_support(kind: &str, route: &Value, view: Option<&AnyRoute>, flavor: Flavor) -> Vec<FieldError> {
     let limits = AwsLimits::default();
     let mut out = Outcome::default();
     match (flavor, kind) {
-        (Flavor::Alb, "HTTPRoute") => check_http_route(route, &limits, Scope::Rules, &mut out),
-        (Flavor::Alb, "GRPCRoute") => check_grpc_route(route, &limits, Scope::Rules, &mut out),
+        (Flavor::Alb, "HTTPRoute") => check_http_route(route, view, &limits, Scope::Rules, &mut out),
+        (Flavor::Alb, "GRPCRoute") => check_grpc_route(route, view, &limits, Scope::Rules, &mut out),
         _ => {}
     }
     out.errors
 }
 
 fn check_class(object: &Value, controllers: &Controllers, out: &mut Outcome) {
-    let controller = object.pointer("/spec/controllerName").and_then(Value::as_str).unwrap_or("");
-    if controller != controllers.alb && controller != controllers.nlb {
+    if !controllers.owns_class(object) {
         return;
     }
     if let Some(reference) = object.pointer("/spec/parametersRef") {
@@ -190,13 +191,21 @@ fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
 }
 
 /// Condition limits of every match, checked on the very conditions the plan would build.
-fn check_match_conditions(route: &Value, limits: &AwsLimits, out: &mut Outcome) {
-    let Ok(view) = albatross_k8s::route::AnyRoute::from_value(route) else { return };
+fn check_match_conditions(route: &Value, view: Option<&AnyRoute>, limits: &AwsLimits, out: &mut Outcome) {
+    let decoded;
+    let view = match view {
+        Some(view) => view,
+        None => {
+            let Ok(route) = AnyRoute::from_value(route) else { return };
+            decoded = route;
+            &decoded
+        }
+    };
     // Each generated rule carries one hostname value; which one does not change the count.
     let host = view.hostnames.first().cloned().unwrap_or_default();
     for (i, rule) in view.rules.iter().enumerate() {
         for j in 0..rule.matches.len() {
-            let (_, conditions) = crate::plan::alb::conditions(&view, rule, j, &host);
+            let (_, conditions) = crate::plan::alb::conditions(view, rule, j, &host);
             if let Err(message) = crate::plan::limits::check_conditions(&conditions, limits) {
                 out.errors
                     .push(FieldError::new(&format!("spec.rules[{i}].matches[{j}]"), format!("Too many: {message}")));
@@ -212,10 +221,10 @@ enum Scope {
     LoadBalancer,
 }
 
-fn check_http_route(route: &Value, limits: &AwsLimits, scope: Scope, out: &mut Outcome) {
+fn check_http_route(route: &Value, view: Option<&AnyRoute>, limits: &AwsLimits, scope: Scope, out: &mut Outcome) {
     let spec = route.get("spec").unwrap_or(&Value::Null);
     let hostnames = array(spec, "hostnames").len().max(1);
-    check_match_conditions(route, limits, out);
+    check_match_conditions(route, view, limits, out);
     let mut alb_rules = 0;
     for (i, rule) in array(spec, "rules").iter().enumerate() {
         let field = index("spec.rules", i);
@@ -270,9 +279,9 @@ fn check_http_route(route: &Value, limits: &AwsLimits, scope: Scope, out: &mut O
     }
 }
 
-fn check_grpc_route(route: &Value, limits: &AwsLimits, scope: Scope, out: &mut Outcome) {
+fn check_grpc_route(route: &Value, view: Option<&AnyRoute>, limits: &AwsLimits, scope: Scope, out: &mut Outcome) {
     let spec = route.get("spec").unwrap_or(&Value::Null);
-    check_match_conditions(route, limits, out);
+    check_match_conditions(route, view, limits, out);
     for (i, rule) in array(spec, "rules").iter().enumerate() {
         let field = index("spec.rules", i);
         check_filters(rule, &field, Flavor::Alb, out);
@@ -379,7 +388,7 @@ mod tests {
                 "headers": [{"type": "Exact", "name": "x", "value": "1,2,3"}]
             }]}]}
         });
-        let errors = route_support("HTTPRoute", &route, Flavor::Alb);
+        let errors = route_support("HTTPRoute", &route, None, Flavor::Alb);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].field, "spec.rules[0].matches[0]");
         assert!(errors[0].message.contains("6 condition values"), "{}", errors[0].message);
@@ -392,7 +401,7 @@ mod tests {
             "metadata": {"name": "r", "namespace": "ns"},
             "spec": {"rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 307}}]}]}
         });
-        let errors = route_support("HTTPRoute", &route, Flavor::Alb);
+        let errors = route_support("HTTPRoute", &route, None, Flavor::Alb);
         assert!(errors.iter().any(|e| e.field == "spec.rules[0].filters[0].requestRedirect.statusCode"), "{errors:?}");
     }
 }

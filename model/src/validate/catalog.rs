@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use albatross_k8s::route::{ObjectKey, ParentRef};
 use serde_json::Value;
 
 use super::{Controllers, TypeMeta};
 
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 pub const AWS_GROUP: &str = "gateway.k8s.aws";
-pub const ROUTE_KINDS: [&str; 5] = ["HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute", "TLSRoute"];
 
 /// Which load balancer a class of ours provisions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,13 +145,7 @@ impl Catalog {
     }
 
     pub fn flavor_of_controller(&self, controller: &str) -> Option<Flavor> {
-        if controller == self.controllers.alb {
-            Some(Flavor::Alb)
-        } else if controller == self.controllers.nlb {
-            Some(Flavor::Nlb)
-        } else {
-            None
-        }
+        self.controllers.flavor_of(controller)
     }
 
     pub fn flavor_of_gateway(&self, namespace: &str, name: &str) -> Option<Flavor> {
@@ -161,23 +155,16 @@ impl Catalog {
 
     /// The Gateways of ours that a route's `parentRefs` name, with the index of each ref.
     pub fn route_parents(&self, route: &Value) -> Vec<(usize, Flavor)> {
-        parent_gateways(route).filter_map(|(i, ns, name, _)| Some((i, self.flavor_of_gateway(&ns, &name)?))).collect()
+        parent_gateways(route)
+            .filter_map(|(i, key, _)| Some((i, self.flavor_of_gateway(&key.namespace, &key.name)?)))
+            .collect()
     }
 }
 
-/// `(index, namespace, name, ref)` of each parentRef that names a Gateway.
-pub(super) fn parent_gateways(route: &Value) -> impl Iterator<Item = (usize, String, String, &Value)> {
-    let route_ns = namespace_of(route).to_owned();
-    route.pointer("/spec/parentRefs").and_then(Value::as_array).into_iter().flatten().enumerate().filter_map(
-        move |(i, r)| {
-            let group = r.get("group").and_then(Value::as_str).unwrap_or(GATEWAY_GROUP);
-            let kind = r.get("kind").and_then(Value::as_str).unwrap_or("Gateway");
-            if group != GATEWAY_GROUP || kind != "Gateway" {
-                return None;
-            }
-            let ns = r.get("namespace").and_then(Value::as_str).unwrap_or(&route_ns).to_owned();
-            let name = r.get("name").and_then(Value::as_str)?.to_owned();
-            Some((i, ns, name, r))
-        },
-    )
+/// `(index, Gateway, ref)` of each parentRef that names a Gateway.
+pub(super) fn parent_gateways(route: &Value) -> impl Iterator<Item = (usize, ObjectKey, ParentRef)> + '_ {
+    let route_ns = namespace_of(route);
+    ParentRef::all_of(route)
+        .enumerate()
+        .filter_map(move |(i, r)| r.filter(ParentRef::is_gateway).map(|r| (i, r.key(route_ns), r)))
 }

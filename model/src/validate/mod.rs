@@ -68,6 +68,30 @@ impl Default for Controllers {
     }
 }
 
+impl Controllers {
+    /// The one answer to "is this class ours": which load balancer a GatewayClass with this
+    /// `controllerName` provisions, `None` for another controller's class.
+    pub fn flavor_of(&self, controller_name: &str) -> Option<Flavor> {
+        if controller_name == self.alb {
+            Some(Flavor::Alb)
+        } else if controller_name == self.nlb {
+            Some(Flavor::Nlb)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a `controllerName` (of a class, or of a route's status entry) is one of ours.
+    pub fn owns(&self, controller_name: &str) -> bool {
+        self.flavor_of(controller_name).is_some()
+    }
+
+    /// Whether a GatewayClass, as the caches hold it, is ours; one without `controllerName` is not.
+    pub fn owns_class(&self, class: &Value) -> bool {
+        class.pointer("/spec/controllerName").and_then(Value::as_str).is_some_and(|c| self.owns(c))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ValidatorOptions {
     pub channel: Channel,
@@ -320,4 +344,39 @@ pub fn channel_name(channel: Channel) -> &'static str {
 fn dedup(errors: &mut Vec<FieldError>) {
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert((e.field.clone(), e.message.clone())));
+}
+
+#[cfg(test)]
+mod controllers_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn class(spec: Value) -> Value {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "c"}, "spec": spec})
+    }
+
+    #[test]
+    fn a_class_is_ours_only_by_a_configured_controller_name() {
+        let ours = Controllers::default();
+        assert_eq!(ours.flavor_of("gateway.k8s.aws/alb"), Some(Flavor::Alb));
+        assert_eq!(ours.flavor_of("gateway.k8s.aws/nlb"), Some(Flavor::Nlb));
+        for other in ["example.com/other", "", "gateway.k8s.aws/ALB", "gateway.k8s.aws/alb/", " gateway.k8s.aws/alb"] {
+            assert_eq!(ours.flavor_of(other), None, "{other:?}");
+            assert!(!ours.owns(other));
+        }
+        assert!(ours.owns_class(&class(json!({"controllerName": "gateway.k8s.aws/nlb"}))));
+        assert!(!ours.owns_class(&class(json!({"controllerName": "example.com/other"}))));
+        assert!(!ours.owns_class(&class(json!({}))), "no controllerName");
+        assert!(!ours.owns_class(&json!({"metadata": {"name": "c"}})), "no spec");
+        assert!(!ours.owns_class(&class(json!({"controllerName": 7}))), "not a string");
+    }
+
+    #[test]
+    fn configured_names_replace_the_defaults() {
+        let custom = Controllers { alb: "example.com/alb".into(), nlb: "example.com/nlb".into() };
+        assert_eq!(custom.flavor_of("example.com/alb"), Some(Flavor::Alb));
+        assert_eq!(custom.flavor_of("example.com/nlb"), Some(Flavor::Nlb));
+        assert!(!custom.owns("gateway.k8s.aws/alb"), "the default names are not ours once replaced");
+        assert!(custom.owns_class(&class(json!({"controllerName": "example.com/nlb"}))));
+    }
 }

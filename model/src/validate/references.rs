@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP, ROUTE_KINDS, namespace_of, parent_gateways};
+use albatross_k8s::route::RouteKind;
+
+use super::catalog::{AWS_GROUP, Catalog, Flavor, GATEWAY_GROUP, namespace_of, parent_gateways};
 use super::path::{child, index};
 use super::{FieldError, Outcome, TypeMeta};
 
@@ -42,7 +44,7 @@ impl Catalog {
         let Some(meta) = TypeMeta::of(object) else { return };
         let namespace = namespace_of(object);
         match (meta.group, meta.kind) {
-            (GATEWAY_GROUP, kind) if ROUTE_KINDS.contains(&kind) => {
+            (GATEWAY_GROUP, kind) if RouteKind::from_kind(kind).is_some() => {
                 self.check_parents(object, outcome);
                 self.check_rule_configs(object, outcome);
                 self.check_backend_protocols(object, outcome);
@@ -67,13 +69,13 @@ impl Catalog {
     fn check_parents(&self, route: &Value, outcome: &mut Outcome) {
         // Each Gateway's listener names and ports are indexed once, not once per parentRef.
         let mut indexed: HashMap<(String, String), Listeners<'_>> = HashMap::new();
-        for (i, ns, name, reference) in parent_gateways(route) {
-            let key = (ns, name);
+        for (i, gateway_key, reference) in parent_gateways(route) {
+            let key = (gateway_key.namespace, gateway_key.name);
             let Some(Some(gateway)) = self.gateways.get(&key) else { continue };
             let listeners = indexed.entry(key.clone()).or_insert_with(|| Listeners::of(&gateway.listeners));
             let (ns, name) = &key;
             let field = index("spec.parentRefs", i);
-            if let Some(section) = reference.get("sectionName").and_then(Value::as_str)
+            if let Some(section) = reference.section_name.as_deref()
                 && !listeners.names.contains(section)
             {
                 outcome.errors.push(FieldError::new(
@@ -84,7 +86,7 @@ impl Catalog {
                     ),
                 ));
             }
-            if let Some(port) = reference.get("port").and_then(Value::as_i64)
+            if let Some(port) = reference.port.map(i64::from)
                 && !listeners.ports.contains(&port)
             {
                 outcome.errors.push(FieldError::new(

@@ -96,12 +96,7 @@ impl Controller {
             // So that deleting it waits while it is in dry run, and the sweep never sees it gone.
             self.set_finalizer(key, gw, finalizers, true).await?;
         }
-        let gathered = {
-            let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(gathered) = gather(&self.cache, &index, key) else { return Ok(()) };
-            index.record(key, gathered.deps.clone());
-            gathered
-        };
+        let Some(gathered) = gather(&self.cache, &self.index, key) else { return Ok(()) };
         let (snapshot, _) = Snapshot::from_objects(gathered.objects);
         let certificates = self.deployer.resolver.certificates().await?;
         let build = plan::build(&snapshot, &self.env(certificates));

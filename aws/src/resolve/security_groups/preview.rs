@@ -42,7 +42,7 @@ impl Resolver {
         stack: &Stack,
     ) -> Result<(Vec<String>, Vec<Step>), AwsError> {
         let lb = &stack.load_balancer;
-        let alb = lb.r#type == "application";
+        let alb = lb.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
         let desired = desired_ingress(&ports, &lb.source_ranges);
         let vpc = self.vpc_id().await?;
