@@ -188,13 +188,8 @@ async fn a_run_killed_at_any_mutation_and_restarted_converges_without_duplicates
     for k in points {
         let started = world.proxy.mutations();
         world.proxy.hold_after_mutations(Some(started + k));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
-        cmd.args(["reconcile", "--manifests", manifests, "--aws-endpoint", world.proxy.endpoint()])
-            .args(["--cluster-name", CLUSTER, "--aws-unlimited", "--vpc-id", &world.vpc])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+        let mut cmd = reconcile_command(&world, Path::new(manifests), &[]);
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().unwrap();
         // Concurrent writes can all be in flight past mutation k: then the run ends by itself.
         let held = tokio::time::timeout(std::time::Duration::from_secs(60), async {
@@ -242,13 +237,7 @@ async fn watch_reconciles_again_when_a_manifest_changes() {
     let world = world().await;
     let dir = tempfile::tempdir().unwrap();
     copy_dir(Path::new(EXAMPLE), dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_albatross"))
-        .args(["reconcile", "--watch", "--manifests"])
-        .arg(dir.path())
-        .args(["--aws-endpoint", world.proxy.endpoint(), "--cluster-name", CLUSTER, "--aws-unlimited"])
-        .args(["--vpc-id", &world.vpc])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+    let mut child = reconcile_command(&world, dir.path(), &["--watch"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

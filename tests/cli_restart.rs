@@ -115,16 +115,8 @@ async fn a_crash_in_the_middle_of_a_change_is_never_confirmed_by_the_old_fingerp
     std::fs::write(&routes, original.replace("/alb-response", "/alb-answer")).unwrap();
     world.proxy.clear_calls();
     world.proxy.hold_after_mutations(Some(world.proxy.mutations() + 1));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_albatross"));
-    cmd.args(["reconcile", "--manifests"])
-        .arg(dir.path())
-        .args(["--aws-endpoint", world.proxy.endpoint(), "--cluster-name", CLUSTER, "--aws-unlimited"])
-        .args(["--vpc-id", &world.vpc])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut cmd = reconcile_command(&world, dir.path(), &[]);
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     tokio::time::timeout(Duration::from_secs(120), world.proxy.wait_for_hold()).await.expect("a write was held");
     child.kill().unwrap();

@@ -382,12 +382,12 @@ impl Controller {
                 Ok(deployed) => {
                     self.remember_stamp(
                         key,
-                        Some(Stamp {
+                        Stamp {
                             load_balancer_arn: deployed.applied.load_balancer_arn.clone(),
                             stack_hash,
                             tag: deployed.fingerprint.clone(),
                             groups: stack.target_groups.clone(),
-                        }),
+                        },
                     );
                     if let Some(entry) = entry {
                         plan::programmed(entry, Ok(&deployed.applied.dns_name));
@@ -431,9 +431,7 @@ impl Controller {
                 Err(e) => failure = failure.or(Some(e)),
             }
             if failure.is_none() {
-                let stack = build.stacks.iter().find(|s| s.gateway == key.to_string());
-                let groups = stack.map(|s| s.target_groups.as_slice()).unwrap_or_default();
-                self.write_stamp(key, groups).await?;
+                self.write_stamp(key).await?;
                 self.checked(key);
             }
         }
@@ -558,14 +556,13 @@ impl Controller {
             self.queue.add(Key::Gateway(key.clone()));
             return Ok(());
         };
-        let all: Vec<TargetGroupPlan> = groups.iter().map(|(tg, _)| tg.clone()).collect();
         groups.retain(|(tg, _)| match service {
             Some(s) => tg.backend.namespace == s.namespace && tg.backend.name == s.name,
             None => tg.target_type == albatross_model::plan::types::TargetType::Instance,
         });
         let synced = self.sync_targets(key, &groups).await;
         if synced.is_ok() {
-            self.write_stamp(key, &all).await?;
+            self.write_stamp(key).await?;
         }
         match synced {
             Err(Error::Aws(e)) if e.class == ErrorClass::NotFound => {

@@ -41,7 +41,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-pub async fn reconcile(world: &World, manifests: &Path, extra: &[&str]) -> Output {
+/// `albatross reconcile` of `manifests` against the world's proxy, not started.
+pub fn reconcile_command(world: &World, manifests: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_albatross"));
     cmd.args(["reconcile", "--manifests"])
         .arg(manifests)
@@ -51,6 +52,11 @@ pub async fn reconcile(world: &World, manifests: &Path, extra: &[&str]) -> Outpu
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE");
+    cmd
+}
+
+pub async fn reconcile(world: &World, manifests: &Path, extra: &[&str]) -> Output {
+    let mut cmd = reconcile_command(world, manifests, extra);
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
 }
 

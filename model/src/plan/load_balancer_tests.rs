@@ -252,3 +252,19 @@ fn a_user_tag_cannot_claim_albatross_manages_a_web_acl() {
         "{message}"
     );
 }
+
+/// A tenant's tag must not forge the stack fingerprint: a planted value matching a later plan
+/// would let a restart confirm a stack that was never converged to it.
+#[test]
+fn a_user_tag_cannot_forge_the_stack_fingerprint() {
+    let (status, reason, message) = refusal(&[
+        class("alb", None),
+        gateway("alb"),
+        config("lbc", "tags: {\"albatross.k8s.aws/fingerprint\": v1-forged}\n"),
+    ]);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidParameters"));
+    assert!(
+        message.contains("spec.tags[albatross.k8s.aws/fingerprint]: tag keys under albatross.k8s.aws/ are reserved"),
+        "{message}"
+    );
+}

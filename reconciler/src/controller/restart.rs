@@ -103,7 +103,7 @@ impl Controller {
             tag: Some(fingerprint.as_str().to_owned()),
             groups: stack.target_groups.clone(),
         };
-        self.remember_stamp(key, Some(stamp));
+        self.remember_stamp(key, stamp);
         let mut due = lock(&self.restart.due);
         if !due.contains_key(key) {
             let spacing = self.settings.drift_interval.max(Duration::from_millis(1));
@@ -135,11 +135,8 @@ impl Controller {
         lock(&self.restart.due).remove(key);
     }
 
-    pub(super) fn remember_stamp(&self, key: &ObjectKey, stamp: Option<Stamp>) {
-        match stamp {
-            Some(s) => lock(&self.restart.stamps).insert(key.clone(), s),
-            None => lock(&self.restart.stamps).remove(key),
-        };
+    pub(super) fn remember_stamp(&self, key: &ObjectKey, stamp: Stamp) {
+        lock(&self.restart.stamps).insert(key.clone(), stamp);
     }
 
     /// Before a targets-only change: the fingerprint no longer holds until it is written again.
@@ -156,11 +153,10 @@ impl Controller {
     }
 
     /// Once the stack and its targets converged: the fingerprint of what AWS now holds.
-    pub(super) async fn write_stamp(&self, key: &ObjectKey, groups: &[TargetGroupPlan]) -> Result<(), AwsError> {
+    pub(super) async fn write_stamp(&self, key: &ObjectKey) -> Result<(), AwsError> {
         let Some(stamp) = lock(&self.restart.stamps).get(key).cloned() else { return Ok(()) };
         let Some(stack_hash) = &stamp.stack_hash else { return Ok(()) };
-        let Some(targets) = self.wanted_targets(groups) else { return Ok(()) };
-        debug_assert!(groups.len() == stamp.groups.len());
+        let Some(targets) = self.wanted_targets(&stamp.groups) else { return Ok(()) };
         let fingerprint = Fingerprint::with(stack_hash, &targets);
         if stamp.tag.as_deref() == Some(fingerprint.as_str()) {
             return Ok(());
