@@ -105,7 +105,7 @@ impl ParentRef {
 
     /// The `parentRefs` of a route as JSON, in order; `None` for an entry without a name.
     pub fn all_of(route: &Value) -> impl Iterator<Item = Option<Self>> + '_ {
-        let refs = route.pointer("/spec/parentRefs").and_then(Value::as_array);
+        let refs = route.get("spec").and_then(|s| s.get("parentRefs")).and_then(Value::as_array);
         refs.into_iter().flatten().map(Self::from_json)
     }
 

@@ -158,11 +158,11 @@ pub(crate) fn reply<'a>(
     body: &'a [u8],
     cancel: &Cancel,
 ) -> Reply<'a> {
-    let request = match envelope::read(body) {
+    let mut request = match envelope::read(body) {
         Ok(request) => request,
         Err(malformed) => return bad_request(malformed),
     };
-    match decide(validator, catalog, pod_gates, endpoint, &request, cancel) {
+    match decide(validator, catalog, pod_gates, endpoint, &mut request, cancel) {
         Ok((response, verdict)) => Reply {
             status: 200,
             body: Body::Review { api_version: "admission.k8s.io/v1", kind: "AdmissionReview", response },
@@ -179,7 +179,7 @@ fn decide<'a>(
     catalog: &Catalog,
     pod_gates: Option<&PodGates>,
     endpoint: Endpoint,
-    request: &Request<'a>,
+    request: &mut Request<'a>,
     cancel: &Cancel,
 ) -> Result<(Response<'a>, &'static str), Malformed> {
     let uid = request.uid.clone();
@@ -187,7 +187,7 @@ fn decide<'a>(
     if matches!(op, Operation::Delete | Operation::Connect) {
         return Ok((Response::new(uid, true), "allowed"));
     }
-    let Some(object) = request.object()? else {
+    let Some(object) = request.object.take() else {
         return Err(Malformed(format!("AdmissionReview request for {} has no object", request.operation_label)));
     };
     let object = with_type_meta(object, request);

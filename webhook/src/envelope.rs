@@ -1,14 +1,14 @@
-//! Reading the AdmissionReview envelope without building a `Value` of what the webhook never
-//! reads: the members it uses are located as raw JSON in one pass over the body (others, such as
-//! `userInfo` and `resource`, are skipped unparsed), strings are borrowed from the body, and the
-//! object is parsed only once the operation needs it.
+//! Reading the AdmissionReview envelope in one pass over the body without building a `Value` of
+//! what the webhook never reads: the request's members it uses are kept as raw JSON borrowed from
+//! the body (others, such as `userInfo` and `resource`, are skipped unparsed), and the object,
+//! which every answer but a DELETE's needs, is parsed into a `Value` as the pass meets it.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use albatross_model::Operation;
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
@@ -103,7 +103,8 @@ pub struct Request<'a> {
     pub namespace: Option<Option<Cow<'a, str>>>,
     /// `request.kind.kind` as given, whatever its type.
     kind_member: Option<&'a RawValue>,
-    object: Option<&'a RawValue>,
+    /// `request.object`, if it is an object.
+    pub object: Option<Value>,
     old_object: Option<&'a RawValue>,
 }
 
@@ -127,41 +128,155 @@ pub fn operation_label(op: &str) -> &'static str {
     operation(op).map_or("other", |(_, label)| label)
 }
 
-/// Reads an AdmissionReview v1 body as far as its request's uid, operation and kind.
+/// The top of a review: `kind` and `apiVersion` raw, the request's members as it is read.
+#[derive(Default)]
+struct Top<'a> {
+    kind: Option<&'a RawValue>,
+    api_version: Option<&'a RawValue>,
+    /// `Some(None)`: a request that is not an object.
+    request: Option<Option<Parts<'a>>>,
+}
+
+/// The members of `request` the webhook reads; a repeated member keeps its last value.
+#[derive(Default)]
+struct Parts<'a> {
+    uid: Option<&'a RawValue>,
+    operation: Option<&'a RawValue>,
+    kind: Option<&'a RawValue>,
+    namespace: Option<&'a RawValue>,
+    object: Option<Value>,
+    old_object: Option<&'a RawValue>,
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Top<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+        let mut top = Top::default();
+        while let Some(Text(key)) = map.next_key()? {
+            match &*key {
+                "kind" => top.kind = Some(map.next_value()?),
+                "apiVersion" => top.api_version = Some(map.next_value()?),
+                "request" => top.request = Some(map.next_value_seed(RequestSeed)?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// `request`: its members if it is an object, `None` (after checking its syntax) if not.
+struct RequestSeed;
+
+impl<'de> DeserializeSeed<'de> for RequestSeed {
+    type Value = Option<Parts<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RequestSeed {
+    type Value = Option<Parts<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut parts = Parts::default();
+        while let Some(Text(key)) = map.next_key()? {
+            let slot = match &*key {
+                "uid" => &mut parts.uid,
+                "operation" => &mut parts.operation,
+                "kind" => &mut parts.kind,
+                "namespace" => &mut parts.namespace,
+                "oldObject" => &mut parts.old_object,
+                "object" => {
+                    parts.object = Some(map.next_value::<Value>()?).filter(Value::is_object);
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(Some(parts))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Reads an AdmissionReview v1 body as far as its request's uid, operation, kind and object.
 pub fn read(body: &[u8]) -> Result<Request<'_>, Malformed> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let top = Members(["kind", "apiVersion", "request"]).deserialize(&mut de).and_then(|m| de.end().map(|()| m));
-    let [kind, api_version, request] = match top {
+    let top = de.deserialize_map(TopVisitor).and_then(|top| de.end().map(|()| top));
+    let top = match top {
         Ok(top) => top,
         // JSON of another shape (an array, say) is not a review; say so if it is JSON at all.
         Err(e) => match e.classify() == Category::Data {
-            true => serde_json::from_slice::<IgnoredAny>(body).map(|_| [None; 3]).map_err(not_json)?,
+            true => serde_json::from_slice::<IgnoredAny>(body).map(|_| Top::default()).map_err(not_json)?,
             false => return Err(not_json(e)),
         },
     };
-    if text(kind).as_deref() != Some("AdmissionReview") {
+    if text(top.kind).as_deref() != Some("AdmissionReview") {
         return Err(Malformed("body is not an AdmissionReview (kind must be AdmissionReview)".into()));
     }
-    let api_version = text(api_version).unwrap_or_default();
+    let api_version = text(top.api_version).unwrap_or_default();
     if api_version != "admission.k8s.io/v1" {
         return Err(Malformed(format!(
             "unsupported AdmissionReview apiVersion {api_version:?}; expected admission.k8s.io/v1"
         )));
     }
-    let names = ["uid", "operation", "kind", "namespace", "object", "oldObject"];
-    let Some([uid, op, kind, namespace, object, old_object]) = is_object(request).and_then(|r| members(r, names))
-    else {
+    let Some(Some(parts)) = top.request else {
         return Err(Malformed("AdmissionReview has no request".into()));
     };
-    let Some(uid) = text(uid) else {
+    let Some(uid) = text(parts.uid) else {
         return Err(Malformed("AdmissionReview request has no uid".into()));
     };
-    let op = text(op).unwrap_or_default();
+    let op = text(parts.operation).unwrap_or_default();
     let Some((operation, operation_label)) = self::operation(&op) else {
         return Err(Malformed(format!("AdmissionReview request has an unknown operation {op:?}")));
     };
     let [group, version, kind] =
-        is_object(kind).and_then(|k| members(k, ["group", "version", "kind"])).unwrap_or_default();
+        is_object(parts.kind).and_then(|k| members(k, ["group", "version", "kind"])).unwrap_or_default();
     Ok(Request {
         uid,
         operation,
@@ -170,9 +285,9 @@ pub fn read(body: &[u8]) -> Result<Request<'_>, Malformed> {
         version: text(version).unwrap_or_default(),
         kind: text(kind).unwrap_or_default(),
         kind_member: kind,
-        namespace: namespace.map(|n| text(Some(n))),
-        object: is_object(object),
-        old_object: is_object(old_object),
+        namespace: parts.namespace.map(|n| text(Some(n))),
+        object: parts.object,
+        old_object: is_object(parts.old_object),
     })
 }
 
@@ -182,19 +297,10 @@ impl Request<'_> {
         self.kind_member.and_then(|raw| serde_json::from_str(raw.get()).ok())
     }
 
-    /// `request.object` as a `Value`, if it is an object.
-    pub fn object(&self) -> Result<Option<Value>, Malformed> {
-        parse(self.object)
-    }
-
     /// `request.oldObject` as a `Value`, if it is an object; parsed only by who compares with it.
     pub fn old_object(&self) -> Result<Option<Value>, Malformed> {
-        parse(self.old_object)
+        self.old_object.map(|r| serde_json::from_str(r.get()).map_err(not_json)).transpose()
     }
-}
-
-fn parse(raw: Option<&RawValue>) -> Result<Option<Value>, Malformed> {
-    raw.map(|r| serde_json::from_str(r.get()).map_err(not_json)).transpose()
 }
 
 fn not_json(e: serde_json::Error) -> Malformed {
@@ -215,7 +321,7 @@ mod tests {
         assert_eq!(request.operation_label, "CREATE", "the last of a repeated member counts, as in a Value");
         assert_eq!((&*request.group, &*request.version, &*request.kind), ("", "v1", "Pod"));
         assert_eq!(request.namespace, Some(None));
-        assert_eq!(request.object().unwrap(), Some(serde_json::json!({"a": 1})));
+        assert_eq!(request.object, Some(serde_json::json!({"a": 1})));
         assert_eq!(request.old_object().unwrap(), None);
     }
 
@@ -241,7 +347,6 @@ mod tests {
         let body = format!(
             r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","operation":"CREATE","object":{{"a":{deep}}}}}}}"#
         );
-        let request = read(body.as_bytes()).unwrap();
-        assert!(request.object().unwrap_err().0.contains("not JSON"));
+        assert!(read(body.as_bytes()).unwrap_err().0.contains("recursion limit"));
     }
 }

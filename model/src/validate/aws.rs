@@ -232,8 +232,10 @@ fn check_http_route(route: &Value, view: Option<&AnyRoute>, limits: &AwsLimits, 
         alb_rules += matches.len().max(1) * hostnames;
         for (j, m) in matches.iter().enumerate() {
             let mfield = index(&child(&field, "matches"), j);
-            let path_type = m.pointer("/path/type").and_then(Value::as_str);
-            let path_value = m.pointer("/path/value").and_then(Value::as_str).unwrap_or("");
+            // `get` over `pointer`, which allocates per segment: this runs for every match of every review.
+            let path = m.get("path");
+            let path_type = path.and_then(|p| p.get("type")).and_then(Value::as_str);
+            let path_value = path.and_then(|p| p.get("value")).and_then(Value::as_str).unwrap_or("");
             if path_value.contains(['*', '?']) {
                 let pfield = child(&child(&mfield, "path"), "value");
                 match path_type {

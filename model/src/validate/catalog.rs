@@ -51,11 +51,11 @@ pub struct Catalog {
 
 /// Namespace of an object, `default` when unset (as kubectl fills it).
 pub fn namespace_of(object: &Value) -> &str {
-    object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default")
+    object.get("metadata").and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or("default")
 }
 
 pub fn name_of(object: &Value) -> &str {
-    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    object.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("")
 }
 
 impl Catalog {
