@@ -246,13 +246,15 @@ impl<'de> Visitor<'de> for RequestSeed {
 
 /// Reads an AdmissionReview v1 body as far as its request's uid, operation, kind and object.
 pub fn read(body: &[u8]) -> Result<Request<'_>, Malformed> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // One UTF-8 check of the whole body is cheaper than the parser's check of every string.
+    let body = std::str::from_utf8(body).map_err(|e| Malformed(format!("body is not JSON: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(body);
     let top = de.deserialize_map(TopVisitor).and_then(|top| de.end().map(|()| top));
     let top = match top {
         Ok(top) => top,
         // JSON of another shape (an array, say) is not a review; say so if it is JSON at all.
         Err(e) => match e.classify() == Category::Data {
-            true => serde_json::from_slice::<IgnoredAny>(body).map(|_| Top::default()).map_err(not_json)?,
+            true => serde_json::from_str::<IgnoredAny>(body).map(|_| Top::default()).map_err(not_json)?,
             false => return Err(not_json(e)),
         },
     };
@@ -329,6 +331,7 @@ mod tests {
     fn not_a_review_is_told_apart_from_not_json() {
         let message = |body: &[u8]| read(body).unwrap_err().0;
         assert!(message(b"not json").contains("not JSON"));
+        assert!(message(b"{\"kind\":\"\xff\"}").contains("not JSON"), "not UTF-8");
         assert!(message(br#"{"kind":"AdmissionReview"} x"#).contains("not JSON"), "trailing bytes");
         assert!(message(b"[1]").contains("not an AdmissionReview"));
         assert!(message(b"[1] x").contains("not JSON"));

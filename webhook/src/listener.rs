@@ -157,7 +157,8 @@ impl Connection {
             }
         };
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+        // One flat write per answer: small answers go out as one TLS record, not one per slice.
+        http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true).writev(false);
         let connection = http.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
         let mut connection = std::pin::pin!(connection);
         let grace = tokio::select! {
