@@ -45,6 +45,12 @@
 //!   existing listener when all settings are identical and `DuplicateListener` otherwise; the
 //!   proxy always refuses).
 //!
+//! - CreateListener / ModifyListener / CreateRule / ModifyRule forwarding to a target group
+//!   that a listener or rule of another load balancer forwards to:
+//!   `TargetGroupAssociationLimit` ("The following target groups cannot be associated with more
+//!   than one load balancer: ARN"), as AWS answers; moto attaches it. How the proxy finds a
+//!   target group's load balancers: `proxy/association.rs`.
+//!
 //! - DeleteLoadBalancer of a load balancer whose `deletion_protection.enabled` attribute is
 //!   `true`: `OperationNotPermitted`, as AWS answers (moto 5.2.5 deletes it anyway).
 //!
@@ -102,6 +108,7 @@
 //! `Describe`, `List` or `Get`) that got past faults and rules: forwarded to moto (whatever moto
 //! answered) or emulated. Refused and fault-injected (except drop_after) ones do not count.
 
+mod association;
 mod emulate;
 mod lb_settings;
 mod limits;
@@ -433,6 +440,8 @@ struct State {
     emulated: emulate::Emulated,
     /// Load balancer settings moto does not keep, by ARN (`lb_settings`).
     extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
+    /// Target groups that ModifyListener/ModifyRule attached (`association`).
+    modified: association::Modified,
 }
 
 struct Shared {
@@ -458,6 +467,7 @@ impl Shared {
                 rate_limited: 0,
                 emulated: emulate::Emulated::default(),
                 extras: std::collections::BTreeMap::new(),
+                modified: association::Modified::default(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -635,7 +645,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
             Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
             Ok(()) => {
                 let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
-                rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await
+                let modified = shared.state().modified.clone();
+                match association::check(&shared.upstream, &modified, &identity.action, form, &auth).await {
+                    Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
+                    Ok(()) => rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await,
+                }
             }
         },
         _ => rules::Verdict::Forward,
@@ -669,6 +683,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     };
     let mut response = response;
     if let (Some(form), true) = (&form, identity.service == service::ELBV2 && response.status == StatusCode::OK) {
+        association::remember(&mut shared.state().modified, &identity.action, form);
         let body = String::from_utf8_lossy(&response.body).into_owned();
         if let Some(rewritten) = emulate::answer(&mut shared.state().emulated, &identity.action, form, &body) {
             response.body = Bytes::from(rewritten);
