@@ -102,7 +102,8 @@
 //! [`Proxy::wait_for_hold`] resolves when at least one request is held, so a test can abort the
 //! client task exactly then. Clearing the switch lets held requests go on to moto (a pause);
 //! [`Proxy::drop_held`] instead closes their connections without forwarding, as if the
-//! process had died before they reached AWS.
+//! process had died before they reached AWS. [`Proxy::hold_action`]`(Some(action))` holds the
+//! requests of one action the same way, from the first.
 //!
 //! [`Proxy::mutations`] counts mutating calls (ELBv2/EC2/ACM actions not starting with
 //! `Describe`, `List` or `Get`) that got past faults and rules: forwarded to moto (whatever moto
@@ -354,6 +355,12 @@ impl Proxy {
         self.shared.hold.send_modify(|h| h.after = n);
     }
 
+    /// `Some(action)`: hold every request of that action (e.g. `DeleteLoadBalancer`, to stop a
+    /// process just before it deletes) until this is called again with `None`.
+    pub fn hold_action(&self, action: Option<&'static str>) {
+        self.shared.hold.send_modify(|h| h.action = action);
+    }
+
     /// Closes the connections of the requests held now, without forwarding them (they are
     /// recorded with status 0 and [`Fault::DropBefore`]). The hold switch stays as it is.
     pub fn drop_held(&self) {
@@ -424,6 +431,8 @@ type ProxyResponse = Response<Full<Bytes>>;
 #[derive(Clone, Copy, Debug, Default)]
 struct HoldState {
     after: Option<usize>,
+    /// Requests of this action are held whatever the count.
+    action: Option<&'static str>,
     drop_generation: u64,
 }
 
@@ -506,12 +515,12 @@ impl Shared {
     }
 
     /// Waits while the hold switch applies. `false`: the held request is to be dropped.
-    async fn pass_hold(&self) -> bool {
+    async fn pass_hold(&self, action: &str) -> bool {
         let mut hold = self.hold.subscribe();
         let mut held: Option<(HeldGuard<'_>, u64)> = None;
         loop {
             let state = *hold.borrow_and_update();
-            let holding = state.after.is_some_and(|n| self.state().mutations >= n);
+            let holding = state.after.is_some_and(|n| self.state().mutations >= n) || state.action == Some(action);
             if !holding {
                 return true;
             }
@@ -593,7 +602,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     let (identity, form) = identify(&parts.headers, &body);
     let mutating = is_mutating(&identity.service, &identity.action);
 
-    if !shared.pass_hold().await {
+    if !shared.pass_hold(&identity.action).await {
         shared.record(&identity, 0, Some(Fault::DropBefore), None, false);
         return Err(DropConnection);
     }
