@@ -397,3 +397,35 @@ async fn a_restart_between_a_successor_and_the_retirement_keeps_the_successor_an
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn a_replacement_after_a_rule_moved_to_a_new_target_group_gives_the_successor_target_groups_of_its_own() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(Some("{scheme: internal}")));
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A new target port needs a new target group: the rule is moved to it (ModifyRule).
+    let moved = |scheme: &str| {
+        alb_manifests(Some(&format!("{{scheme: {scheme}}}"))).replace("targetPort: 8080", "targetPort: 8081")
+    };
+    write(dir.path(), &moved("internal"));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(mutations(&world).contains(&"ModifyRule".to_owned()), "{}", text(&out));
+
+    // The successor may not share that target group with the old load balancer (AWS refuses).
+    write(dir.path(), &moved("internet-facing"));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(world.proxy.count("CreateTargetGroup"), 2, "{}", text(&out));
+    let shared = world.proxy.calls().into_iter().filter(|c| c.error.as_deref() == Some("TargetGroupAssociationLimit"));
+    assert_eq!(shared.count(), 0, "{}", text(&out));
+    let new = lbc_load_balancer(&world).await;
+    let left = observed(&world.aws, &new).await;
+    assert_eq!(left.target_groups.len(), 2, "{left:?}");
+    let all = world.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert_eq!(all.target_groups().len(), 2, "nothing of the old stack is left");
+}

@@ -48,8 +48,10 @@
 //! - CreateListener / ModifyListener / CreateRule / ModifyRule forwarding to a target group
 //!   that a listener or rule of another load balancer forwards to:
 //!   `TargetGroupAssociationLimit` ("The following target groups cannot be associated with more
-//!   than one load balancer: ARN"), as AWS answers; moto attaches it. How the proxy finds a
-//!   target group's load balancers: `proxy/association.rs`.
+//!   than one load balancer: ARN"), as AWS answers; moto attaches it. DescribeTargetGroups
+//!   answers get the `LoadBalancerArns` AWS would give (those forwarding to it now; moto's
+//!   list only grows). How the proxy finds a target group's load balancers:
+//!   `proxy/association.rs`.
 //!
 //! - DeleteLoadBalancer of a load balancer whose `deletion_protection.enabled` attribute is
 //!   `true`: `OperationNotPermitted`, as AWS answers (moto 5.2.5 deletes it anyway).
@@ -691,7 +693,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         }
     };
     let mut response = response;
-    if let (Some(form), true) = (&form, identity.service == service::ELBV2 && response.status == StatusCode::OK) {
+    let elbv2_ok = identity.service == service::ELBV2 && response.status == StatusCode::OK;
+    if elbv2_ok && aws_rules && identity.action == "DescribeTargetGroups" {
+        let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
+        let modified = shared.state().modified.clone();
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        response.body = Bytes::from(association::describe(&shared.upstream, &modified, &text, &auth).await);
+    }
+    if let (Some(form), true) = (&form, elbv2_ok) {
         association::remember(&mut shared.state().modified, &identity.action, form);
         let body = String::from_utf8_lossy(&response.body).into_owned();
         if let Some(rewritten) = emulate::answer(&mut shared.state().emulated, &identity.action, form, &body) {

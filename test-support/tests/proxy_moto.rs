@@ -535,6 +535,16 @@ async fn a_target_group_of_one_load_balancer_cannot_be_attached_to_another() {
     let (status, body) = forward("RuleArn", web_rule, "Actions", moved.clone()).await;
     assert_eq!(status, 200, "{body}");
     refused(create_listener(proxy.endpoint(), &other, "81", &moved).await);
+    let users = |endpoint: String, tg: String| async move {
+        let (status, body) =
+            elb(&endpoint, &[("Action", "DescribeTargetGroups"), ("TargetGroupArns.member.1", &tg)]).await;
+        assert_eq!(status, 200, "{body}");
+        tags(&body, "LoadBalancerArns").into_iter().flat_map(|l| tags(&l, "member")).collect::<Vec<_>>()
+    };
+    // DescribeTargetGroups says which load balancers use a target group now, as AWS does.
+    assert_eq!(users(proxy.endpoint().to_owned(), moved.clone()).await, std::slice::from_ref(&web.lb));
+    assert_eq!(users(moto.endpoint().to_owned(), moved.clone()).await, Vec::<String>::new(), "moto's own");
+    assert_eq!(users(proxy.endpoint().to_owned(), free.clone()).await, std::slice::from_ref(&other));
 
     // Deleting the load balancer frees its target groups.
     let (status, body) = elb(moto.endpoint(), &[("Action", "DeleteLoadBalancer"), ("LoadBalancerArn", &web.lb)]).await;

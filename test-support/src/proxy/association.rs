@@ -10,6 +10,10 @@
 //! add those). Each candidate is then read (its listeners' default actions and its rules): only
 //! a load balancer that still exists and still forwards to the target group counts, as in AWS,
 //! where deleting the listener, rule or load balancer frees the target group.
+//!
+//! The same reading makes DescribeTargetGroups' `LoadBalancerArns` true (AWS's lists the load
+//! balancers that forward to the target group now; moto's only grows and misses what
+//! ModifyListener/ModifyRule attached): the proxy rewrites it in every answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -81,21 +85,85 @@ pub(crate) async fn check(
         candidates.entry(group.clone()).or_default().extend(from_modify);
     }
     // One read per other load balancer, whatever the number of target groups it may hold.
-    let mut inventories: BTreeMap<String, Option<Inventory>> = BTreeMap::new();
-    for (group, users) in &candidates {
-        if !groups.contains(group) {
-            continue;
-        }
-        for other in users.iter().filter(|u| **u != lb) {
-            if !inventories.contains_key(other) {
-                inventories.insert(other.clone(), Inventory::fetch(upstream, auth, other).await);
-            }
-            if inventories[other].as_ref().is_some_and(|i| i.forwards_to(group)) {
-                return Err(refusal(group));
-            }
+    let mut inventories = BTreeMap::new();
+    for (group, mut others) in candidates {
+        others.remove(&lb);
+        if groups.contains(&group) && !users(upstream, auth, &group, &others, &mut inventories).await.is_empty() {
+            return Err(refusal(&group));
         }
     }
     Ok(())
+}
+
+/// Load balancers among `candidates` that exist and forward to `group` now (read from moto,
+/// once per load balancer per call: `inventories` keeps what was read).
+async fn users(
+    upstream: &Upstream,
+    auth: &HeaderValue,
+    group: &str,
+    candidates: &BTreeSet<String>,
+    inventories: &mut BTreeMap<String, Option<Inventory>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for lb in candidates {
+        if !inventories.contains_key(lb) {
+            inventories.insert(lb.clone(), Inventory::fetch(upstream, auth, lb).await);
+        }
+        if inventories[lb].as_ref().is_some_and(|i| i.forwards_to(group)) {
+            out.push(lb.clone());
+        }
+    }
+    out
+}
+
+/// A DescribeTargetGroups answer with each target group's `LoadBalancerArns` as AWS gives it:
+/// the load balancers whose listeners or rules forward to it now. moto's list only grows, and
+/// misses what ModifyListener/ModifyRule attached.
+pub(crate) async fn describe(upstream: &Upstream, modified: &Modified, xml: &str, auth: &HeaderValue) -> String {
+    let recorded = recorded_users(xml);
+    let mut inventories = BTreeMap::new();
+    let mut truth: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (group, mut candidates) in recorded {
+        candidates.extend(modified.0.get(&group).into_iter().flatten().cloned());
+        let users = users(upstream, auth, &group, &candidates, &mut inventories).await;
+        truth.insert(group, users);
+    }
+    rewrite_users(xml, &truth)
+}
+
+/// Replaces every `LoadBalancerArns` element with `users` of the target group it is in.
+fn rewrite_users(xml: &str, users: &BTreeMap<String, Vec<String>>) -> String {
+    let mut rest = xml.to_owned();
+    // Drop moto's lists (`<LoadBalancerArns>...</LoadBalancerArns>` or `<LoadBalancerArns/>`).
+    while let Some(start) = rest.find("<LoadBalancerArns") {
+        let end = match rest[start..].find("/>") {
+            Some(close) if !rest[start..start + close].contains('>') => start + close + 2,
+            _ => match rest[start..].find("</LoadBalancerArns>") {
+                Some(close) => start + close + "</LoadBalancerArns>".len(),
+                None => break,
+            },
+        };
+        rest.replace_range(start..end, "");
+    }
+    let mut out = String::with_capacity(rest.len());
+    let open = "<TargetGroupArn>";
+    let close = "</TargetGroupArn>";
+    while let Some(start) = rest.find(open) {
+        let Some(end) = rest[start..].find(close).map(|e| start + e) else { break };
+        let arn = rest[start + open.len()..end].to_owned();
+        out.push_str(&rest[..end + close.len()]);
+        rest.replace_range(..end + close.len(), "");
+        // An action's TargetGroupArn is not in this answer: only target group members are.
+        let members: String = users
+            .get(&arn)
+            .into_iter()
+            .flatten()
+            .map(|lb| format!("<member>{}</member>", super::protocol::xml_escape(lb)))
+            .collect();
+        out.push_str(&format!("<LoadBalancerArns>{members}</LoadBalancerArns>"));
+    }
+    out.push_str(&rest);
+    out
 }
 
 /// Target group ARN -> `LoadBalancerArns` from a DescribeTargetGroups answer.
@@ -163,6 +231,29 @@ mod tests {
         assert!(modified.0.is_empty(), "moto keeps CreateRule's itself");
         remember(&mut modified, "ModifyRule", &form(&[("RuleArn", RULE), ("Actions.member.1.TargetGroupArn", "tg4")]));
         assert_eq!(modified.0["tg4"], groups(&[LB]));
+    }
+
+    #[test]
+    fn rewrites_the_users_of_each_target_group() {
+        let xml = format!(
+            "<R><TargetGroups>\
+             <member><TargetGroupArn>tg1</TargetGroupArn><LoadBalancerArns><member>{LB}</member></LoadBalancerArns><Port>80</Port></member>\
+             <member><TargetGroupArn>tg2</TargetGroupArn><LoadBalancerArns/></member>\
+             <member><TargetGroupArn>tg3</TargetGroupArn></member>\
+             </TargetGroups></R>"
+        );
+        let users: BTreeMap<String, Vec<String>> =
+            [("tg2".to_owned(), vec![LB.to_owned()]), ("tg3".to_owned(), vec!["a&b".to_owned()])].into();
+        assert_eq!(
+            rewrite_users(&xml, &users),
+            format!(
+                "<R><TargetGroups>\
+                 <member><TargetGroupArn>tg1</TargetGroupArn><LoadBalancerArns></LoadBalancerArns><Port>80</Port></member>\
+                 <member><TargetGroupArn>tg2</TargetGroupArn><LoadBalancerArns><member>{LB}</member></LoadBalancerArns></member>\
+                 <member><TargetGroupArn>tg3</TargetGroupArn><LoadBalancerArns><member>a&amp;b</member></LoadBalancerArns></member>\
+                 </TargetGroups></R>"
+            )
+        );
     }
 
     #[test]
