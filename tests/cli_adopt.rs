@@ -329,3 +329,103 @@ async fn a_successor_that_cannot_be_created_leaves_the_old_load_balancer_serving
     assert!(!actions(&world).contains(&"DeleteLoadBalancer".to_owned()), "{}", text(&out));
     assert_eq!(observed(&world.aws, &old).await, before, "{}", text(&out));
 }
+
+/// `(load balancer ARNs, target group ARNs, security group ids)` in AWS, each sorted.
+async fn everything(aws: &Aws) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let mut lbs: Vec<String> = lbs.load_balancers().iter().map(|l| l.load_balancer_arn().unwrap().to_owned()).collect();
+    let tgs = aws.elbv2.describe_target_groups().send().await.unwrap();
+    let mut tgs: Vec<String> = tgs.target_groups().iter().map(|t| t.target_group_arn().unwrap().to_owned()).collect();
+    let sgs = aws.ec2.describe_security_groups().send().await.unwrap();
+    let mut sgs: Vec<String> = sgs.security_groups().iter().map(|g| g.group_id().unwrap().to_owned()).collect();
+    lbs.sort();
+    tgs.sort();
+    sgs.sort();
+    (lbs, tgs, sgs)
+}
+
+#[tokio::test]
+async fn a_restart_between_a_successor_and_the_retirement_keeps_the_successor_and_retires_the_old_once() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(Some("{scheme: internal}")));
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let old = lbc_load_balancer(&world).await;
+
+    // The process dies as it is about to delete the replaced load balancer.
+    write(dir.path(), &alb_manifests(Some("{scheme: internet-facing}")));
+    world.proxy.hold_action(Some("DeleteLoadBalancer"));
+    let mut cmd = reconcile_command(&world, dir.path(), &[]);
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let held = tokio::time::timeout(std::time::Duration::from_secs(120), world.proxy.wait_for_hold()).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    held.expect("the deletion of the replaced load balancer was held");
+    world.proxy.drop_held();
+    world.proxy.hold_action(None);
+    let (lbs, tgs, sgs) = everything(&world.aws).await;
+    assert_eq!(lbs.len(), 2, "the old load balancer and its successor: {lbs:?}");
+    assert_eq!(tgs.len(), 4, "each load balancer with target groups of its own: {tgs:?}");
+    let successor = lbs.iter().find(|a| **a != old).unwrap().clone();
+
+    // A fresh run over the same manifests keeps the successor and retires the old stack.
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(world.proxy.count("CreateLoadBalancer"), 0, "{}", text(&out));
+    assert_eq!(world.proxy.count("DeleteLoadBalancer"), 1, "{}", text(&out));
+    assert_eq!(world.proxy.count("DeleteTargetGroup"), 2, "{}", text(&out));
+    let failed: Vec<_> = world.proxy.calls().into_iter().filter(|c| c.error.is_some()).collect();
+    assert!(failed.is_empty(), "{failed:?}\n{}", text(&out));
+    let dns = lbc_dns(&world).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let programmed = stderr.find(&format!("): {dns}")).unwrap_or_else(|| panic!("{}", text(&out)));
+    let retired = stderr.find("deleted the replaced stack").unwrap_or_else(|| panic!("{}", text(&out)));
+    assert!(programmed < retired, "{}", text(&out));
+    // Only the successor and what it uses is left; the security groups are the same ones.
+    let (lbs_after, tgs_after, sgs_after) = everything(&world.aws).await;
+    assert_eq!(lbs_after, std::slice::from_ref(&successor));
+    assert_eq!(observed(&world.aws, &successor).await.target_groups.len(), 2);
+    assert_eq!(tgs_after.len(), 2, "{tgs_after:?}");
+    assert!(tgs_after.iter().all(|t| tgs.contains(t)), "no new target group: {tgs_after:?}");
+    assert_eq!(sgs_after, sgs);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn a_replacement_after_a_rule_moved_to_a_new_target_group_gives_the_successor_target_groups_of_its_own() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &alb_manifests(Some("{scheme: internal}")));
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A new target port needs a new target group: the rule is moved to it (ModifyRule).
+    let moved = |scheme: &str| {
+        alb_manifests(Some(&format!("{{scheme: {scheme}}}"))).replace("targetPort: 8080", "targetPort: 8081")
+    };
+    write(dir.path(), &moved("internal"));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(mutations(&world).contains(&"ModifyRule".to_owned()), "{}", text(&out));
+
+    // The successor may not share that target group with the old load balancer (AWS refuses).
+    write(dir.path(), &moved("internet-facing"));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(world.proxy.count("CreateTargetGroup"), 2, "{}", text(&out));
+    let shared = world.proxy.calls().into_iter().filter(|c| c.error.as_deref() == Some("TargetGroupAssociationLimit"));
+    assert_eq!(shared.count(), 0, "{}", text(&out));
+    let new = lbc_load_balancer(&world).await;
+    let left = observed(&world.aws, &new).await;
+    assert_eq!(left.target_groups.len(), 2, "{left:?}");
+    let all = world.aws.elbv2.describe_target_groups().send().await.unwrap();
+    assert_eq!(all.target_groups().len(), 2, "nothing of the old stack is left");
+}

@@ -395,3 +395,47 @@ async fn secret_reference_text_is_sent_literally_in_local_mode() {
     assert!(plan.contains(r#""SecretRef""#) && plan.contains(lures::LURE), "{plan}");
     assert!(!plan.contains("my-client-id") && !plan.contains(lures::PASSWORD), "{plan}");
 }
+
+/// The class's configuration sets the scheme, the Gateway's an Elastic IP: each is valid alone,
+/// together the build refuses the Gateway (`Accepted=False`, `InvalidParameters`).
+const REFUSED_NLB: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: nlb}
+spec:
+  controllerName: gateway.k8s.aws/nlb
+  parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: platform, namespace: shop}
+---
+apiVersion: gateway.k8s.aws/v1beta1
+kind: LoadBalancerConfiguration
+metadata: {name: platform, namespace: shop}
+spec: {scheme: internal}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: nlb
+  infrastructure:
+    parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: edge}
+  listeners:
+  - {name: db, protocol: TCP, port: 5432}
+---
+apiVersion: gateway.k8s.aws/v1beta1
+kind: LoadBalancerConfiguration
+metadata: {name: edge, namespace: shop}
+spec:
+  loadBalancerSubnets:
+  - {identifier: subnet-a, eipAllocation: eipalloc-0a}
+"#;
+
+#[tokio::test]
+async fn a_gateway_the_build_refuses_makes_the_exit_code_1() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("edge.yaml"), REFUSED_NLB).unwrap();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reason: InvalidParameters"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}

@@ -212,6 +212,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
             }
         }
     }
+    failed += not_programmed(&build.statuses, &snapshot, controllers);
     // After the stacks: the sweep reads every tagged target group of the cluster.
     let sweep = deployer.delete_orphans(&live).await.context("deleting orphaned stacks")?;
     for gateway in &sweep.deleted {
@@ -229,6 +230,34 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
     failed += sweep.failed.len() + sweep.protected.len();
     print!("{}", serde_norway::to_string(&build.statuses)?);
     Ok(ExitCode::from(if failed > 0 || refused > 0 { 1 } else { 0 }))
+}
+
+/// Gateways of our classes whose status does not say `Programmed=True`: those the build
+/// refused (no stack; `Accepted=False`, e.g. `InvalidParameters`) and those whose stack failed.
+/// A Gateway in dry run, or whose class is not in the manifests, is kept as it is, not counted.
+fn not_programmed(
+    statuses: &[plan::StatusEntry],
+    snapshot: &plan::Snapshot,
+    controllers: &albatross_model::Controllers,
+) -> usize {
+    let ours = |key: &albatross_k8s::route::ObjectKey| {
+        snapshot.gateways.get(key).is_some_and(|g| {
+            !annotation::requested(&g.raw)
+                && snapshot
+                    .classes
+                    .get(&g.spec.gateway_class_name)
+                    .is_some_and(|c| controllers.owns(&c.spec.controller_name))
+        })
+    };
+    statuses
+        .iter()
+        .filter(|s| s.kind == "Gateway")
+        .filter(|s| ours(&albatross_k8s::route::ObjectKey::new(s.namespace.as_deref().unwrap_or(""), &s.name)))
+        .filter(|s| {
+            let conditions = s.status["conditions"].as_array().into_iter().flatten();
+            !conditions.into_iter().any(|c| c["type"] == "Programmed" && c["status"] == "True")
+        })
+        .count()
 }
 
 /// What converging one Gateway's stack came to.

@@ -45,6 +45,14 @@
 //!   existing listener when all settings are identical and `DuplicateListener` otherwise; the
 //!   proxy always refuses).
 //!
+//! - CreateListener / ModifyListener / CreateRule / ModifyRule forwarding to a target group
+//!   that a listener or rule of another load balancer forwards to:
+//!   `TargetGroupAssociationLimit` ("The following target groups cannot be associated with more
+//!   than one load balancer: ARN"), as AWS answers; moto attaches it. DescribeTargetGroups
+//!   answers get the `LoadBalancerArns` AWS would give (those forwarding to it now; moto's
+//!   list only grows). How the proxy finds a target group's load balancers:
+//!   `proxy/association.rs`.
+//!
 //! - DeleteLoadBalancer of a load balancer whose `deletion_protection.enabled` attribute is
 //!   `true`: `OperationNotPermitted`, as AWS answers (moto 5.2.5 deletes it anyway).
 //!
@@ -96,12 +104,14 @@
 //! [`Proxy::wait_for_hold`] resolves when at least one request is held, so a test can abort the
 //! client task exactly then. Clearing the switch lets held requests go on to moto (a pause);
 //! [`Proxy::drop_held`] instead closes their connections without forwarding, as if the
-//! process had died before they reached AWS.
+//! process had died before they reached AWS. [`Proxy::hold_action`]`(Some(action))` holds the
+//! requests of one action the same way, from the first.
 //!
 //! [`Proxy::mutations`] counts mutating calls (ELBv2/EC2/ACM actions not starting with
 //! `Describe`, `List` or `Get`) that got past faults and rules: forwarded to moto (whatever moto
 //! answered) or emulated. Refused and fault-injected (except drop_after) ones do not count.
 
+mod association;
 mod emulate;
 mod lb_settings;
 mod limits;
@@ -347,6 +357,12 @@ impl Proxy {
         self.shared.hold.send_modify(|h| h.after = n);
     }
 
+    /// `Some(action)`: hold every request of that action (e.g. `DeleteLoadBalancer`, to stop a
+    /// process just before it deletes) until this is called again with `None`.
+    pub fn hold_action(&self, action: Option<&'static str>) {
+        self.shared.hold.send_modify(|h| h.action = action);
+    }
+
     /// Closes the connections of the requests held now, without forwarding them (they are
     /// recorded with status 0 and [`Fault::DropBefore`]). The hold switch stays as it is.
     pub fn drop_held(&self) {
@@ -417,6 +433,8 @@ type ProxyResponse = Response<Full<Bytes>>;
 #[derive(Clone, Copy, Debug, Default)]
 struct HoldState {
     after: Option<usize>,
+    /// Requests of this action are held whatever the count.
+    action: Option<&'static str>,
     drop_generation: u64,
 }
 
@@ -433,6 +451,8 @@ struct State {
     emulated: emulate::Emulated,
     /// Load balancer settings moto does not keep, by ARN (`lb_settings`).
     extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
+    /// Target groups that ModifyListener/ModifyRule attached (`association`).
+    modified: association::Modified,
 }
 
 struct Shared {
@@ -458,6 +478,7 @@ impl Shared {
                 rate_limited: 0,
                 emulated: emulate::Emulated::default(),
                 extras: std::collections::BTreeMap::new(),
+                modified: association::Modified::default(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -496,12 +517,12 @@ impl Shared {
     }
 
     /// Waits while the hold switch applies. `false`: the held request is to be dropped.
-    async fn pass_hold(&self) -> bool {
+    async fn pass_hold(&self, action: &str) -> bool {
         let mut hold = self.hold.subscribe();
         let mut held: Option<(HeldGuard<'_>, u64)> = None;
         loop {
             let state = *hold.borrow_and_update();
-            let holding = state.after.is_some_and(|n| self.state().mutations >= n);
+            let holding = state.after.is_some_and(|n| self.state().mutations >= n) || state.action == Some(action);
             if !holding {
                 return true;
             }
@@ -583,7 +604,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     let (identity, form) = identify(&parts.headers, &body);
     let mutating = is_mutating(&identity.service, &identity.action);
 
-    if !shared.pass_hold().await {
+    if !shared.pass_hold(&identity.action).await {
         shared.record(&identity, 0, Some(Fault::DropBefore), None, false);
         return Err(DropConnection);
     }
@@ -635,7 +656,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
             Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
             Ok(()) => {
                 let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
-                rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await
+                let modified = shared.state().modified.clone();
+                match association::check(&shared.upstream, &modified, &identity.action, form, &auth).await {
+                    Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
+                    Ok(()) => rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await,
+                }
             }
         },
         _ => rules::Verdict::Forward,
@@ -668,7 +693,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         }
     };
     let mut response = response;
-    if let (Some(form), true) = (&form, identity.service == service::ELBV2 && response.status == StatusCode::OK) {
+    let elbv2_ok = identity.service == service::ELBV2 && response.status == StatusCode::OK;
+    if elbv2_ok && aws_rules && identity.action == "DescribeTargetGroups" {
+        let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
+        let modified = shared.state().modified.clone();
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        response.body = Bytes::from(association::describe(&shared.upstream, &modified, &text, &auth).await);
+    }
+    if let (Some(form), true) = (&form, elbv2_ok) {
+        association::remember(&mut shared.state().modified, &identity.action, form);
         let body = String::from_utf8_lossy(&response.body).into_owned();
         if let Some(rewritten) = emulate::answer(&mut shared.state().emulated, &identity.action, form, &body) {
             response.body = Bytes::from(rewritten);

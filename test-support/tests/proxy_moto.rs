@@ -497,3 +497,75 @@ fn blocking_proxy_serves_sync_tests() {
     moto.reset();
     drop(proxy);
 }
+
+#[tokio::test]
+async fn a_target_group_of_one_load_balancer_cannot_be_attached_to_another() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint(), ProxyOptions::default()).await;
+    let web = alb(moto.endpoint()).await;
+    let (status, body) = create_lb(moto.endpoint(), &web.net, "other").await;
+    assert_eq!(status, 200, "{body}");
+    let other = tag(&body, "LoadBalancerArn");
+    let free = create_tg(moto.endpoint(), &web.net, "free").await;
+    let refused = |(status, body): (u16, String)| {
+        assert_eq!((status, code(&body).as_str()), (400, "TargetGroupAssociationLimit"), "{body}");
+        assert!(body.contains("cannot be associated with more than one load balancer"), "{body}");
+    };
+
+    // web's listener forwards to web.tg: no listener or rule of another load balancer may.
+    refused(create_listener(proxy.endpoint(), &other, "80", &web.tg).await);
+    let (status, body) = create_listener(proxy.endpoint(), &other, "80", &free).await;
+    assert_eq!(status, 200, "{body}");
+    let other_listener = tag(&body, "ListenerArn");
+    refused(create_rule(proxy.endpoint(), &other_listener, "1", &["/a"], &web.tg).await);
+    refused(create_rule(proxy.endpoint(), &web.listener, "1", &["/a"], &free).await);
+    let endpoint = proxy.endpoint().to_owned();
+    let forward = |arn_key: &'static str, arn: String, prefix: &'static str, tg: String| {
+        let endpoint = endpoint.clone();
+        async move { modify_forward(&endpoint, arn_key, &arn, prefix, &tg).await }
+    };
+    refused(forward("ListenerArn", other_listener.clone(), "DefaultActions", web.tg.clone()).await);
+    // The same load balancer may use a target group from many rules.
+    let (status, body) = create_rule(proxy.endpoint(), &web.listener, "1", &["/a"], &web.tg).await;
+    assert_eq!(status, 200, "{body}");
+    let web_rule = tag(&body, "RuleArn");
+
+    // moto does not record what ModifyRule attaches; the proxy does.
+    let moved = create_tg(moto.endpoint(), &web.net, "moved").await;
+    let (status, body) = forward("RuleArn", web_rule, "Actions", moved.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    refused(create_listener(proxy.endpoint(), &other, "81", &moved).await);
+    let users = |endpoint: String, tg: String| async move {
+        let (status, body) =
+            elb(&endpoint, &[("Action", "DescribeTargetGroups"), ("TargetGroupArns.member.1", &tg)]).await;
+        assert_eq!(status, 200, "{body}");
+        tags(&body, "LoadBalancerArns").into_iter().flat_map(|l| tags(&l, "member")).collect::<Vec<_>>()
+    };
+    // DescribeTargetGroups says which load balancers use a target group now, as AWS does.
+    assert_eq!(users(proxy.endpoint().to_owned(), moved.clone()).await, std::slice::from_ref(&web.lb));
+    assert_eq!(users(moto.endpoint().to_owned(), moved.clone()).await, Vec::<String>::new(), "moto's own");
+    assert_eq!(users(proxy.endpoint().to_owned(), free.clone()).await, std::slice::from_ref(&other));
+
+    // Deleting the load balancer frees its target groups.
+    let (status, body) = elb(moto.endpoint(), &[("Action", "DeleteLoadBalancer"), ("LoadBalancerArn", &web.lb)]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create_rule(proxy.endpoint(), &other_listener, "1", &["/a"], &web.tg).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create_listener(proxy.endpoint(), &other, "81", &moved).await;
+    assert_eq!(status, 200, "{body}");
+
+    // moto alone attaches a target group to a second load balancer.
+    let (status, body) = create_lb(moto.endpoint(), &web.net, "third").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create_listener(moto.endpoint(), &tag(&body, "LoadBalancerArn"), "80", &free).await;
+    assert_eq!(status, 200, "moto itself accepts it: {body}");
+    let refusals = proxy.calls().iter().filter(|c| c.error.as_deref() == Some("TargetGroupAssociationLimit")).count();
+    assert_eq!(refusals, 5);
+}
+
+/// ModifyRule (`RuleArn`) or ModifyListener (`ListenerArn`) forwarding to one target group.
+async fn modify_forward(endpoint: &str, arn_key: &str, arn: &str, prefix: &str, tg: &str) -> (u16, String) {
+    let action = if arn_key == "RuleArn" { "ModifyRule" } else { "ModifyListener" };
+    let (type_key, tg_key) = (format!("{prefix}.member.1.Type"), format!("{prefix}.member.1.TargetGroupArn"));
+    elb(endpoint, &[("Action", action), (arn_key, arn), (type_key.as_str(), "forward"), (tg_key.as_str(), tg)]).await
+}

@@ -328,7 +328,7 @@ pub(crate) struct Inventory {
 }
 
 impl Inventory {
-    async fn fetch(upstream: &Upstream, auth: &HeaderValue, lb: &str) -> Option<Inventory> {
+    pub(crate) async fn fetch(upstream: &Upstream, auth: &HeaderValue, lb: &str) -> Option<Inventory> {
         let listeners = fetch_listeners(upstream, auth, lb).await?;
         let mut rules = Vec::new();
         for listener in &listeners {
@@ -349,6 +349,12 @@ impl Inventory {
             }
         }
         Some(Inventory { listeners, rules })
+    }
+
+    /// A listener's default actions or a rule forward to `target_group`.
+    pub(crate) fn forwards_to(&self, target_group: &str) -> bool {
+        let uses = |groups: &[String]| groups.iter().any(|g| g == target_group);
+        self.listeners.iter().any(|l| uses(&l.target_groups)) || self.rules.iter().any(|r| uses(&r.target_groups))
     }
 }
 
