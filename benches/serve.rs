@@ -33,6 +33,7 @@
 #[path = "serve/calls.rs"]
 mod calls;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -76,6 +77,36 @@ fn metric(admin: u16, name: &str) -> Option<f64> {
     Some(
         metrics.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum(),
     )
+}
+
+/// The process's metric lines starting with `name{`, by the value of their first label.
+fn by_label(admin: u16, name: &str) -> BTreeMap<String, f64> {
+    let Some((_, metrics)) = http_get(admin, "/metrics") else { return BTreeMap::new() };
+    let prefix = format!("{name}{{");
+    metrics
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let label = rest.split('"').nth(1)?.to_owned();
+            Some((label, rest.rsplit(' ').next()?.parse::<f64>().ok()?))
+        })
+        .collect()
+}
+
+/// Per operation: calls, client-side seconds (from send to answer, SDK retries included) and
+/// mean; then the seconds spent waiting on each family's rate limiter before sending.
+fn client_time(admin: u16) -> String {
+    let sums = by_label(admin, "albatross_aws_api_call_duration_seconds_sum");
+    let counts = by_label(admin, "albatross_aws_api_call_duration_seconds_count");
+    let mut out = String::from("| operation | calls | client s | mean ms |\n|---|---:|---:|---:|\n");
+    for (op, sum) in &sums {
+        let n = counts.get(op).copied().unwrap_or(0.0);
+        out += &format!("| {op} | {n} | {sum:.1} | {:.0} |\n", 1000.0 * sum / n.max(1.0));
+    }
+    let waits = by_label(admin, "albatross_aws_rate_limit_wait_seconds_total");
+    out += "\nrate-limiter wait (s, summed over calls): ";
+    out += &waits.iter().map(|(api, s)| format!("{api} {s:.1}")).collect::<Vec<_>>().join(", ");
+    out
 }
 
 /// Sum of the AWS client time the process has spent, from its metrics.
@@ -335,6 +366,7 @@ fn main() {
     println!("{}", programmed_calls.per_gateway_row("until all Programmed", ours));
     println!("{}", converge.per_gateway_row("until all fingerprinted", ours));
     println!("\nactions: {}", converge.actions());
+    println!("\nclient side, first leader until all fingerprinted:\n{}", client_time(admin));
 
     let mut current = leader;
     if failover {
