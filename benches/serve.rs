@@ -24,6 +24,11 @@
 //! Gateways past `ALBATROSS_BENCH_OURS` belong to another controller's class (in the caches
 //! only, as in a shared cluster).
 //!
+//! Diagnostics: `ALBATROSS_BENCH_AWS_RULES=0` turns the proxy's AWS rules and quota accounting
+//! off (its limits and latency stay); `ALBATROSS_BENCH_RATE_SCALE` multiplies the first leader's
+//! client rate limits by another factor than the time scale. `ALBATROSS_APPLY_CONCURRENCY` and
+//! `ALBATROSS_CONCURRENCY` reach the serve processes from the environment.
+//!
 //! ```sh
 //! cargo build && cargo bench --profile dev --bench serve          # 1,000 in caches, 10 ours
 //! ALBATROSS_BENCH_GATEWAYS=1000 ALBATROSS_BENCH_OURS=1000 ALBATROSS_BENCH_TIME_SCALE=20 \
@@ -33,6 +38,7 @@
 #[path = "serve/calls.rs"]
 mod calls;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -76,6 +82,36 @@ fn metric(admin: u16, name: &str) -> Option<f64> {
     Some(
         metrics.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum(),
     )
+}
+
+/// The process's metric lines starting with `name{`, by the value of their first label.
+fn by_label(admin: u16, name: &str) -> BTreeMap<String, f64> {
+    let Some((_, metrics)) = http_get(admin, "/metrics") else { return BTreeMap::new() };
+    let prefix = format!("{name}{{");
+    metrics
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let label = rest.split('"').nth(1)?.to_owned();
+            Some((label, rest.rsplit(' ').next()?.parse::<f64>().ok()?))
+        })
+        .collect()
+}
+
+/// Per operation: calls, client-side seconds (from send to answer, SDK retries included) and
+/// mean; then the seconds spent waiting on each family's rate limiter before sending.
+fn client_time(admin: u16) -> String {
+    let sums = by_label(admin, "albatross_aws_api_call_duration_seconds_sum");
+    let counts = by_label(admin, "albatross_aws_api_call_duration_seconds_count");
+    let mut out = String::from("| operation | calls | client s | mean ms |\n|---|---:|---:|---:|\n");
+    for (op, sum) in &sums {
+        let n = counts.get(op).copied().unwrap_or(0.0);
+        out += &format!("| {op} | {n} | {sum:.1} | {:.0} |\n", 1000.0 * sum / n.max(1.0));
+    }
+    let waits = by_label(admin, "albatross_aws_rate_limit_wait_seconds_total");
+    out += "\nrate-limiter wait (s, summed over calls): ";
+    out += &waits.iter().map(|(api, s)| format!("{api} {s:.1}")).collect::<Vec<_>>().join(", ");
+    out
 }
 
 /// Sum of the AWS client time the process has spent, from its metrics.
@@ -199,11 +235,19 @@ async fn fingerprinted(aws: &Aws) -> usize {
 }
 
 /// Starts a serve replica with its own temporary directory and log file.
-fn replica(api: &FakeApiServer, proxy: &Proxy, logs: &Path, name: &str, scale: f64, level: &str) -> ServeProcess {
+/// `scale` is the proxy's clock, `rate` the multiplier of the client's default rate limits.
+fn replica(
+    api: &FakeApiServer,
+    proxy: &Proxy,
+    logs: &Path,
+    name: &str,
+    (scale, rate): (f64, f64),
+    level: &str,
+) -> ServeProcess {
     let dir = logs.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let log = std::fs::File::options().create(true).append(true).open(logs.join(format!("{name}.log"))).unwrap();
-    let (rate, drift) = (scale.to_string(), (5.0 / scale).to_string());
+    let (rate, drift) = (rate.to_string(), (5.0 / scale).to_string());
     let identity = name.trim_end_matches(char::is_numeric).trim_end_matches('-');
     let env = [
         ("ALBATROSS_CLUSTER_NAME", "bench"),
@@ -238,10 +282,17 @@ fn main() {
     let failover = env("ALBATROSS_BENCH_FAILOVER", 1) == 1;
     let level = std::env::var("ALBATROSS_BENCH_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let limits = AwsLimits::documented().with_time_scale(scale);
+    // Diagnostic: `ALBATROSS_BENCH_AWS_RULES=0` turns the proxy's AWS rules off (and with them
+    // its quota accounting, which reads the load balancer's rules from moto before every
+    // CreateRule); AWS's rate limits and latency stay.
+    let aws_rules = std::env::var("ALBATROSS_BENCH_AWS_RULES").map_or(true, |v| v != "0");
+    // Diagnostic: `ALBATROSS_BENCH_RATE_SCALE` multiplies the first leader's client rate limits
+    // by another factor than the proxy's clock (other client rates against the same AWS limits).
+    let rate = std::env::var("ALBATROSS_BENCH_RATE_SCALE").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(scale);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let moto = Moto::start();
     let (proxy, api, direct) = runtime.block_on(async {
-        let options = ProxyOptions { limits: Some(limits), ..ProxyOptions::default() };
+        let options = ProxyOptions { limits: Some(limits), aws_rules, ..ProxyOptions::default() };
         let proxy = Proxy::start(moto.endpoint(), options).await;
         let direct = Aws::connect(&AwsSettings {
             endpoint: Some(moto.endpoint().into()),
@@ -260,7 +311,10 @@ fn main() {
         "date: {}",
         String::from_utf8_lossy(&std::process::Command::new("date").arg("-u").output().unwrap().stdout).trim()
     );
-    println!("proxy limits (first converge): {limits}");
+    println!(
+        "proxy limits (first converge): {limits}; AWS rules {}; first leader's client rate limits x{rate}",
+        if aws_rules { "on" } else { "off" }
+    );
     let started = Instant::now();
     let objects = objects(gateways, routes, ours);
     let count = objects.len();
@@ -275,7 +329,7 @@ fn main() {
 
     // 1. First converge, the proxy's clock scaled.
     let started = Instant::now();
-    let leader = replica(&api, &proxy, &logs, "bench-a-1", scale, &level);
+    let leader = replica(&api, &proxy, &logs, "bench-a-1", (scale, rate), &level);
     let (admin, pid) = (leader.admin, leader.child.id());
     wait("ready", Duration::from_secs(600), Duration::from_millis(10), || {
         (http_get(admin, "/readyz")?.0 == 200).then_some(())
@@ -310,7 +364,7 @@ fn main() {
     }
     let (rss_programmed, hwm_converge) = memory(pid);
 
-    println!("\n## First converge: {ours} Gateways, proxy time x{scale}, client rate limits x{scale}\n");
+    println!("\n## First converge: {ours} Gateways, proxy time x{scale}, client rate limits x{rate}\n");
     println!(
         "caches synced {:.1} s; all Programmed {:.1} s; all fingerprinted {:.1} s (wall, scaled)",
         ready.as_secs_f64(),
@@ -335,6 +389,7 @@ fn main() {
     println!("{}", programmed_calls.per_gateway_row("until all Programmed", ours));
     println!("{}", converge.per_gateway_row("until all fingerprinted", ours));
     println!("\nactions: {}", converge.actions());
+    println!("\nclient side, first leader until all fingerprinted:\n{}", client_time(admin));
 
     let mut current = leader;
     if failover {
@@ -344,12 +399,12 @@ fn main() {
         println!("\nproxy limits (restart, failover, changes): {}", AwsLimits::documented());
         proxy.clear_calls();
         let started = Instant::now();
-        let restarted = replica(&api, &proxy, &logs, "bench-a-2", 1.0, &level);
+        let restarted = replica(&api, &proxy, &logs, "bench-a-2", (1.0, 1.0), &level);
         let calls = confirmed(&restarted, &proxy, ours, Duration::from_secs(3600));
         let restart = started.elapsed();
         let restart_calls = Summary::of(&calls);
         // 3. Failover: a standby with its caches synced, then the leader killed.
-        let standby = replica(&api, &proxy, &logs, "bench-b-1", 1.0, &level);
+        let standby = replica(&api, &proxy, &logs, "bench-b-1", (1.0, 1.0), &level);
         let admin = standby.admin;
         wait("standby ready", Duration::from_secs(600), Duration::from_millis(10), || {
             (http_get(admin, "/readyz")?.0 == 200).then_some(())

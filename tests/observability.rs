@@ -300,6 +300,7 @@ async fn every_metric_the_dashboard_and_alerts_name_is_one_serve_exports() {
         "albatross_targets_changed_total",
         "albatross_aws_api_calls_total",
         "albatross_aws_api_call_duration_seconds_bucket",
+        "albatross_aws_rate_limit_wait_seconds_total",
     ] {
         assert!(exported.contains(family), "serve does not export {family}: {exported:#?}");
     }

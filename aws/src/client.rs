@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::num::NonZeroU32;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,12 +21,17 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+mod limits;
+
+use limits::limiter;
+pub use limits::{Limit, RateLimits};
 
 /// Where and how to reach AWS.
 #[derive(Clone, Debug)]
@@ -54,63 +59,6 @@ impl Default for AwsSettings {
     }
 }
 
-/// Client-side rate limits per API family, `(requests per second, burst)`. The ELB API's token
-/// buckets are shared by every tool in the account, so staying under them keeps everyone's calls
-/// from being throttled.
-#[derive(Clone, Copy, Debug)]
-pub struct RateLimits {
-    pub elbv2_read: (u32, u32),
-    /// ELBv2 writes other than target registration.
-    pub elbv2_write: (u32, u32),
-    /// `RegisterTargets` and `DeregisterTargets`: AWS gives them a bucket of their own.
-    pub elbv2_registration: (u32, u32),
-    pub ec2: (u32, u32),
-    pub acm: (u32, u32),
-    pub tagging: (u32, u32),
-    /// WAFv2 and Shield Advanced (web ACL associations, protections).
-    pub protection: (u32, u32),
-}
-
-impl Default for RateLimits {
-    // Under AWS's refill (ELBv2 Describe* 10/s, registration and other writes as modelled in the
-    // test proxy's `limits.rs`, GetResources 15/s) with bursts no larger than its buckets, leaving
-    // room for the account's other tools: we wait instead of being throttled.
-    fn default() -> Self {
-        Self {
-            elbv2_read: (8, 20),
-            elbv2_write: (4, 10),
-            elbv2_registration: (3, 10),
-            ec2: (20, 40),
-            acm: (10, 20),
-            tagging: (10, 10),
-            protection: (5, 10),
-        }
-    }
-}
-
-impl RateLimits {
-    /// Limits high enough never to wait, for tests and benchmarks against a local endpoint.
-    pub fn unlimited() -> Self {
-        let n = (100_000, 100_000);
-        Self { elbv2_read: n, elbv2_write: n, elbv2_registration: n, ec2: n, acm: n, tagging: n, protection: n }
-    }
-
-    /// Every rate multiplied by `factor`, bursts unchanged: the limits for a test proxy whose
-    /// clock runs `factor` times faster than AWS's (its refills scaled, its buckets not).
-    pub fn scaled(self, factor: f64) -> Self {
-        let s = |(rate, burst): (u32, u32)| (((f64::from(rate) * factor).round() as u32).max(1), burst);
-        Self {
-            elbv2_read: s(self.elbv2_read),
-            elbv2_write: s(self.elbv2_write),
-            elbv2_registration: s(self.elbv2_registration),
-            ec2: s(self.ec2),
-            acm: s(self.acm),
-            tagging: s(self.tagging),
-            protection: s(self.protection),
-        }
-    }
-}
-
 /// The rate-limit bucket a call draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -124,6 +72,21 @@ pub enum Api {
     /// ELBv2 `RegisterTargets` / `DeregisterTargets`: their own bucket, so registration does
     /// not starve the other writes and they do not starve it.
     Elbv2Registration,
+}
+
+impl Api {
+    /// The metric label of the family's rate limiter.
+    pub fn label(self) -> &'static str {
+        match self {
+            Api::Elbv2Read => "elbv2_read",
+            Api::Elbv2Write => "elbv2_write",
+            Api::Ec2 => "ec2",
+            Api::Acm => "acm",
+            Api::Tagging => "tagging",
+            Api::Protection => "protection",
+            Api::Elbv2Registration => "elbv2_registration",
+        }
+    }
 }
 
 /// What to do about a failed call.
@@ -266,6 +229,11 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimiterLabels {
+    api: &'static str,
+}
+
 /// Per-operation tally for the end-of-run summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallTally {
@@ -279,6 +247,8 @@ pub struct CallTally {
 pub struct CallMetrics {
     calls: Family<CallLabels, Counter>,
     latency: Family<OperationLabels, Histogram>,
+    /// Time calls spent waiting on their family's client-side rate limiter, before being sent.
+    limiter_wait: Family<LimiterLabels, Counter<f64, AtomicU64>>,
     tally: Arc<Mutex<BTreeMap<&'static str, CallTally>>>,
 }
 
@@ -289,6 +259,7 @@ impl Default for CallMetrics {
             latency: Family::new_with_constructor(|| {
                 Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
+            limiter_wait: Family::default(),
             tally: Arc::default(),
         }
     }
@@ -302,6 +273,15 @@ impl CallMetrics {
             "AWS API call latency, retries included",
             self.latency.clone(),
         );
+        registry.register(
+            "aws_rate_limit_wait_seconds",
+            "Time AWS calls waited on the client-side rate limiter of their API family",
+            self.limiter_wait.clone(),
+        );
+    }
+
+    fn waited(&self, api: Api, elapsed: Duration) {
+        self.limiter_wait.get_or_create(&LimiterLabels { api: api.label() }).inc_by(elapsed.as_secs_f64());
     }
 
     fn record(&self, operation: &'static str, outcome: &'static str, elapsed: Duration) {
@@ -329,12 +309,6 @@ impl CallMetrics {
 /// Whether an operation changes AWS state (everything but Describe*, List*, Get*).
 pub fn is_mutating(operation: &str) -> bool {
     !["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
-}
-
-fn limiter((rate, burst): (u32, u32)) -> Arc<DefaultDirectRateLimiter> {
-    let rate = NonZeroU32::new(rate.max(1)).expect("non-zero");
-    let burst = NonZeroU32::new(burst.max(1)).expect("non-zero");
-    Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
 }
 
 /// The SDK clients plus the rate limiters and metrics every call goes through.
@@ -578,7 +552,9 @@ impl Aws {
             self.metrics.record(operation, ErrorClass::Permanent.label(), Duration::ZERO);
             return Err(AwsError::read_only(operation));
         }
+        let waiting = Instant::now();
         self.limiters[api as usize].until_ready().await;
+        self.metrics.waited(api, waiting.elapsed());
         // Checked here too so a fenced call spends no rate-limit token; the interceptor checks
         // every attempt.
         if is_mutating(operation) && !self.fence.is_open() {

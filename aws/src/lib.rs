@@ -19,6 +19,6 @@ pub mod sdk;
 pub mod targets;
 
 pub use client::{
-    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, Fenced, READ_ONLY, RateLimits,
+    Api, Aws, AwsError, AwsSettings, CallMetrics, CallTally, ErrorClass, FENCED, Fenced, Limit, READ_ONLY, RateLimits,
     ReadOnly, WriteFence, is_mutating,
 };

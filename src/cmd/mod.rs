@@ -223,12 +223,14 @@ mod tests {
 
     #[test]
     fn rate_scale_multiplies_the_default_rates_not_the_bursts() {
+        use albatross_aws::Limit;
         let limits = albatross_aws::RateLimits::default().scaled(20.0);
-        assert_eq!(limits.elbv2_read, (160, 20));
-        assert_eq!(limits.elbv2_write, (80, 10));
-        assert_eq!(limits.elbv2_registration, (60, 10));
-        assert_eq!(limits.tagging, (200, 10));
-        assert_eq!(albatross_aws::RateLimits::default().scaled(0.01).elbv2_read, (1, 20), "never below 1/s");
+        assert_eq!(limits.elbv2_read, Limit::new(180.0, 20));
+        assert_eq!(limits.elbv2_write, Limit::new(90.0, 10));
+        assert_eq!(limits.elbv2_registration, Limit::new(72.0, 10));
+        assert_eq!(limits.tagging, Limit::new(270.0, 10));
+        let slow = albatross_aws::RateLimits::default().scaled(0.5);
+        assert_eq!(slow.elbv2_write, Limit::new(2.25, 10), "fractional rates are kept, not rounded");
         assert_eq!(rate_scale("20"), Ok(20.0));
         for bad in ["0", "-1", "NaN", "inf", "x"] {
             assert!(rate_scale(bad).is_err(), "{bad}");
