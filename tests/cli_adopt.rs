@@ -174,6 +174,75 @@ async fn an_lbc_alb_named_by_its_hash_is_adopted_in_place_and_its_rules_converge
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
 }
 
+/// More listener and rule ARNs than one DescribeTags takes (20, as the proxy enforces): the
+/// tags are read in chunks and every rule gets ours.
+#[tokio::test]
+async fn an_lbc_alb_with_more_rules_than_one_tag_read_takes_has_every_rule_retagged() {
+    let world = world().await;
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let names: Vec<&'static str> = (1..=21).map(|i| leak(format!("s{i:02}"))).collect();
+    let lbc = LbcGateway {
+        namespace: "shop",
+        name: "web",
+        uid: UID,
+        alb: true,
+        scheme: "internal",
+        load_balancer_name: None,
+        listeners: vec![(80, "HTTP")],
+        backends: names
+            .iter()
+            .map(|s| LbcBackend {
+                route: ("shop", s),
+                kind: "HTTPRoute",
+                service: ("shop", s),
+                target_port: 8080,
+                listener_port: 80,
+                paths: vec![leak(format!("/{s}")), leak(format!("/{s}/*"))],
+            })
+            .collect(),
+    };
+    let seeded = lbc.seed(&world.aws, &world.vpc, CLUSTER).await;
+    let mut manifests = vec![
+        "kind: GatewayClass\napiVersion: gateway.networking.k8s.io/v1\nmetadata: {name: alb}".to_owned(),
+        "spec: {controllerName: gateway.k8s.aws/alb}\n---".to_owned(),
+        "kind: Gateway\napiVersion: gateway.networking.k8s.io/v1".to_owned(),
+        format!("metadata: {{name: web, namespace: shop, uid: {UID}}}"),
+        "spec:\n  gatewayClassName: alb\n  listeners: [{name: http, protocol: HTTP, port: 80}]".to_owned(),
+    ];
+    for s in &names {
+        manifests.extend([
+            format!("---\nkind: Service\napiVersion: v1\nmetadata: {{name: {s}, namespace: shop}}"),
+            "spec: {ports: [{port: 80, targetPort: 8080}]}\n---".to_owned(),
+            "kind: HTTPRoute\napiVersion: gateway.networking.k8s.io/v1".to_owned(),
+            format!("metadata: {{name: {s}, namespace: shop}}"),
+            format!(
+                "spec: {{parentRefs: [{{name: web}}], rules: [{{matches: [{{path: {{type: PathPrefix, value: /{s}}}}}],"
+            ),
+            format!("  backendRefs: [{{name: {s}, port: 80}}]}}]}}"),
+        ]);
+    }
+    let manifests = manifests.join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &manifests);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
+    let listener = &observed(&world.aws, &lbc_load_balancer(&world).await).await.listeners[0].1;
+    let mut have = rule_tags(&world.aws, listener).await;
+    let mut want = planned_rule_tags(dir.path());
+    have.sort();
+    want.sort();
+    assert_eq!(have.len(), 21);
+    assert_eq!(have, want);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
 async fn tags_of(aws: &Aws, arn: &str) -> BTreeMap<String, String> {
     let tags = aws.elbv2.describe_tags().resource_arns(arn).send().await.unwrap();
     let tags = tags.tag_descriptions()[0].tags();
