@@ -20,88 +20,32 @@ pub const ATTRIBUTES_TAG: &str = "albatross.k8s.aws/attributes";
 /// The highest rule priority ALB accepts.
 pub const MAX_PRIORITY: u32 = 50_000;
 
+/// `TagListener` and `TagRule` bring the tags of an existing listener or rule to the plan's,
+/// only where they were read (LBC's rule resource tag is `<port>:<priority>`, ours the rule id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     CreateLoadBalancer,
-    SetSubnets {
-        subnets: Vec<String>,
-    },
-    SetSecurityGroups {
-        groups: Vec<String>,
-    },
-    ModifyLoadBalancerAttributes {
-        attributes: Vec<Attribute>,
-    },
-    AddTags {
-        arn: String,
-        tags: Vec<Tag>,
-    },
-    CreateTargetGroup {
-        id: String,
-    },
-    ModifyTargetGroup {
-        id: String,
-    },
-    ModifyTargetGroupAttributes {
-        id: String,
-    },
-    CreateListener {
-        port: i32,
-    },
-    ModifyListener {
-        port: i32,
-    },
-    ModifyListenerAttributes {
-        port: i32,
-        attributes: Vec<Attribute>,
-    },
-    AddListenerCertificates {
-        port: i32,
-        certificates: Vec<String>,
-    },
-    SetRulePriorities {
-        port: i32,
-        priorities: Vec<(String, u32)>,
-    },
-    CreateRule {
-        port: i32,
-        id: String,
-        priority: u32,
-    },
-    ModifyRule {
-        port: i32,
-        arn: String,
-        id: String,
-    },
-    /// Tags of an existing listener brought to the plan's (only where they were read).
-    TagListener {
-        port: i32,
-        arn: String,
-        tags: Vec<Tag>,
-    },
-    /// Tags of an existing rule brought to the plan's: LBC's resource tag is `<port>:<priority>`,
-    /// ours the rule id.
-    TagRule {
-        port: i32,
-        arn: String,
-        tags: Vec<Tag>,
-    },
-    DeleteRule {
-        arn: String,
-    },
-    RemoveListenerCertificates {
-        port: i32,
-        certificates: Vec<String>,
-    },
-    DeleteListener {
-        arn: String,
-    },
-    DeleteTargetGroup {
-        arn: String,
-    },
-    DeleteLoadBalancer {
-        arn: String,
-    },
+    SetSubnets { subnets: Vec<String> },
+    SetSecurityGroups { groups: Vec<String> },
+    ModifyLoadBalancerAttributes { attributes: Vec<Attribute> },
+    AddTags { arn: String, tags: Vec<Tag> },
+    CreateTargetGroup { id: String },
+    ModifyTargetGroup { id: String },
+    ModifyTargetGroupAttributes { id: String },
+    CreateListener { port: i32 },
+    ModifyListener { port: i32 },
+    ModifyListenerAttributes { port: i32, attributes: Vec<Attribute> },
+    AddListenerCertificates { port: i32, certificates: Vec<String> },
+    SetRulePriorities { port: i32, priorities: Vec<(String, u32)> },
+    CreateRule { port: i32, id: String, priority: u32 },
+    ModifyRule { port: i32, arn: String, id: String },
+    TagListener { port: i32, arn: String, tags: Vec<Tag> },
+    TagRule { port: i32, arn: String, tags: Vec<Tag> },
+    DeleteRule { arn: String },
+    RemoveListenerCertificates { port: i32, certificates: Vec<String> },
+    DeleteListener { arn: String },
+    DeleteTargetGroup { arn: String },
+    DeleteLoadBalancer { arn: String },
 }
 
 impl Op {
