@@ -6,6 +6,8 @@
 mod lbc;
 mod local;
 
+use std::collections::BTreeMap;
+
 use lbc::{LbcBackend, LbcGateway, observed};
 use local::*;
 
@@ -136,24 +138,155 @@ async fn an_lbc_alb_named_by_its_hash_is_adopted_in_place_and_its_rules_converge
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &alb_manifests(None));
 
+    // A dry run lists the rule modified and both rules' tags, and writes nothing.
     world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--dry-run", "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps: Vec<[&str; 3]> = report["gateways"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| ["operation", "kind", "change"].map(|k| s[k].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, [["ModifyRule", "rule", "modify"], ["AddTags", "rule", "tag"], ["AddTags", "rule", "tag"]]);
+    assert_eq!(report["summary"]["tagged"], 2);
+
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
-    // The one rule that differs is modified in place, at LBC's priority; then the stack's
-    // fingerprint is written, for the next run's quick confirmation.
-    assert_eq!(mutations(&world), ["ModifyRule", "AddTags"], "{}", text(&out));
+    // The one rule that differs is modified in place, at LBC's priority; both rules' tags get
+    // our rule ids for LBC's `<port>:<priority>`; then the stack's fingerprint is written, for
+    // the next run's quick confirmation.
+    assert_eq!(mutations(&world), ["ModifyRule", "AddTags", "AddTags", "AddTags"], "{}", text(&out));
     let listener = &observed(&world.aws, &lbc_load_balancer(&world).await).await.listeners[0].1;
     assert_eq!(
         rules(&world.aws, listener).await,
         [("1".into(), vec!["/cart".into(), "/cart/*".into()]), ("2".into(), vec!["/shop".into(), "/shop/*".into()])]
     );
+    assert_eq!(rule_tags(&world.aws, listener).await, planned_rule_tags(dir.path()));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&lbc_dns(&world).await), "{}", text(&out));
 
     world.proxy.clear_calls();
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+/// More listener and rule ARNs than one DescribeTags takes (20, as the proxy enforces): the
+/// tags are read in chunks and every rule gets ours.
+#[tokio::test]
+async fn an_lbc_alb_with_more_rules_than_one_tag_read_takes_has_every_rule_retagged() {
+    let world = world().await;
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let names: Vec<&'static str> = (1..=21).map(|i| leak(format!("s{i:02}"))).collect();
+    let lbc = LbcGateway {
+        namespace: "shop",
+        name: "web",
+        uid: UID,
+        alb: true,
+        scheme: "internal",
+        load_balancer_name: None,
+        listeners: vec![(80, "HTTP")],
+        backends: names
+            .iter()
+            .map(|s| LbcBackend {
+                route: ("shop", s),
+                kind: "HTTPRoute",
+                service: ("shop", s),
+                target_port: 8080,
+                listener_port: 80,
+                paths: vec![leak(format!("/{s}")), leak(format!("/{s}/*"))],
+            })
+            .collect(),
+    };
+    let seeded = lbc.seed(&world.aws, &world.vpc, CLUSTER).await;
+    let mut manifests = vec![
+        "kind: GatewayClass\napiVersion: gateway.networking.k8s.io/v1\nmetadata: {name: alb}".to_owned(),
+        "spec: {controllerName: gateway.k8s.aws/alb}\n---".to_owned(),
+        "kind: Gateway\napiVersion: gateway.networking.k8s.io/v1".to_owned(),
+        format!("metadata: {{name: web, namespace: shop, uid: {UID}}}"),
+        "spec:\n  gatewayClassName: alb\n  listeners: [{name: http, protocol: HTTP, port: 80}]".to_owned(),
+    ];
+    for s in &names {
+        manifests.extend([
+            format!("---\nkind: Service\napiVersion: v1\nmetadata: {{name: {s}, namespace: shop}}"),
+            "spec: {ports: [{port: 80, targetPort: 8080}]}\n---".to_owned(),
+            "kind: HTTPRoute\napiVersion: gateway.networking.k8s.io/v1".to_owned(),
+            format!("metadata: {{name: {s}, namespace: shop}}"),
+            format!(
+                "spec: {{parentRefs: [{{name: web}}], rules: [{{matches: [{{path: {{type: PathPrefix, value: /{s}}}}}],"
+            ),
+            format!("  backendRefs: [{{name: {s}, port: 80}}]}}]}}"),
+        ]);
+    }
+    let manifests = manifests.join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &manifests);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
+    let listener = &observed(&world.aws, &lbc_load_balancer(&world).await).await.listeners[0].1;
+    let mut have = rule_tags(&world.aws, listener).await;
+    let mut want = planned_rule_tags(dir.path());
+    have.sort();
+    want.sort();
+    assert_eq!(have.len(), 21);
+    assert_eq!(have, want);
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}
+
+async fn tags_of(aws: &Aws, arn: &str) -> BTreeMap<String, String> {
+    let tags = aws.elbv2.describe_tags().resource_arns(arn).send().await.unwrap();
+    let tags = tags.tag_descriptions()[0].tags();
+    tags.iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect()
+}
+
+/// The tags of a listener's rules, in priority order.
+async fn rule_tags(aws: &Aws, listener: &str) -> Vec<BTreeMap<String, String>> {
+    let rules = aws.elbv2.describe_rules().listener_arn(listener).send().await.unwrap();
+    let mut rules: Vec<(u32, String)> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| (r.priority().unwrap().parse().unwrap(), r.rule_arn().unwrap().to_owned()))
+        .collect();
+    rules.sort();
+    let mut out = Vec::new();
+    for (_, arn) in rules {
+        out.push(tags_of(aws, &arn).await);
+    }
+    out
+}
+
+/// The tags `albatross plan` gives the rules of the first listener, in precedence order.
+fn planned_rule_tags(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_albatross"))
+        .arg("plan")
+        .arg(dir)
+        .args(["-o", "json", "--cluster-name", CLUSTER])
+        .env_remove("ALBATROSS_CLUSTER_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = plan["stacks"][0]["Listeners"][0]["Rules"].as_array().unwrap();
+    rules
+        .iter()
+        .map(|r| {
+            let tags = r["Tags"].as_array().unwrap();
+            tags.iter()
+                .map(|t| (t["Key"].as_str().unwrap().to_owned(), t["Value"].as_str().unwrap().to_owned()))
+                .collect()
+        })
+        .collect()
 }
 
 async fn lbc_load_balancer(world: &World) -> String {
@@ -180,8 +313,12 @@ async fn an_lbc_alb_named_by_load_balancer_name_keeps_its_target_groups_and_gets
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
-    // Only the user tag LBC's load balancer lacked, and the fingerprint.
-    assert_eq!(mutations(&world), ["AddTags", "AddTags"], "{}", text(&out));
+    // The user tag LBC's load balancer and listener lacked, our rule ids on LBC's two rules,
+    // and the fingerprint.
+    assert_eq!(mutations(&world), ["AddTags"; 5], "{}", text(&out));
+    let listener = &observed(&world.aws, &lbc_load_balancer(&world).await).await.listeners[0].1;
+    assert_eq!(tags_of(&world.aws, listener).await.get("team").map(String::as_str), Some("shop"));
+    assert_eq!(rule_tags(&world.aws, listener).await, planned_rule_tags(dir.path()));
 
     world.proxy.clear_calls();
     let out = reconcile(&world, dir.path(), &[]).await;

@@ -305,7 +305,7 @@ impl State<'_> {
                 )
                 .await?;
             }
-            Op::AddTags { arn, tags } => {
+            Op::AddTags { arn, tags } | Op::TagListener { arn, tags, .. } | Op::TagRule { arn, tags, .. } => {
                 aws.call(
                     Api::Elbv2Write,
                     name,

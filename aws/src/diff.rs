@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use albatross_model::plan::naming::CLUSTER_TAG;
 use albatross_model::plan::types::{Action, Attribute, ListenerPlan, RulePlan, Stack, Tag, TargetGroupPlan};
 use sha2::{Digest, Sha256};
 
@@ -19,6 +20,8 @@ pub const ATTRIBUTES_TAG: &str = "albatross.k8s.aws/attributes";
 /// The highest rule priority ALB accepts.
 pub const MAX_PRIORITY: u32 = 50_000;
 
+/// `TagListener` and `TagRule` bring the tags of an existing listener or rule to the plan's,
+/// only where they were read (LBC's rule resource tag is `<port>:<priority>`, ours the rule id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     CreateLoadBalancer,
@@ -36,6 +39,8 @@ pub enum Op {
     SetRulePriorities { port: i32, priorities: Vec<(String, u32)> },
     CreateRule { port: i32, id: String, priority: u32 },
     ModifyRule { port: i32, arn: String, id: String },
+    TagListener { port: i32, arn: String, tags: Vec<Tag> },
+    TagRule { port: i32, arn: String, tags: Vec<Tag> },
     DeleteRule { arn: String },
     RemoveListenerCertificates { port: i32, certificates: Vec<String> },
     DeleteListener { arn: String },
@@ -50,7 +55,7 @@ impl Op {
             Op::SetSubnets { .. } => "SetSubnets",
             Op::SetSecurityGroups { .. } => "SetSecurityGroups",
             Op::ModifyLoadBalancerAttributes { .. } => "ModifyLoadBalancerAttributes",
-            Op::AddTags { .. } => "AddTags",
+            Op::AddTags { .. } | Op::TagListener { .. } | Op::TagRule { .. } => "AddTags",
             Op::CreateTargetGroup { .. } => "CreateTargetGroup",
             Op::ModifyTargetGroup { .. } => "ModifyTargetGroup",
             Op::ModifyTargetGroupAttributes { .. } => "ModifyTargetGroupAttributes",
@@ -211,6 +216,9 @@ pub fn diff(stack: &Stack, observed: &StackObserved) -> Vec<Op> {
                 if !changed.is_empty() {
                     ops.push(Op::ModifyListenerAttributes { port: listener.port, attributes: changed });
                 }
+                if let Some(tags) = retag(&listener.tags, o.tags.as_deref()) {
+                    ops.push(Op::TagListener { port: listener.port, arn: o.arn.clone(), tags });
+                }
                 let want: BTreeSet<String> = extra_certificates(listener).into_iter().collect();
                 let have: BTreeSet<String> =
                     o.certificates.iter().filter(|c| !c.is_default).map(|c| c.certificate_arn.clone()).collect();
@@ -250,6 +258,14 @@ fn sorted(v: &[String]) -> Vec<&String> {
 
 fn missing_tags(want: &[Tag], have: &[Tag]) -> Vec<Tag> {
     want.iter().filter(|t| !have.iter().any(|h| h.key == t.key && h.value == t.value)).cloned().collect()
+}
+
+/// The plan's tags an existing listener or rule lacks, when its tags were read. Never the
+/// cluster tag: ownership is not rewritten (nor may the IAM policy write it on existing
+/// resources). Keys the plan does not have (a user's own) are left alone.
+fn retag(want: &[Tag], have: Option<&[Tag]>) -> Option<Vec<Tag>> {
+    let missing: Vec<Tag> = missing_tags(want, have?).into_iter().filter(|t| t.key != CLUSTER_TAG).collect();
+    (!missing.is_empty()).then_some(missing)
 }
 
 fn health_check_equal(tg: &TargetGroupPlan, o: &TargetGroupObserved) -> bool {
@@ -446,22 +462,28 @@ fn emit(
     let mut moves = Vec::new();
     let mut creates = Vec::new();
     let mut modifies = Vec::new();
+    let mut tags = Vec::new();
     let mut kept = BTreeSet::new();
     for (d, placement) in placements.into_iter().enumerate() {
-        match placement {
-            Placement::Keep(_) => {
-                kept.insert(matched[d].expect("kept rules are matched"));
-            }
+        let o = match placement {
+            Placement::Keep(_) => matched[d].expect("kept rules are matched"),
             Placement::Move(p) => {
                 let o = matched[d].expect("moved rules are matched");
-                kept.insert(o);
                 moves.push((observed[o].arn.clone(), p));
+                o
             }
             Placement::Modify(o) => {
-                kept.insert(o);
                 modifies.push(Op::ModifyRule { port, arn: observed[o].arn.clone(), id: desired[d].id.clone() });
+                o
             }
-            Placement::Create(p) => creates.push(Op::CreateRule { port, id: desired[d].id.clone(), priority: p }),
+            Placement::Create(p) => {
+                creates.push(Op::CreateRule { port, id: desired[d].id.clone(), priority: p });
+                continue;
+            }
+        };
+        kept.insert(o);
+        if let Some(added) = retag(&desired[d].tags, observed[o].tags.as_deref()) {
+            tags.push(Op::TagRule { port, arn: observed[o].arn.clone(), tags: added });
         }
     }
     let mut ops = Vec::new();
@@ -470,6 +492,7 @@ fn emit(
     }
     ops.extend(creates);
     ops.extend(modifies);
+    ops.extend(tags);
     for (i, r) in observed.iter().enumerate() {
         if !kept.contains(&i) {
             ops.push(Op::DeleteRule { arn: r.arn.clone() });

@@ -2,10 +2,13 @@
 //! Reads per resync do not grow per rule: one tag query (100 resources a page), then paginated
 //! describes per load balancer and listener.
 
+use std::collections::HashMap;
+
 use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
 use albatross_model::plan::types::{Attribute, Certificate, Stack, Tag};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
+use crate::census::FINGERPRINT_TAG;
 use crate::client::{Api, Aws, AwsError};
 use crate::observed::{ListenerObserved, LoadBalancerObserved, RuleObserved, StackObserved, TargetGroupObserved};
 use crate::{listener_settings, sdk};
@@ -118,6 +121,10 @@ pub async fn observe(aws: &Aws, cluster: &str, stack: &Stack) -> Result<Observat
         let with_attributes: Vec<i32> =
             stack.listeners.iter().filter(|l| !l.attributes.is_empty()).map(|l| l.port).collect();
         observation.stack.listeners = listeners(aws, &arn, &with_attributes).await?;
+        // Tags of listeners and rules LBC made (or a crash left unstamped) are brought to ours.
+        if tag_value(&lb.tags, FINGERPRINT_TAG).is_none() {
+            listener_and_rule_tags(aws, &mut observation.stack.listeners).await?;
+        }
     }
     // A target group serves one load balancer: those of a predecessor stay with it.
     let (stale, current): (Vec<_>, Vec<_>) = target_groups(aws, alb, &tgs)
@@ -204,6 +211,7 @@ async fn listeners(aws: &Aws, lb: &str, with_attributes: &[i32]) -> Result<Vec<L
                 Vec::new()
             };
             out.push(ListenerObserved {
+                tags: None,
                 mutual_authentication: l.mutual_authentication().map(listener_settings::mutual_authentication_from_sdk),
                 attributes,
                 rules: rules(aws, &arn).await?,
@@ -282,6 +290,7 @@ async fn rules(aws: &Aws, listener: &str) -> Result<Vec<RuleObserved>, AwsError>
                 conditions: r.conditions().iter().map(sdk::condition_from_sdk).collect(),
                 actions: r.actions().iter().map(|a| sdk::action_from_sdk(a, &|arn| arn.to_owned())).collect(),
                 transforms: r.transforms().iter().map(sdk::transform_from_sdk).collect(),
+                tags: None,
             });
         }
         match page.next_marker() {
@@ -291,6 +300,35 @@ async fn rules(aws: &Aws, listener: &str) -> Result<Vec<RuleObserved>, AwsError>
     }
     out.sort_by_key(|r| r.priority);
     Ok(out)
+}
+
+/// Fills in the tags of `listeners` and their rules: one DescribeTags per 20 ARNs (its limit).
+async fn listener_and_rule_tags(aws: &Aws, listeners: &mut [ListenerObserved]) -> Result<(), AwsError> {
+    let arns: Vec<String> = listeners
+        .iter()
+        .flat_map(|l| std::iter::once(l.arn.clone()).chain(l.rules.iter().map(|r| r.arn.clone())))
+        .collect();
+    let mut found: HashMap<String, Vec<Tag>> = HashMap::new();
+    for chunk in arns.chunks(20) {
+        let out = aws
+            .call(
+                Api::Elbv2Read,
+                "DescribeTags",
+                aws.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send(),
+            )
+            .await?;
+        for d in out.tag_descriptions() {
+            found.insert(d.resource_arn().unwrap_or_default().to_owned(), sdk::tags_from_sdk(d.tags()));
+        }
+    }
+    // One missing from the answer stays unknown: nothing is written on a guess.
+    for l in listeners {
+        l.tags = found.remove(&l.arn);
+        for r in &mut l.rules {
+            r.tags = found.remove(&r.arn);
+        }
+    }
+    Ok(())
 }
 
 async fn target_groups(

@@ -49,6 +49,9 @@ pub struct ListenerObserved {
     pub mutual_authentication: Option<MutualAuthenticationPlan>,
     /// Read only for listeners whose plan sets attributes (else empty).
     pub attributes: Vec<Attribute>,
+    /// Read only while the load balancer has no fingerprint (an adoption, a first convergence);
+    /// `None` otherwise, so confirmed stacks cost no tag reads.
+    pub tags: Option<Vec<Tag>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +61,8 @@ pub struct RuleObserved {
     pub conditions: Vec<Condition>,
     pub actions: Vec<Action>,
     pub transforms: Vec<Transform>,
+    /// As [`ListenerObserved::tags`].
+    pub tags: Option<Vec<Tag>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -40,6 +40,8 @@
 //! - CreateLoadBalancer / CreateTargetGroup names: 1..=32 characters, alphanumerics and
 //!   hyphens, not beginning or ending with a hyphen, load balancer names not beginning with
 //!   `internal-`: `ValidationError`.
+//! - DescribeTags / AddTags / RemoveTags with more than 20 `ResourceArns`: `ValidationError`
+//!   (moto takes any number).
 //! - CreateListener on a port that already has a listener on that load balancer:
 //!   `DuplicateListener` (moto would create a second listener; AWS, strictly, answers the
 //!   existing listener when all settings are identical and `DuplicateListener` otherwise; the

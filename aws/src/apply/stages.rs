@@ -75,9 +75,12 @@ pub fn stages(ops: &[Op], observed: &StackObserved, target_groups: &HashMap<Stri
             Op::CreateListener { port }
             | Op::ModifyListener { port }
             | Op::ModifyListenerAttributes { port, .. }
-            | Op::AddListenerCertificates { port, .. } => (Step::Listeners, Lane::Listener(*port)),
+            | Op::AddListenerCertificates { port, .. }
+            | Op::TagListener { port, .. } => (Step::Listeners, Lane::Listener(*port)),
             Op::SetRulePriorities { port, .. } => (Step::RuleMoves, Lane::Listener(*port)),
-            Op::CreateRule { port, .. } | Op::ModifyRule { port, .. } => (Step::Rules, rules(*port, i)),
+            Op::CreateRule { port, .. } | Op::ModifyRule { port, .. } | Op::TagRule { port, .. } => {
+                (Step::Rules, rules(*port, i))
+            }
             Op::DeleteRule { .. } | Op::RemoveListenerCertificates { .. } | Op::DeleteListener { .. } => {
                 (Step::Removals, Lane::Alone(i))
             }
@@ -131,10 +134,12 @@ mod tests {
                     conditions: vec![],
                     actions: vec![],
                     transforms: vec![],
+                    tags: None,
                 })
                 .collect(),
             mutual_authentication: None,
             attributes: vec![],
+            tags: None,
         }
     }
 

@@ -161,8 +161,10 @@ fn observed_as(stack: &Stack) -> StackObserved {
                         conditions: r.conditions.clone(),
                         actions: to_arns(&r.actions),
                         transforms: r.transforms.clone(),
+                        tags: Some(r.tags.clone()),
                     })
                     .collect(),
+                tags: Some(l.tags.clone()),
             })
             .collect(),
         target_groups: stack
@@ -220,6 +222,42 @@ fn an_empty_account_gets_everything_created_in_dependency_order_at_the_planned_p
 fn a_converged_stack_needs_no_operation() {
     let plan = three();
     assert_eq!(diff(&plan, &observed_as(&plan)), vec![]);
+}
+
+#[test]
+fn read_listener_and_rule_tags_are_brought_to_the_plan_but_never_the_cluster_tag() {
+    let tag = |k: &str, v: &str| Tag { key: k.into(), value: v.into() };
+    let resource = "gateway.k8s.aws.alb/resource";
+    let mut plan = three();
+    plan.listeners[0].tags = vec![tag(CLUSTER_TAG, "c"), tag(resource, "80"), tag("team", "shop")];
+    for r in &mut plan.listeners[0].rules {
+        r.tags = vec![tag(CLUSTER_TAG, "c"), tag(resource, &r.id)];
+    }
+    let mut before = plan.clone();
+    before.listeners[0].rules[2].conditions = vec![path("/old")];
+    let mut observed = observed_as(&before);
+    let listener = &mut observed.listeners[0];
+    // As LBC tagged them, plus a key of the user's own that the plan does not have.
+    listener.tags = Some(vec![tag(CLUSTER_TAG, "c"), tag(resource, "80"), tag("owner", "ops")]);
+    listener.rules[0].tags = Some(vec![tag(CLUSTER_TAG, "c"), tag(resource, "80:1")]);
+    listener.rules[1].tags = Some(vec![tag(resource, "b")]);
+    listener.rules[2].tags = Some(vec![tag(CLUSTER_TAG, "c"), tag(resource, "80:3")]);
+    let modify = Op::ModifyRule { port: 80, arn: "arn:rule/c".into(), id: "c".into() };
+    assert_eq!(
+        diff(&plan, &observed),
+        vec![
+            Op::TagListener { port: 80, arn: "arn:listener/80".into(), tags: vec![tag("team", "shop")] },
+            modify.clone(),
+            Op::TagRule { port: 80, arn: "arn:rule/a".into(), tags: vec![tag(resource, "a")] },
+            Op::TagRule { port: 80, arn: "arn:rule/c".into(), tags: vec![tag(resource, "c")] },
+        ]
+    );
+    // Tags not read (a stack with a fingerprint) are left as they are.
+    for l in &mut observed.listeners {
+        l.tags = None;
+        l.rules.iter_mut().for_each(|r| r.tags = None);
+    }
+    assert_eq!(diff(&plan, &observed), vec![modify]);
 }
 
 #[test]

@@ -179,6 +179,10 @@ pub(super) fn steps(stack: &Stack, observed: &StackObserved, ops: &[Op], preview
                 };
                 out.push(step(kind, Change::Tag, arn, tags(added)));
             }
+            Op::TagListener { port, tags: added, .. } => {
+                out.push(step(Resource::Listener, Change::Tag, &names.listener(*port), tags(added)));
+            }
+            Op::TagRule { arn, tags: added, .. } => out.push(step(Resource::Rule, Change::Tag, arn, tags(added))),
             Op::CreateTargetGroup { id } => {
                 let Some(tg) = stack.target_groups.iter().find(|t| &t.id == id) else { continue };
                 out.push(step(

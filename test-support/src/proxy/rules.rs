@@ -75,8 +75,21 @@ pub(crate) fn check_static(action: &str, form: &Form, quotas: &Quotas) -> Result
         }
         "CreateLoadBalancer" => form.get("Name").map_or(Ok(()), |n| check_name(n, "Load balancer")),
         "CreateTargetGroup" => form.get("Name").map_or(Ok(()), |n| check_name(n, "Target group")),
+        "DescribeTags" | "AddTags" | "RemoveTags" => check_resource_arns(form),
         _ => Ok(()),
     }
+}
+
+/// AWS takes 20 ARNs a tag call; moto any number.
+fn check_resource_arns(form: &Form) -> Result<(), Refusal> {
+    let n = form.iter().filter(|(k, _)| k.starts_with("ResourceArns.member.")).count();
+    if n <= 20 {
+        return Ok(());
+    }
+    Err(validation(format!(
+        "1 validation error detected: Value with {n} members at 'resourceArns' failed to satisfy constraint: \
+         Member must have length less than or equal to 20"
+    )))
 }
 
 fn check_priority(value: &str) -> Result<(), Refusal> {
@@ -447,6 +460,14 @@ mod tests {
 
     fn code(action: &str, f: &Form) -> Option<&'static str> {
         check_static(action, f, &Quotas::default()).err().map(|r| r.code)
+    }
+
+    #[test]
+    fn tag_calls_take_at_most_twenty_arns() {
+        let arns = |n: usize| Form((1..=n).map(|i| (format!("ResourceArns.member.{i}"), format!("arn:{i}"))).collect());
+        assert_eq!(code("DescribeTags", &arns(20)), None);
+        assert_eq!(code("DescribeTags", &arns(21)), Some("ValidationError"));
+        assert_eq!(code("AddTags", &arns(21)), Some("ValidationError"));
     }
 
     #[test]
