@@ -162,26 +162,15 @@ impl State<'_> {
     /// AWS answers a CreateTargetGroup whose name and settings match an existing group with
     /// that group: make sure every group we just "created" is really ours before using it.
     async fn verify_owned(&self, arns: &[String]) -> Result<(), AwsError> {
-        for chunk in arns.chunks(20) {
-            let out = self
-                .aws
-                .call(
-                    Api::Elbv2Read,
-                    "DescribeTags",
-                    self.aws.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send(),
-                )
-                .await?;
-            for description in out.tag_descriptions() {
-                if !self.owned(&sdk::tags_from_sdk(description.tags())) {
-                    let arn = description.resource_arn().unwrap_or_default().to_owned();
-                    lock(&self.target_groups).retain(|_, a| *a != arn);
-                    return Err(AwsError::new(
-                        "CreateTargetGroup",
-                        "TargetGroupNameTaken",
-                        format!("target group {arn} has the planned name but is not owned by this Gateway"),
-                        ErrorClass::Permanent,
-                    ));
-                }
+        for (arn, tags) in crate::observe::describe_tags(self.aws, arns).await? {
+            if !self.owned(&tags) {
+                lock(&self.target_groups).retain(|_, a| *a != arn);
+                return Err(AwsError::new(
+                    "CreateTargetGroup",
+                    "TargetGroupNameTaken",
+                    format!("target group {arn} has the planned name but is not owned by this Gateway"),
+                    ErrorClass::Permanent,
+                ));
             }
         }
         Ok(())

@@ -302,13 +302,10 @@ async fn rules(aws: &Aws, listener: &str) -> Result<Vec<RuleObserved>, AwsError>
     Ok(out)
 }
 
-/// Fills in the tags of `listeners` and their rules: one DescribeTags per 20 ARNs (its limit).
-async fn listener_and_rule_tags(aws: &Aws, listeners: &mut [ListenerObserved]) -> Result<(), AwsError> {
-    let arns: Vec<String> = listeners
-        .iter()
-        .flat_map(|l| std::iter::once(l.arn.clone()).chain(l.rules.iter().map(|r| r.arn.clone())))
-        .collect();
-    let mut found: HashMap<String, Vec<Tag>> = HashMap::new();
+/// The tags of `arns`, in AWS's answer order: one DescribeTags per 20 ARNs (its limit). An ARN
+/// AWS does not answer for is not in the list.
+pub async fn describe_tags(aws: &Aws, arns: &[String]) -> Result<Vec<(String, Vec<Tag>)>, AwsError> {
+    let mut found = Vec::new();
     for chunk in arns.chunks(20) {
         let out = aws
             .call(
@@ -317,10 +314,22 @@ async fn listener_and_rule_tags(aws: &Aws, listeners: &mut [ListenerObserved]) -
                 aws.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send(),
             )
             .await?;
-        for d in out.tag_descriptions() {
-            found.insert(d.resource_arn().unwrap_or_default().to_owned(), sdk::tags_from_sdk(d.tags()));
-        }
+        found.extend(
+            out.tag_descriptions()
+                .iter()
+                .map(|d| (d.resource_arn().unwrap_or_default().to_owned(), sdk::tags_from_sdk(d.tags()))),
+        );
     }
+    Ok(found)
+}
+
+/// Fills in the tags of `listeners` and their rules.
+async fn listener_and_rule_tags(aws: &Aws, listeners: &mut [ListenerObserved]) -> Result<(), AwsError> {
+    let arns: Vec<String> = listeners
+        .iter()
+        .flat_map(|l| std::iter::once(l.arn.clone()).chain(l.rules.iter().map(|r| r.arn.clone())))
+        .collect();
+    let mut found: HashMap<String, Vec<Tag>> = describe_tags(aws, &arns).await?.into_iter().collect();
     // One missing from the answer stays unknown: nothing is written on a guess.
     for l in listeners {
         l.tags = found.remove(&l.arn);
