@@ -263,3 +263,38 @@ async fn a_failure_mid_apply_stops_it_and_the_next_deploy_converges_without_dupl
     assert_eq!(w.everything().await, (1, 2, 34, 6), "nothing duplicated, nothing left behind");
     w.assert_converged(&plan).await;
 }
+
+/// Another tool's target group that holds the name we planned (AWS answers a create of the same
+/// name and settings with that group) is never used: the apply stops on it, and it is left as
+/// it was, forwarded to by nothing and with no tag of ours.
+#[tokio::test]
+async fn a_target_group_of_another_tool_with_the_planned_name_is_never_taken_over() {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+    let w = world(3).await;
+    let plan = stack(1);
+    let (resolved, _, _, vpc) = w.prepare(&plan).await;
+    let tg = &resolved.target_groups[0];
+    let theirs = w
+        .aws
+        .elbv2
+        .create_target_group()
+        .name(&tg.target_group_name)
+        .protocol(ProtocolEnum::from(tg.protocol.as_str()))
+        .port(tg.port)
+        .vpc_id(&vpc)
+        .target_type(TargetTypeEnum::from(tg.target_type.as_str()))
+        .send()
+        .await
+        .unwrap();
+    let theirs = theirs.target_groups()[0].target_group_arn().unwrap().to_owned();
+
+    let error = w.deployer.deploy(&plan).await.expect_err("the name is another tool's");
+    assert_eq!((error.class, error.code.as_str()), (ErrorClass::Permanent, "TargetGroupNameTaken"), "{error}");
+    let tags = w.aws.elbv2.describe_tags().resource_arns(&theirs).send().await.unwrap();
+    let tags: Vec<_> = tags.tag_descriptions().iter().flat_map(|d| d.tags()).collect();
+    assert!(tags.is_empty(), "their target group got tags: {tags:?}");
+    let users = w.aws.elbv2.describe_target_groups().target_group_arns(&theirs).send().await.unwrap();
+    assert!(users.target_groups()[0].load_balancer_arns().is_empty(), "something forwards to their target group");
+    let registered = w.aws.elbv2.describe_target_health().target_group_arn(&theirs).send().await.unwrap();
+    assert!(registered.target_health_descriptions().is_empty(), "targets registered in their target group");
+}
