@@ -128,3 +128,41 @@ async fn an_nlb_only_listener_field_on_an_alb_is_refused_by_field_path() {
     );
     assert_eq!(mutations(&world).iter().filter(|c| c.as_str() == "CreateLoadBalancer").count(), 0);
 }
+
+#[tokio::test]
+async fn a_quic_listener_reaches_aws_as_quic_and_converges() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let quic = NLB.replace(
+        "  gatewayClassName: nlb\n",
+        "  gatewayClassName: nlb\n  infrastructure:\n    parametersRef: \
+         {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: quic}\n",
+    ) + "---
+apiVersion: gateway.k8s.aws/v1beta1
+kind: LoadBalancerConfiguration
+metadata: {name: quic, namespace: shop}
+spec:
+  disableSecurityGroup: true
+  listenerConfigurations:
+  - {protocolPort: 'UDP:53', quicEnabled: true}
+";
+    std::fs::write(dir.path().join("nlb.yaml"), &quic).unwrap();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let aws = through_proxy(&world).await;
+    let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
+    let lb = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    assert!(lbs.load_balancers()[0].security_groups().is_empty(), "QUIC needs an NLB without security groups");
+    let dns = listener_on(&aws, &lb, 53).await;
+    assert_eq!(dns.protocol().map(|p| p.as_str()), Some("QUIC"));
+    assert_eq!(listener_on(&aws, &lb, 5432).await.protocol().map(|p| p.as_str()), Some("TCP"));
+    let groups = aws.elbv2.describe_target_groups().send().await.unwrap();
+    let protocols: Vec<&str> = groups.target_groups().iter().filter_map(|g| g.protocol()).map(|p| p.as_str()).collect();
+    assert!(protocols.contains(&"QUIC") && protocols.contains(&"TCP"), "{protocols:?}");
+
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &["--channel", "experimental"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+}

@@ -61,6 +61,9 @@
 //! Fields moto drops are emulated on its answers: `TargetControlPort` and listener
 //! `MutualAuthentication` (see [`emulate`]).
 //!
+//! Emulated with state (always; its refusals with the rules on): NLB `QUIC` and `TCP_QUIC`
+//! listeners and target groups, which moto refuses, carried as UDP; see `proxy/quic.rs`.
+//!
 //! Emulated (answered 200 without forwarding): CreateLoadBalancer with a name that already
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.
@@ -118,6 +121,7 @@ mod emulate;
 mod lb_settings;
 mod limits;
 mod protocol;
+mod quic;
 mod rules;
 
 use std::fmt;
@@ -455,6 +459,8 @@ struct State {
     extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
     /// Target groups that ModifyListener/ModifyRule attached (`association`).
     modified: association::Modified,
+    /// Listeners and target groups moto holds as UDP that are QUIC (`quic`).
+    quic: quic::Quic,
 }
 
 struct Shared {
@@ -481,6 +487,7 @@ impl Shared {
                 emulated: emulate::Emulated::default(),
                 extras: std::collections::BTreeMap::new(),
                 modified: association::Modified::default(),
+                quic: quic::Quic::default(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -658,8 +665,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
             Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
             Ok(()) => {
                 let auth = parts.headers.get(AUTHORIZATION).cloned().unwrap_or_else(|| synthetic_auth(&identity));
-                let modified = shared.state().modified.clone();
-                match association::check(&shared.upstream, &modified, &identity.action, form, &auth).await {
+                let (modified, known_quic) = {
+                    let state = shared.state();
+                    (state.modified.clone(), state.quic.clone())
+                };
+                let checked = match quic::check(&shared.upstream, &known_quic, &identity.action, form, &auth).await {
+                    Ok(()) => association::check(&shared.upstream, &modified, &identity.action, form, &auth).await,
+                    refused => refused,
+                };
+                match checked {
                     Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
                     Ok(()) => rules::check(&shared.upstream, &quotas, &identity.action, form, &auth).await,
                 }
@@ -674,6 +688,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         }
         rules::Verdict::Respond { body } => (Upstreamed::xml(body), mutating),
         rules::Verdict::Forward => {
+            let body = elbv2_form.and_then(|f| quic::request(&identity.action, f)).map_or(body, Bytes::from);
             match shared.upstream.forward(&parts.method, &parts.uri, &parts.headers, body).await {
                 Ok(mut response)
                     if response.status == StatusCode::OK
@@ -705,7 +720,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     if let (Some(form), true) = (&form, elbv2_ok) {
         association::remember(&mut shared.state().modified, &identity.action, form);
         let body = String::from_utf8_lossy(&response.body).into_owned();
-        if let Some(rewritten) = emulate::answer(&mut shared.state().emulated, &identity.action, form, &body) {
+        let mut state = shared.state();
+        let emulated = emulate::answer(&mut state.emulated, &identity.action, form, &body);
+        let text = emulated.as_deref().unwrap_or(&body);
+        if let Some(rewritten) = quic::answer(&mut state.quic, &identity.action, form, text).or(emulated) {
             response.body = Bytes::from(rewritten);
         }
     }

@@ -80,6 +80,10 @@ pub fn build(
     let mut unresolved_listeners: BTreeMap<usize, Failure> = BTreeMap::new();
     // The load balancer first: a configuration field that cannot apply refuses the Gateway.
     let config = config.and_then(|c| listener_config::check(&c, flavor).map(|()| c));
+    let config = match flavor {
+        Flavor::Nlb => config.and_then(|c| listener_config::check_quic(&c, &states).map(|()| c)),
+        Flavor::Alb => config,
+    };
     let config = config.and_then(|c| load_balancer::plan(env, key, gw, &c, flavor).map(|lb| (c, lb)));
     if let Ok((config, lb)) = &config {
         let default_tgc = config

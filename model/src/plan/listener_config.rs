@@ -3,12 +3,16 @@
 //! the load balancer type or the listener protocol.
 
 use albatross_k8s::aws::Attribute as AttributeSpec;
+use std::collections::{BTreeMap, BTreeSet};
+
 use albatross_k8s::aws::load_balancer_configuration::{
-    ListenerConfiguration, LoadBalancerConfigurationSpec, MutualAuthentication, MutualAuthenticationMode,
+    ListenerConfiguration, LoadBalancerConfigurationSpec, LoadBalancerIpAddressType, MutualAuthentication,
+    MutualAuthenticationMode,
 };
 
 use super::alb::enum_text;
 use super::attach::Failure;
+use super::listeners::ListenerState;
 use super::types::{Attribute, ListenerPlan, MutualAuthenticationPlan, StickinessConfig};
 use super::wire::Protocol;
 use crate::validate::Flavor;
@@ -59,6 +63,59 @@ pub fn check(config: &LoadBalancerConfigurationSpec, flavor: Flavor) -> Result<(
         }
         if target_group_stickiness.is_some() && flavor != Flavor::Nlb {
             refuse("targetGroupStickiness", "applies only to NLB listeners; an ALB sets stickiness per route".into());
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(("InvalidParameters", format!("LoadBalancerConfiguration {}", problems.join("; "))))
+    }
+}
+
+/// AWS's conditions on an NLB's QUIC listener (its listener documentation): a load balancer
+/// without security groups and not dualstack, one QUIC or TCP_QUIC listener, none beside a UDP
+/// or TCP_UDP listener. Checked over the Gateway's usable listeners, merged per port as the NLB
+/// plan merges them, so an entry that matches no listener is not held against the Gateway.
+pub fn check_quic(config: &LoadBalancerConfigurationSpec, states: &[ListenerState]) -> Result<(), Failure> {
+    let mut per_port: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
+    for s in states.iter().filter(|s| s.usable()) {
+        let protocol = match (s.spec.protocol.as_str(), s.tls_mode()) {
+            ("TLS", "Passthrough") => "TCP",
+            (p, _) => p,
+        };
+        per_port.entry(s.spec.port).or_default().insert(protocol);
+    }
+    let entries = config.listener_configurations.as_deref().unwrap_or_default();
+    let mut quic = Vec::new();
+    let mut plain = Vec::new();
+    for (port, protocols) in per_port.iter().filter(|(_, p)| p.contains("UDP")) {
+        let merged = if protocols.contains("TCP") { "TCP_UDP" } else { "UDP" };
+        let wanted = format!("{merged}:{port}");
+        match entries.iter().position(|l| l.protocol_port.eq_ignore_ascii_case(&wanted)) {
+            Some(i) if entries[i].quic_enabled == Some(true) => quic.push((i, wanted)),
+            _ => plain.push(wanted),
+        }
+    }
+    let mut problems = Vec::new();
+    for (n, (i, listener)) in quic.iter().enumerate() {
+        let mut refuse = |message: String| {
+            problems.push(format!("spec.listenerConfigurations[{i}].quicEnabled: {message} (listener {listener})"));
+        };
+        if config.disable_security_group != Some(true) || config.security_groups.as_ref().is_some_and(|g| !g.is_empty())
+        {
+            refuse("AWS allows QUIC listeners only on an NLB without security groups: set disableSecurityGroup: true and no securityGroups".into());
+        }
+        if matches!(
+            config.ip_address_type,
+            Some(LoadBalancerIpAddressType::Dualstack | LoadBalancerIpAddressType::DualstackWithoutPublicIpv4)
+        ) {
+            refuse("AWS allows no QUIC listener on a dualstack NLB".into());
+        }
+        if n > 0 {
+            refuse(format!("AWS allows one QUIC or TCP_QUIC listener per NLB, and {} is one already", quic[0].1));
+        }
+        if !plain.is_empty() {
+            refuse(format!("AWS allows no QUIC listener beside UDP or TCP_UDP listeners ({})", plain.join(", ")));
         }
     }
     if problems.is_empty() {

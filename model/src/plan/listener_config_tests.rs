@@ -44,6 +44,7 @@ apiVersion: gateway.k8s.aws/v1beta1
 kind: LoadBalancerConfiguration
 metadata: {name: lbc, namespace: shop}
 spec:
+  disableSecurityGroup: true
   listenerConfigurations:
   - protocolPort: UDP:53
     quicEnabled: true
@@ -83,4 +84,39 @@ fn quic_needs_ip_targets() {
     let route = build.statuses.iter().find(|s| s.kind == "UDPRoute").unwrap();
     let text = route.status.to_string();
     assert!(text.contains("quicEnabled") && text.contains("applies only to targetType ip"), "{text}");
+}
+
+fn gateway_refusal(text: &str) -> String {
+    let build = plan(text);
+    assert!(build.stacks.is_empty(), "refused, not planned: {:#?}", build.stacks);
+    build.statuses.iter().find(|s| s.kind == "Gateway").expect("the Gateway's status").status.to_string()
+}
+
+#[test]
+fn a_quic_listener_where_aws_refuses_one_refuses_the_gateway_by_field_path() {
+    let field = "spec.listenerConfigurations[0].quicEnabled: ";
+    let with_groups = gateway_refusal(&NLB.replace("  disableSecurityGroup: true\n", ""));
+    assert!(with_groups.contains(&format!("{field}AWS allows QUIC listeners only on an NLB without security groups")));
+    let dualstack =
+        NLB.replace("  disableSecurityGroup: true\n", "  disableSecurityGroup: true\n  ipAddressType: dualstack\n");
+    assert!(gateway_refusal(&dualstack).contains(&format!("{field}AWS allows no QUIC listener on a dualstack NLB")));
+    let udp = "  - {name: udp, protocol: UDP, port: 53}\n";
+    let beside_udp = NLB.replace(udp, &format!("{udp}  - {{name: syslog, protocol: UDP, port: 514}}\n"));
+    let text = gateway_refusal(&beside_udp);
+    assert!(
+        text.contains(&format!("{field}AWS allows no QUIC listener beside UDP or TCP_UDP listeners (UDP:514)")),
+        "{text}"
+    );
+    let second = beside_udp.replace(
+        "  listenerConfigurations:\n",
+        "  listenerConfigurations:\n  - {protocolPort: 'UDP:514', quicEnabled: true}\n",
+    );
+    let text = gateway_refusal(&second);
+    assert!(text.contains("spec.listenerConfigurations[0].quicEnabled: AWS allows one QUIC or TCP_QUIC listener per NLB, and UDP:53 is one already (listener UDP:514)"), "{text}");
+    // An entry no listener of the Gateway matches holds nothing against it.
+    let unmatched = NLB.replace(
+        "  listenerConfigurations:\n",
+        "  listenerConfigurations:\n  - {protocolPort: 'UDP:9999', quicEnabled: true}\n",
+    );
+    assert_eq!(plan(&unmatched).stacks.len(), 1);
 }
