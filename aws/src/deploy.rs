@@ -15,7 +15,7 @@ use crate::delete::{delete_load_balancer, deletion_protected, is_deletion_protec
 use crate::diff::{Op, diff, target_group_ids};
 use crate::lb_settings;
 use crate::observe::{Observation, load_balancers, observe, tag_value, tagged};
-use crate::resolve::{IngressSources, Resolver};
+use crate::resolve::{Resolver, ingress_sources, user_tags};
 
 /// How many times a stack is observed and applied again after a transient failure.
 const ATTEMPTS: u32 = 6;
@@ -86,11 +86,6 @@ impl Deployer {
             let alb = lb.r#type == albatross_model::plan::types::LoadBalancerType::Application;
             let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
             let lb = &stack.load_balancer;
-            let from = IngressSources {
-                ranges: &lb.source_ranges,
-                prefix_lists: &lb.settings.security_group_prefixes,
-                icmp: lb.settings.enable_icmp,
-            };
             let groups = self
                 .resolver
                 .managed_security_groups_from(
@@ -98,7 +93,8 @@ impl Deployer {
                     alb,
                     lb.managed_security_group_name.as_deref().unwrap_or(&lb.load_balancer_name),
                     &ports,
-                    &from,
+                    &ingress_sources(lb),
+                    &user_tags(lb),
                 )
                 .await?;
             stack.load_balancer.security_groups = groups;

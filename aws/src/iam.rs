@@ -119,6 +119,17 @@ pub fn policy(cluster: &str) -> Value {
                 }
             },
             {
+                // The configuration's tags on a managed group of ours; never the cluster tag.
+                "Sid": "TagOwnedSecurityGroupExceptTheClusterTag",
+                "Effect": "Allow",
+                "Action": ["ec2:CreateTags"],
+                "Resource": "arn:aws:ec2:*:*:security-group/*",
+                "Condition": {
+                    "StringEquals": { &resource_tag: cluster },
+                    "ForAllValues:StringNotEquals": { "aws:TagKeys": [CLUSTER_TAG] }
+                }
+            },
+            {
                 "Sid": "TagOnCreate",
                 "Effect": "Allow",
                 "Action": ["elasticloadbalancing:AddTags"],

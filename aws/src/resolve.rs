@@ -21,6 +21,7 @@ use crate::client::{Aws, AwsError, ErrorClass};
 
 pub use security_groups::{
     IngressRule, IngressSource, IngressSources, backend_security_group_name, desired_ingress, desired_ingress_from,
+    ingress_sources, user_tags,
 };
 pub use subnets::{SubnetInfo, role_tag, select_subnets};
 

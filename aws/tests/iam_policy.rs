@@ -11,7 +11,6 @@ use albatross_aws::iam::{EXAMPLE_CLUSTER, policy_text};
 use serde_json::Value;
 
 const EXTRA: &[(&str, &str)] = &[
-    ("ec2:CreateTags", "CreateSecurityGroup with TagSpecifications tags on create"),
     ("iam:CreateServiceLinkedRole", "the first load balancer of an account creates the ELB service role"),
     ("shield:TagResource", "CreateProtection with Tags tags on create"),
     (

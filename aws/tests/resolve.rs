@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use albatross_aws::resolve::{ResolveSettings, Resolver};
+use albatross_aws::resolve::{IngressSources, ResolveSettings, Resolver};
 use albatross_aws::{Aws, AwsSettings, ErrorClass, RateLimits};
 use albatross_test_support::{Moto, Proxy, ProxyOptions};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, SecurityGroup, Tag, TagSpecification};
@@ -589,4 +589,34 @@ async fn orphan_groups_are_ours_whose_stack_is_gone() {
     assert!(w.mutating().is_empty());
     assert!(w.group(&foreign).await.is_some());
     assert!(resolver.orphan_security_groups(&live_stacks).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_managed_group_carries_the_configuration_tags_and_gets_changed_ones_without_losing_ours() {
+    let w = world().await;
+    tagged_vpc(&w).await;
+    let resolver = w.resolver();
+    let sources = IngressSources::default();
+    let wanted = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    let ports = [(80, "HTTP")];
+    let first = wanted(&[("team", "shop")]);
+    let ids = resolver.managed_security_groups_from(STACK, true, LB_NAME, &ports, &sources, &first).await.unwrap();
+    let group = w.group(&ids[0]).await.unwrap();
+    assert_eq!(tags(&group).get("team").map(String::as_str), Some("shop"), "given on create");
+    assert_eq!(w.proxy.count("CreateTags"), 0, "on create, not after");
+
+    w.proxy.clear_calls();
+    let changed = wanted(&[("team", "ops"), ("cost-center", "42")]);
+    resolver.managed_security_groups_from(STACK, true, LB_NAME, &ports, &sources, &changed).await.unwrap();
+    assert_eq!(w.mutating(), ["CreateTags"]);
+    let all = tags(&w.group(&ids[0]).await.unwrap());
+    assert_eq!((all["team"].as_str(), all["cost-center"].as_str()), ("ops", "42"));
+    assert_eq!(all["gateway.k8s.aws.alb/stack"], STACK, "the tracking tags stay");
+    assert_eq!(all["elbv2.k8s.aws/cluster"], CLUSTER);
+
+    w.proxy.clear_calls();
+    resolver.managed_security_groups_from(STACK, true, LB_NAME, &ports, &sources, &changed).await.unwrap();
+    assert!(w.mutating().is_empty(), "{:?}", w.mutating());
 }

@@ -13,6 +13,9 @@ use aws_sdk_ec2::types::{
 use sha2::{Digest, Sha256};
 
 mod preview;
+mod tags;
+
+pub use tags::{ingress_sources, user_tags};
 
 use super::{BACKEND_SG_RESOURCE, BACKEND_SG_RESOURCE_TAG, MANAGED_SG_RESOURCE, Resolver, user_error};
 use crate::client::{Api, AwsError, ErrorClass};
@@ -312,10 +315,11 @@ impl Resolver {
         source_ranges: &[String],
     ) -> Result<Vec<String>, AwsError> {
         let from = IngressSources { ranges: source_ranges, ..IngressSources::default() };
-        self.managed_security_groups_from(stack, alb, lb_name, listeners, &from).await
+        self.managed_security_groups_from(stack, alb, lb_name, listeners, &from, &BTreeMap::new()).await
     }
 
-    /// [`Resolver::managed_security_groups`] with prefix lists and ICMP.
+    /// [`Resolver::managed_security_groups`] with prefix lists, ICMP and the configuration's
+    /// user tags on the frontend group.
     pub async fn managed_security_groups_from(
         &self,
         stack: &str,
@@ -323,10 +327,11 @@ impl Resolver {
         lb_name: &str,
         listeners: &[(i32, &str)],
         from: &IngressSources<'_>,
+        user_tags: &BTreeMap<String, String>,
     ) -> Result<Vec<String>, AwsError> {
         let vpc = self.vpc_id().await?;
         let desired = desired_ingress_from(listeners, from);
-        let frontend = self.frontend_security_group(&vpc, stack, alb, lb_name, &desired).await?;
+        let frontend = self.frontend_security_group(&vpc, stack, alb, lb_name, &desired, user_tags).await?;
         let backend = self.backend_security_group().await?;
         Ok(vec![frontend, backend])
     }
@@ -338,6 +343,7 @@ impl Resolver {
         alb: bool,
         lb_name: &str,
         desired: &BTreeSet<IngressRule>,
+        user_tags: &BTreeMap<String, String>,
     ) -> Result<String, AwsError> {
         let mut filters = self.frontend_filters(stack, alb);
         filters.push(filter("vpc-id", vpc));
@@ -347,7 +353,7 @@ impl Resolver {
         let existing = found.iter().find(|g| g.group_name() == Some(lb_name)).or(found.first());
         let group = match existing {
             Some(group) => group.clone(),
-            None => match self.create_frontend(vpc, stack, alb, lb_name).await? {
+            None => match self.create_frontend(vpc, stack, alb, lb_name, user_tags).await? {
                 Some(group) => group,
                 // Lost a race with another creator: it is ours, read it back.
                 None => self
@@ -359,6 +365,7 @@ impl Resolver {
             },
         };
         let id = group_id(&group);
+        self.tag_group(&id, tags::missing(&group, user_tags)).await?;
         self.converge_ingress(&id, &observed_ingress(&group), desired).await?;
         Ok(id)
     }
@@ -371,6 +378,7 @@ impl Resolver {
         stack: &str,
         alb: bool,
         lb_name: &str,
+        user_tags: &BTreeMap<String, String>,
     ) -> Result<Option<SecurityGroup>, AwsError> {
         let prefix = stack_tag_prefix(alb);
         let same_name =
@@ -378,11 +386,12 @@ impl Resolver {
         if let Some(group) = same_name.first() {
             return Err(name_taken(lb_name, vpc, Some(group)));
         }
-        let tags = [
-            tag(CLUSTER_TAG, self.cluster()),
-            tag(&format!("{prefix}/stack"), stack),
-            tag(&format!("{prefix}/resource"), MANAGED_SG_RESOURCE),
-        ];
+        // Tracking tags win over user tags of the same key.
+        let mut all = user_tags.clone();
+        all.insert(CLUSTER_TAG.into(), self.cluster().into());
+        all.insert(format!("{prefix}/stack"), stack.into());
+        all.insert(format!("{prefix}/resource"), MANAGED_SG_RESOURCE.into());
+        let tags: Vec<Tag> = all.iter().map(|(k, v)| tag(k, v)).collect();
         let description = format!("[k8s] Managed SecurityGroup for Gateway {stack}");
         match self.create_group(vpc, lb_name, &description, &tags).await {
             Ok(group) => Ok(Some(group)),

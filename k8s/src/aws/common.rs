@@ -54,8 +54,8 @@ pub(crate) fn tags_schema(_: &mut SchemaGenerator) -> Schema {
                 "message": "tag keys must not start with 'aws:', which AWS reserves"
             },
             {
-                "rule": "self.all(k, k != 'elbv2.k8s.aws/cluster' && !k.startsWith('gateway.k8s.aws.'))",
-                "message": "tag keys elbv2.k8s.aws/cluster and gateway.k8s.aws.* are reserved for the controller's ownership tags"
+                "rule": "self.all(k, !k.startsWith('elbv2.k8s.aws/') && !k.startsWith('gateway.k8s.aws.') && !k.startsWith('ingress.k8s.aws/') && !k.startsWith('service.k8s.aws/') && !k.startsWith('albatross.k8s.aws/'))",
+                "message": "tag keys under elbv2.k8s.aws/, gateway.k8s.aws.*, ingress.k8s.aws/, service.k8s.aws/ and albatross.k8s.aws/ are reserved for ownership tags and the controller's records"
             }
         ]
     })

@@ -328,13 +328,18 @@ fn route_rules(
                         }
                     };
                     let id = rule_id(&route.spec, ri, rule, mi, host);
+                    let tags = config::string_map(config.and_then(|c| c.get("tags")));
+                    if let Some(problem) = naming::reserved_tag(tags.keys()) {
+                        out.refused = Some(("UnsupportedValue", format!("ListenerRuleConfiguration {problem}")));
+                        return out;
+                    }
                     let candidate = Candidate {
                         id,
                         key: rule_key,
                         conditions,
                         actions: parts.actions,
                         transforms: parts.transforms,
-                        tags: config::string_map(config.and_then(|c| c.get("tags"))),
+                        tags,
                     };
                     out.candidates.push((state.spec.port, candidate));
                 }

@@ -28,7 +28,7 @@ pub const IPAM_TAG: &str = "albatross.k8s.aws/ipam-pool";
 pub const MANAGED: &str = "managed";
 /// Tag keys under this prefix are Albatross's records of what it manages; a user tag of that
 /// kind would make it undo a web ACL, protection or reservation someone else set up.
-const RESERVED_TAG_PREFIX: &str = "albatross.k8s.aws/";
+pub const RESERVED_TAG_PREFIX: &str = "albatross.k8s.aws/";
 
 /// The load balancer, or why the configuration cannot apply to it (every problem, `; `-joined).
 pub fn plan(
@@ -163,8 +163,10 @@ pub fn plan(
             );
         }
     }
-    for key in tags.iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with(RESERVED_TAG_PREFIX)) {
-        refuse(&format!("tags[{key}]"), &format!("tag keys under {RESERVED_TAG_PREFIX} are reserved for Albatross"));
+    for key in tags.iter().flatten().map(|(k, _)| k) {
+        if let Some(problem) = naming::reserved_tag([key]) {
+            problems.push(problem);
+        }
     }
     if !problems.is_empty() {
         return Err(("InvalidParameters", format!("LoadBalancerConfiguration {}", problems.join("; "))));

@@ -268,3 +268,18 @@ fn a_user_tag_cannot_forge_the_stack_fingerprint() {
         "{message}"
     );
 }
+
+/// A tenant's tags must not make its load balancer pass for another Gateway's NLB stack: the
+/// victim's reconcile finds its stack by those tags and would adopt, replace or delete it.
+#[test]
+fn a_user_tag_cannot_make_a_load_balancer_pass_for_another_gateways_stack() {
+    for key in ["gateway.k8s.aws.nlb/stack", "elbv2.k8s.aws/cluster", "ingress.k8s.aws/stack", "AWS:cloudformation"] {
+        let (status, reason, message) = refusal(&[
+            class("alb", None),
+            gateway("alb"),
+            config("lbc", &format!("tags: {{\"{key}\": victim/edge}}\n")),
+        ]);
+        assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidParameters"));
+        assert!(message.contains(&format!("spec.tags[{key}]: tag keys under")), "{message}");
+    }
+}

@@ -26,7 +26,7 @@ pub mod wire;
 
 pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
 pub use listeners::selector_matches;
-pub use load_balancer::{CAPACITY_TAG, IPAM_TAG, MANAGED, SHIELD_TAG, WEB_ACL_TAG};
+pub use load_balancer::{CAPACITY_TAG, IPAM_TAG, MANAGED, RESERVED_TAG_PREFIX, SHIELD_TAG, WEB_ACL_TAG};
 pub use precedence::{RuleKey, compare};
 pub use snapshot::{Meta, Object, Skipped, Snapshot};
 pub use status::{StatusEntry, programmed};

@@ -98,6 +98,21 @@ pub fn target_group_resource_id(
 
 pub const CLUSTER_TAG: &str = "elbv2.k8s.aws/cluster";
 
+/// Tag key prefixes that say who owns a resource (our stacks of either type, the AWS Load
+/// Balancer Controller's Ingress and Service stacks, Albatross's records) or that AWS reserves.
+/// A user tag under one could make a tenant's resource pass for another stack's (and be
+/// adopted, changed or deleted by its reconcile), so configurations may not set them.
+pub const RESERVED_TAG_PREFIXES: &[&str] =
+    &["elbv2.k8s.aws/", "gateway.k8s.aws.", "ingress.k8s.aws/", "service.k8s.aws/", "albatross.k8s.aws/", "aws:"];
+
+/// `spec.tags[KEY]: ...` for the first user tag key under a reserved prefix.
+pub fn reserved_tag<'a>(keys: impl IntoIterator<Item = &'a String>) -> Option<String> {
+    keys.into_iter().find_map(|key| {
+        let prefix = RESERVED_TAG_PREFIXES.iter().find(|p| key.to_ascii_lowercase().starts_with(*p))?;
+        Some(format!("spec.tags[{key}]: tag keys under {prefix} are reserved (ownership tags and Albatross's records)"))
+    })
+}
+
 /// Tag keys of a stack, compatible with the AWS Load Balancer Controller's.
 pub fn stack_tag_prefix(alb: bool) -> &'static str {
     if alb { "gateway.k8s.aws.alb" } else { "gateway.k8s.aws.nlb" }

@@ -163,6 +163,9 @@ pub enum TargetGroupError {
     /// A protocol ELBv2 has no target group of (listener checks keep any from getting here).
     #[error("no ELBv2 target group protocol {protocol}")]
     Protocol { protocol: String },
+    /// A user tag key under an ownership prefix ([`naming::RESERVED_TAG_PREFIXES`]).
+    #[error("TargetGroupConfiguration {problem}")]
+    ReservedTag { problem: String },
 }
 
 pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, TargetGroupError> {
@@ -300,6 +303,9 @@ pub fn plan(env: &Env, input: &TargetGroupInput) -> Result<TargetGroupPlan, Targ
         )
     });
     let user_tags = tags.clone().unwrap_or_default();
+    if let Some(problem) = naming::reserved_tag(user_tags.keys()) {
+        return Err(TargetGroupError::ReservedTag { problem });
+    }
     let mut attributes: Vec<Attribute> = target_group_attributes
         .iter()
         .flatten()

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use albatross_model::plan::types::Stack;
 
 use super::{
-    IngressRule, IngressSource, backend_security_group_name, desired_ingress, filter, group_id, name_taken,
-    observed_ingress,
+    IngressRule, IngressSource, backend_security_group_name, desired_ingress_from, filter, group_id, ingress_sources,
+    name_taken, observed_ingress, tags, user_tags,
 };
 use crate::client::AwsError;
 use crate::preview::{Change, Resource, Step};
@@ -44,7 +44,9 @@ impl Resolver {
         let lb = &stack.load_balancer;
         let alb = lb.r#type == albatross_model::plan::types::LoadBalancerType::Application;
         let ports: Vec<(i32, &str)> = stack.listeners.iter().map(|l| (l.port, l.protocol.as_str())).collect();
-        let desired = desired_ingress(&ports, &lb.source_ranges);
+        // The same sources and tags the real run converges to.
+        let desired = desired_ingress_from(&ports, &ingress_sources(lb));
+        let wanted_tags = user_tags(lb);
         let vpc = self.vpc_id().await?;
         let mut steps = Vec::new();
 
@@ -56,6 +58,12 @@ impl Resolver {
         let frontend = match existing {
             Some(group) => {
                 let id = group_id(group);
+                let missing_tags = tags::missing(group, &wanted_tags);
+                if !missing_tags.is_empty() {
+                    let keys: Vec<&str> = missing_tags.iter().filter_map(|t| t.key()).collect();
+                    let detail = format!("tags {}", keys.join(", "));
+                    steps.push(Step::new("CreateTags", Resource::SecurityGroup, Change::Tag, &id, detail));
+                }
                 let observed = observed_ingress(group);
                 let missing: Vec<&IngressRule> = desired.difference(&observed).collect();
                 let extra: Vec<&IngressRule> = observed.difference(&desired).collect();
