@@ -313,9 +313,14 @@ async fn an_lbc_alb_named_by_load_balancer_name_keeps_its_target_groups_and_gets
     let out = reconcile(&world, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(observed(&world.aws, &seeded.load_balancer).await, sorted(seeded));
-    // The user tag LBC's load balancer and listener lacked, our rule ids on LBC's two rules,
-    // and the fingerprint.
-    assert_eq!(mutations(&world), ["AddTags"; 5], "{}", text(&out));
+    // The user tag LBC's managed security group, load balancer and listener lacked, our rule
+    // ids on LBC's two rules, and the fingerprint.
+    assert_eq!(
+        mutations(&world),
+        ["CreateTags", "AddTags", "AddTags", "AddTags", "AddTags", "AddTags"],
+        "{}",
+        text(&out)
+    );
     let listener = &observed(&world.aws, &lbc_load_balancer(&world).await).await.listeners[0].1;
     assert_eq!(tags_of(&world.aws, listener).await.get("team").map(String::as_str), Some("shop"));
     assert_eq!(rule_tags(&world.aws, listener).await, planned_rule_tags(dir.path()));

@@ -83,3 +83,26 @@ fn rejected_objects_make_exit_code_1_and_the_rest_is_still_planned() {
 fn unreadable_input_is_exit_code_2() {
     assert_eq!(albatross(&["plan", "no/such/file.yaml"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_field_the_controller_would_refuse_makes_exit_code_1_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["gateway.yaml", "routes.yaml", "services.yaml"] {
+        let text = std::fs::read_to_string(std::path::Path::new("examples/blue-orange").join(file)).unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let gateway = dir.path().join("gateway.yaml");
+    let text = std::fs::read_to_string(&gateway).unwrap().replace(
+        "  scheme: internet-facing\n",
+        "  scheme: internet-facing\n  listenerConfigurations:\n  - protocolPort: HTTP:80\n    targetGroupStickiness: true\n",
+    );
+    std::fs::write(&gateway, text).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_albatross")).args(["plan", dir.path().to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Gateway example-ns/my-alb-gateway: not accepted (InvalidParameters): LoadBalancerConfiguration spec.listenerConfigurations[0].targetGroupStickiness"),
+        "{stderr}"
+    );
+}

@@ -95,7 +95,34 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Output::Table => print!("{}", table(&build)),
         Output::Mermaid => print!("{}", mermaid(&build)),
     }
-    Ok(ExitCode::from(if refused > 0 { 1 } else { 0 }))
+    let refusals = refusals(&build);
+    for line in &refusals {
+        eprintln!("{line}");
+    }
+    Ok(ExitCode::from(if refused > 0 || !refusals.is_empty() { 1 } else { 0 }))
+}
+
+/// `KIND NAMESPACE/NAME: not accepted (REASON): MESSAGE` for every object (or route parent) the
+/// build refuses: what the cluster would show as Accepted=False, so CI fails on it.
+fn refusals(build: &Build) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &build.statuses {
+        let parents = s.status["parents"].as_array().into_iter().flatten().map(|p| &p["conditions"]);
+        for c in std::iter::once(&s.status["conditions"]).chain(parents).filter_map(Value::as_array).flatten() {
+            if c["type"] == "Accepted" && c["status"] == "False" {
+                let name = match &s.namespace {
+                    Some(ns) => format!("{ns}/{}", s.name),
+                    None => s.name.clone(),
+                };
+                let (reason, message) = (c["reason"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""));
+                let line = format!("{} {name}: not accepted ({reason}): {message}", s.kind);
+                if !out.contains(&line) {
+                    out.push(line);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn action_text(a: &Action) -> String {
