@@ -61,6 +61,9 @@ pub struct Deployed {
     pub retiring: Retiring,
     /// What the load balancer's [`FINGERPRINT_TAG`] holds now.
     pub fingerprint: Option<String>,
+    /// Fields the plan wants that the existing load balancer was created without (they take a
+    /// new load balancer; [`lb_settings::set_at_creation`]): for the status, not applied.
+    pub set_at_creation: Vec<String>,
 }
 
 /// The load balancers a successor replaces (a new name, type or scheme) and their target groups.
@@ -138,8 +141,8 @@ impl Deployer {
             attempt += 1;
             let result = self.deploy_once(stack, fingerprint, &vpc, &mut operations).await;
             match result {
-                Ok((applied, retiring, fingerprint)) => {
-                    return Ok(Deployed { applied, operations, retiring, fingerprint });
+                Ok((applied, retiring, fingerprint, set_at_creation)) => {
+                    return Ok(Deployed { applied, operations, retiring, fingerprint, set_at_creation });
                 }
                 Err(e) if e.class == ErrorClass::Transient && attempt < ATTEMPTS => {
                     tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "apply interrupted; observing again");
@@ -160,7 +163,7 @@ impl Deployer {
         fingerprint: Option<&Fingerprint>,
         vpc: &str,
         operations: &mut Vec<&'static str>,
-    ) -> Result<(Applied, Retiring, Option<String>), AwsError> {
+    ) -> Result<(Applied, Retiring, Option<String>, Vec<String>), AwsError> {
         let mut observation = observe(&self.aws, &self.cluster, stack).await?;
         let mut stamped = None;
         if let Some(lb) = &observation.stack.load_balancer {
@@ -182,6 +185,15 @@ impl Deployer {
         }
         let mut resolved = self.resolve(stack, observation.stack.load_balancer.is_some()).await?;
         successor_names(&mut resolved, &observation);
+        let set_at_creation = match &observation.stack.load_balancer {
+            Some(o) if o.name == resolved.load_balancer.load_balancer_name => {
+                lb_settings::set_at_creation(&resolved.load_balancer, &o.created_with)
+            }
+            _ => Vec::new(),
+        };
+        if !set_at_creation.is_empty() {
+            tracing::warn!(gateway = %stack.gateway, fields = ?set_at_creation, "set at creation only: not applied");
+        }
         let ops = diff(&resolved, &observation.stack);
         operations.extend(ops.iter().map(Op::operation));
         if !ops.is_empty() {
@@ -196,7 +208,7 @@ impl Deployer {
             load_balancers: observation.stale_load_balancers,
             target_groups: observation.stale_target_groups.into_iter().map(|t| t.arn).collect(),
         };
-        Ok((applied, retiring, stamped))
+        Ok((applied, retiring, stamped, set_at_creation))
     }
 
     /// Deletes a replaced stack once its successor serves: call it after the Gateway's status

@@ -13,6 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use crate::client::{Api, Aws, AwsError};
+use crate::observed::CreatedWith;
 use crate::protection;
 
 /// Converges every setting of `plan` on the load balancer `arn`; returns the mutating operations.
@@ -96,4 +97,79 @@ pub async fn converge(
         ops.extend(protection::converge(aws, cluster, plan, arn, observed_tags).await?);
     }
     Ok(ops)
+}
+
+/// Fields of `plan` that AWS takes only in CreateLoadBalancer and that the existing load
+/// balancer holds otherwise: no call changes them, so each is named (for the status) instead of
+/// being dropped. Only what the plan sets is compared (AWS picks private addresses of its own).
+pub fn set_at_creation(plan: &LoadBalancerPlan, observed: &CreatedWith) -> Vec<String> {
+    let mut out = Vec::new();
+    let shown = |v: Option<&String>| v.map_or_else(|| "none".to_owned(), Clone::clone);
+    let wanted = &plan.settings.customer_owned_ipv4_pool;
+    if wanted.is_some() && *wanted != observed.customer_owned_ipv4_pool {
+        out.push(format!(
+            "customerOwnedIpv4Pool {} (the load balancer has {})",
+            shown(wanted.as_ref()),
+            shown(observed.customer_owned_ipv4_pool.as_ref())
+        ));
+    }
+    for m in &plan.settings.subnet_mappings {
+        let have = observed.subnet_mappings.iter().find(|o| o.subnet_id == m.subnet_id);
+        let fields = [
+            ("eipAllocation", &m.allocation_id, have.and_then(|h| h.allocation_id.as_ref())),
+            ("privateIPv4Allocation", &m.private_ipv4_address, have.and_then(|h| h.private_ipv4_address.as_ref())),
+            ("ipv6Allocation", &m.ipv6_address, have.and_then(|h| h.ipv6_address.as_ref())),
+            ("sourceNatIPv6Prefix", &m.source_nat_ipv6_prefix, have.and_then(|h| h.source_nat_ipv6_prefix.as_ref())),
+        ];
+        for (field, want, has) in fields {
+            if want.is_some() && want.as_ref() != has {
+                out.push(format!(
+                    "loadBalancerSubnets[{}].{field} {} (the load balancer has {})",
+                    m.subnet_id,
+                    shown(want.as_ref()),
+                    shown(has)
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use albatross_model::plan::types::SubnetMapping;
+
+    use super::*;
+
+    #[test]
+    fn only_what_the_plan_sets_and_the_load_balancer_lacks_is_named() {
+        let mut plan: LoadBalancerPlan = serde_json::from_value(serde_json::json!({
+            "LoadBalancerName": "lb", "Type": "network", "Scheme": "internet-facing", "IpAddressType": "ipv4",
+            "Subnets": [], "SecurityGroups": [], "Attributes": [], "Tags": []
+        }))
+        .unwrap();
+        let mapping = |subnet: &str, eip: Option<&str>, private: Option<&str>| SubnetMapping {
+            subnet_id: subnet.into(),
+            allocation_id: eip.map(str::to_owned),
+            private_ipv4_address: private.map(str::to_owned),
+            ipv6_address: None,
+            source_nat_ipv6_prefix: None,
+        };
+        let observed = CreatedWith {
+            customer_owned_ipv4_pool: None,
+            subnet_mappings: vec![mapping("subnet-a", Some("eipalloc-1"), Some("10.0.0.5"))],
+        };
+        assert!(set_at_creation(&plan, &observed).is_empty(), "nothing asked, nothing named");
+        plan.settings.subnet_mappings = vec![mapping("subnet-a", Some("eipalloc-1"), None)];
+        assert!(set_at_creation(&plan, &observed).is_empty(), "AWS's own private address is not a difference");
+        plan.settings.subnet_mappings = vec![mapping("subnet-a", Some("eipalloc-2"), None)];
+        plan.settings.customer_owned_ipv4_pool = Some("ipv4pool-coip-2".into());
+        assert_eq!(
+            set_at_creation(&plan, &observed),
+            [
+                "customerOwnedIpv4Pool ipv4pool-coip-2 (the load balancer has none)",
+                "loadBalancerSubnets[subnet-a].eipAllocation eipalloc-2 (the load balancer has eipalloc-1)"
+            ]
+        );
+    }
 }

@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 
 use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
-use albatross_model::plan::types::{Attribute, Certificate, Stack, Tag};
+use albatross_model::plan::types::{Attribute, Certificate, Stack, SubnetMapping, Tag};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use crate::census::FINGERPRINT_TAG;
 use crate::client::{Api, Aws, AwsError};
-use crate::observed::{ListenerObserved, LoadBalancerObserved, RuleObserved, StackObserved, TargetGroupObserved};
+use crate::observed::{
+    CreatedWith, ListenerObserved, LoadBalancerObserved, RuleObserved, StackObserved, TargetGroupObserved,
+};
 use crate::{listener_settings, sdk};
 
 /// A stack as found: the load balancer that carries the planned name, type and scheme, plus
@@ -164,9 +166,28 @@ pub async fn load_balancers(aws: &Aws, arns: &[String]) -> Result<Vec<LoadBalanc
             security_groups: lb.security_groups().to_vec(),
             attributes: Vec::new(),
             tags: Vec::new(),
+            created_with: created_with(lb),
         }));
     }
     Ok(out)
+}
+
+fn created_with(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> CreatedWith {
+    let subnet_mappings = lb
+        .availability_zones()
+        .iter()
+        .map(|z| {
+            let address = z.load_balancer_addresses().first();
+            SubnetMapping {
+                subnet_id: z.subnet_id().unwrap_or_default().to_owned(),
+                allocation_id: address.and_then(|a| a.allocation_id()).map(str::to_owned),
+                private_ipv4_address: address.and_then(|a| a.private_ipv4_address()).map(str::to_owned),
+                ipv6_address: address.and_then(|a| a.ipv6_address()).map(str::to_owned),
+                source_nat_ipv6_prefix: z.source_nat_ipv6_prefixes().first().cloned(),
+            }
+        })
+        .collect();
+    CreatedWith { customer_owned_ipv4_pool: lb.customer_owned_ipv4_pool().map(str::to_owned), subnet_mappings }
 }
 
 async fn load_balancer_attributes(aws: &Aws, arn: &str) -> Result<Vec<Attribute>, AwsError> {

@@ -2,7 +2,7 @@
 //! diff compares like with like. Actions name target groups by stack id where the id is known.
 
 use albatross_model::plan::types::{
-    Action, Attribute, Certificate, Condition, MutualAuthenticationPlan, Tag, Transform,
+    Action, Attribute, Certificate, Condition, MutualAuthenticationPlan, SubnetMapping, Tag, Transform,
 };
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,6 +32,16 @@ pub struct LoadBalancerObserved {
     pub security_groups: Vec<String>,
     pub attributes: Vec<Attribute>,
     pub tags: Vec<Tag>,
+    pub created_with: CreatedWith,
+}
+
+/// What a load balancer was created with that no later ELBv2 call changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CreatedWith {
+    pub customer_owned_ipv4_pool: Option<String>,
+    /// Per subnet, the addresses AWS shows (it fills in private IPv4 addresses of its own
+    /// choosing, so only what the plan names is compared).
+    pub subnet_mappings: Vec<SubnetMapping>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

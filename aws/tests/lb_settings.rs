@@ -163,6 +163,26 @@ customerOwnedIpv4Pool: ipv4pool-coip-0123
     assert_eq!(w.mutations(), Vec::<String>::new(), "a second run changes nothing");
 }
 
+/// A field AWS takes only at creation, changed on an existing load balancer, is named for the
+/// status instead of being dropped, and nothing is written for it.
+#[tokio::test]
+async fn a_changed_creation_only_field_is_named_and_nothing_is_written_for_it() {
+    let w = world().await;
+    let first = stack("alb", "customerOwnedIpv4Pool: ipv4pool-coip-0123\n");
+    let deployed = w.deployer.deploy(&first).await.unwrap();
+    assert!(deployed.set_at_creation.is_empty(), "{:?}", deployed.set_at_creation);
+    w.proxy.clear_calls();
+    let changed = stack("alb", "customerOwnedIpv4Pool: ipv4pool-coip-9999\n");
+    let deployed = w.deployer.deploy(&changed).await.unwrap();
+    assert_eq!(
+        deployed.set_at_creation,
+        ["customerOwnedIpv4Pool ipv4pool-coip-9999 (the load balancer has ipv4pool-coip-0123)"]
+    );
+    assert_eq!(w.mutations(), Vec::<String>::new());
+    let lb = w.load_balancer(&deployed.applied.load_balancer_arn).await;
+    assert_eq!(lb.customer_owned_ipv4_pool(), Some("ipv4pool-coip-0123"));
+}
+
 /// A dry run lists the WAF, Shield and capacity changes it would make, for a new load balancer
 /// and for an existing one, and sends none of them.
 #[tokio::test]

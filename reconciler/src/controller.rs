@@ -384,13 +384,15 @@ impl Controller {
                         key,
                         Stamp {
                             load_balancer_arn: deployed.applied.load_balancer_arn.clone(),
-                            stack_hash,
+                            // A stack that differs from its plan is never stamped as converged.
+                            stack_hash: stack_hash.filter(|_| deployed.set_at_creation.is_empty()),
                             tag: deployed.fingerprint.clone(),
                             groups: stack.target_groups.clone(),
                         },
                     );
                     if let Some(entry) = entry {
                         plan::programmed(entry, Ok(&deployed.applied.dns_name));
+                        plan::not_applied(entry, &deployed.set_at_creation);
                     }
                     if !deployed.operations.is_empty() {
                         let note = format!(

@@ -207,7 +207,10 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
         failed += usize::from(outcome.failed);
         if let Some(entry) = entry {
             match &outcome.programmed {
-                Ok(dns) => plan::programmed(entry, Ok(dns)),
+                Ok(dns) => {
+                    plan::programmed(entry, Ok(dns));
+                    plan::not_applied(entry, &outcome.set_at_creation);
+                }
                 Err((reason, message)) => plan::programmed(entry, Err((*reason, message))),
             }
         }
@@ -266,6 +269,8 @@ struct Converged {
     lines: Vec<String>,
     /// The load balancer's DNS name, or why it is not programmed.
     programmed: Result<String, (&'static str, String)>,
+    /// Fields the existing load balancer was created without (not applied).
+    set_at_creation: Vec<String>,
     failed: bool,
 }
 
@@ -281,7 +286,7 @@ async fn converge(
     let fingerprint = Fingerprint::of(stack, &targets);
     if let Some(dns) = fingerprint.as_ref().and_then(|f| census.confirm(stack, f)).map(|c| c.dns_name.clone()) {
         let lines = vec![format!("unchanged (fingerprint confirmed, nothing read in full): {dns}")];
-        return Converged { lines, programmed: Ok(dns), failed: false };
+        return Converged { lines, programmed: Ok(dns), set_at_creation: Vec::new(), failed: false };
     }
     // OIDC client credentials come from Secrets in the manifests, as in the cluster: only the
     // keys the plan's typed references name, in the configuration's own namespace.
@@ -296,6 +301,7 @@ async fn converge(
             return Converged {
                 lines: vec![format!("not programmed: {e}")],
                 programmed: Err((reason, e.to_string())),
+                set_at_creation: Vec::new(),
                 failed: true,
             };
         }
@@ -312,14 +318,20 @@ async fn converge(
             lines.push(format!("the replaced stack is kept: {e}"));
         }
     }
-    let stale = fingerprint.filter(|f| !failed && deployed.fingerprint.as_deref() != Some(f.as_str()));
+    if !deployed.set_at_creation.is_empty() {
+        lines.push(format!("not applied, set at creation only: {}", deployed.set_at_creation.join("; ")));
+    }
+    // A stack that differs from its plan is not stamped as converged: the next run reads it again.
+    let stale = fingerprint.filter(|f| {
+        !failed && deployed.set_at_creation.is_empty() && deployed.fingerprint.as_deref() != Some(f.as_str())
+    });
     if let Some(f) = stale
         && let Err(e) = deployer.stamp(&deployed.applied.load_balancer_arn, f.as_str()).await
     {
         failed = true;
         lines.push(format!("writing the stack's fingerprint failed (the next run reads it in full): {e}"));
     }
-    Converged { lines, programmed: Ok(dns), failed }
+    Converged { lines, programmed: Ok(dns), set_at_creation: deployed.set_at_creation, failed }
 }
 
 /// `--delete`: the stacks of every Gateway given, by tags (one whose build fails now may still

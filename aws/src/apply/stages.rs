@@ -157,6 +157,7 @@ mod tests {
                 security_groups: vec![],
                 attributes: vec![],
                 tags: vec![],
+                created_with: Default::default(),
             }),
             listeners,
             target_groups: vec![],

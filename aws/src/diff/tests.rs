@@ -138,6 +138,7 @@ fn observed_as(stack: &Stack) -> StackObserved {
             security_groups: lb.security_groups.clone(),
             attributes: lb.attributes.clone(),
             tags: lb.tags.clone(),
+            created_with: Default::default(),
         }),
         listeners: stack
             .listeners

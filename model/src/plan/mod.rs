@@ -29,7 +29,7 @@ pub use listeners::selector_matches;
 pub use load_balancer::{CAPACITY_TAG, IPAM_TAG, MANAGED, RESERVED_TAG_PREFIX, SHIELD_TAG, WEB_ACL_TAG};
 pub use precedence::{RuleKey, compare};
 pub use snapshot::{Meta, Object, Skipped, Snapshot};
-pub use status::{StatusEntry, programmed};
+pub use status::{StatusEntry, not_applied, programmed};
 pub use types::Stack;
 
 use serde::Serialize;

@@ -149,6 +149,24 @@ pub fn programmed(entry: &mut StatusEntry, outcome: Result<&str, (&str, &str)>) 
     }
 }
 
+/// Names, in a programmed Gateway's `Programmed` message, the fields its load balancer was
+/// created without: they take a new load balancer, so they are not applied.
+pub fn not_applied(entry: &mut StatusEntry, fields: &[String]) {
+    if fields.is_empty() {
+        return;
+    }
+    let message = format!(
+        "programmed, but not with these fields: AWS sets them only when it creates a load balancer, and \
+         this one was created otherwise (a new loadBalancerName makes a new load balancer with them): {}",
+        fields.join("; ")
+    );
+    for c in entry.status.get_mut("conditions").and_then(Value::as_array_mut).into_iter().flatten() {
+        if c["type"] == "Programmed" && c["status"] == "True" {
+            c["message"] = json!(message);
+        }
+    }
+}
+
 #[cfg(test)]
 mod programmed_tests {
     use super::*;
@@ -188,5 +206,17 @@ mod programmed_tests {
         assert_eq!(e.status["conditions"][1]["status"], "False");
         assert_eq!(e.status["conditions"][1]["message"], "CreateRule: TooManyRules: quota");
         assert!(e.status.get("addresses").is_none());
+    }
+
+    #[test]
+    fn fields_set_at_creation_only_are_named_in_the_programmed_message() {
+        let mut e = entry();
+        programmed(&mut e, Ok("lb-1.elb.amazonaws.com"));
+        not_applied(&mut e, &[]);
+        assert_eq!(e.status["conditions"][1]["message"], "");
+        not_applied(&mut e, &["customerOwnedIpv4Pool p-2 (the load balancer has p-1)".to_owned()]);
+        let message = e.status["conditions"][1]["message"].as_str().unwrap();
+        assert!(message.ends_with("): customerOwnedIpv4Pool p-2 (the load balancer has p-1)"), "{message}");
+        assert_eq!(e.status["conditions"][1]["status"], "True");
     }
 }
