@@ -278,6 +278,10 @@ impl DryRun {
             let (groups, steps) = self.resolver.preview_managed_security_groups(&resolved).await?;
             resolved.load_balancer.security_groups = groups;
             preview.steps.extend(steps);
+        } else if !lb.settings.disable_security_group && lb.settings.manage_backend_security_group_rules {
+            // As the real run: the given groups and the cluster's backend group.
+            let backend = self.resolver.preview_backend_security_group(&vpc, &mut preview.steps).await?;
+            resolved.load_balancer.security_groups.push(backend);
         }
         crate::deploy::successor_names(&mut resolved, &observation);
         let observed = &observation.stack;

@@ -335,4 +335,9 @@ async fn user_security_groups_join_the_backend_group_when_asked() {
     let mut wanted = vec![mine, backend];
     wanted.sort();
     assert_eq!(groups, wanted);
+    // The dry run sees the same groups: nothing to change.
+    let fresh = Deployer::new(w.aws.clone(), Resolver::new(w.aws.clone(), ResolveSettings::new(CLUSTER)), CLUSTER);
+    let preview = albatross_aws::preview::DryRun::new(&fresh).converge(&stack("alb", &spec)).await.unwrap();
+    let steps: Vec<&str> = preview.steps.iter().map(|s| s.operation).collect();
+    assert_eq!(steps, Vec::<&str>::new());
 }

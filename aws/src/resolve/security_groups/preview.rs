@@ -115,13 +115,24 @@ impl Resolver {
             }
         };
 
+        let backend = self.preview_backend_security_group(&vpc, &mut steps).await?;
+        Ok((vec![frontend, backend], steps))
+    }
+
+    /// The cluster's shared backend group as the real run would find it, or the step that would
+    /// create it.
+    pub(crate) async fn preview_backend_security_group(
+        &self,
+        vpc: &str,
+        steps: &mut Vec<Step>,
+    ) -> Result<String, AwsError> {
         let cached = self.inner.backend_sg.lock().await.clone();
-        let backend = match cached {
+        Ok(match cached {
             Some(id) => id,
             None => {
                 let cluster = self.cluster();
                 let by_tags = vec![
-                    filter("vpc-id", &vpc),
+                    filter("vpc-id", vpc),
                     filter(&format!("tag:{CLUSTER_TAG}"), cluster),
                     filter(&format!("tag:{BACKEND_SG_RESOURCE_TAG}"), BACKEND_SG_RESOURCE),
                 ];
@@ -130,10 +141,10 @@ impl Resolver {
                     None => {
                         let name = backend_security_group_name(cluster);
                         let same_name = self
-                            .describe_security_groups(vec![filter("vpc-id", &vpc), filter("group-name", &name)])
+                            .describe_security_groups(vec![filter("vpc-id", vpc), filter("group-name", &name)])
                             .await?;
                         if let Some(group) = same_name.first() {
-                            return Err(name_taken(&name, &vpc, Some(group)));
+                            return Err(name_taken(&name, vpc, Some(group)));
                         }
                         let id = format!("<new security group {name}>");
                         steps.push(Step::new(
@@ -147,8 +158,7 @@ impl Resolver {
                     }
                 }
             }
-        };
-        Ok((vec![frontend, backend], steps))
+        })
     }
 
     /// The frontend groups a deletion of the stack would delete.
