@@ -37,6 +37,8 @@ pub struct Deletion {
     /// Load balancers with deletion protection on. While there is one, nothing of the stack is
     /// deleted: its listeners, target groups and security group serve it.
     pub protected: Vec<String>,
+    /// ARNs of the target groups deleted (what the reconciler kept about them can go too).
+    pub target_groups: Vec<String>,
 }
 
 /// What an orphan sweep did: one stack's failure does not stop the others, and none is dropped.
@@ -48,6 +50,8 @@ pub struct Sweep {
     pub protected: Vec<(String, Vec<String>)>,
     /// Stacks (by Gateway) and security groups (by id) whose deletion failed.
     pub failed: Vec<(String, AwsError)>,
+    /// ARNs of the target groups deleted.
+    pub target_groups: Vec<String>,
 }
 
 /// The result of converging one stack.
@@ -61,6 +65,8 @@ pub struct Deployed {
     pub retiring: Retiring,
     /// What the load balancer's [`FINGERPRINT_TAG`] holds now.
     pub fingerprint: Option<String>,
+    /// ARNs of the target groups the diff deleted (over all attempts).
+    pub deleted_target_groups: Vec<String>,
 }
 
 /// The load balancers a successor replaces (a new name, type or scheme) and their target groups.
@@ -136,14 +142,15 @@ impl Deployer {
     pub async fn deploy_stamped(&self, stack: &Stack, fingerprint: Option<&Fingerprint>) -> Result<Deployed, AwsError> {
         let vpc = self.resolver.vpc_id().await?;
         let mut operations = Vec::new();
+        let mut deleted_target_groups = Vec::new();
         let mut wait = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.deploy_once(stack, fingerprint, &vpc, &mut operations).await;
+            let result = self.deploy_once(stack, fingerprint, &vpc, &mut operations, &mut deleted_target_groups).await;
             match result {
                 Ok((applied, retiring, fingerprint)) => {
-                    return Ok(Deployed { applied, operations, retiring, fingerprint });
+                    return Ok(Deployed { applied, operations, retiring, fingerprint, deleted_target_groups });
                 }
                 Err(e) if e.class == ErrorClass::Transient && attempt < ATTEMPTS => {
                     tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "apply interrupted; observing again");
@@ -164,6 +171,7 @@ impl Deployer {
         fingerprint: Option<&Fingerprint>,
         vpc: &str,
         operations: &mut Vec<&'static str>,
+        deleted_target_groups: &mut Vec<String>,
     ) -> Result<(Applied, Retiring, Option<String>), AwsError> {
         let mut observation = observe(&self.aws, &self.cluster, stack).await?;
         let mut stamped = None;
@@ -188,6 +196,11 @@ impl Deployer {
         successor_names(&mut resolved, &observation);
         let ops = diff(&resolved, &observation.stack);
         operations.extend(ops.iter().map(Op::operation));
+        // Listed before they run: only a successful deploy reports them, when all ran.
+        deleted_target_groups.extend(ops.iter().filter_map(|op| match op {
+            Op::DeleteTargetGroup { arn } => Some(arn.clone()),
+            _ => None,
+        }));
         if !ops.is_empty() {
             tracing::info!(gateway = %stack.gateway, operations = ops.len(), "converging");
         }
@@ -265,6 +278,7 @@ impl Deployer {
         for (arn, _) in &tgs {
             delete_target_group(&self.aws, arn).await?;
             out.deleted += 1;
+            out.target_groups.push(arn.clone());
         }
         if self.resolver.delete_managed_security_group(gateway, alb).await? {
             out.deleted += 1;
@@ -301,7 +315,10 @@ impl Deployer {
             }
             tracing::info!(%gateway, "deleting the stack of a Gateway that no longer exists");
             match self.delete(&gateway, alb).await {
-                Ok(d) if d.protected.is_empty() => sweep.deleted.push(gateway),
+                Ok(d) if d.protected.is_empty() => {
+                    sweep.target_groups.extend(d.target_groups);
+                    sweep.deleted.push(gateway);
+                }
                 Ok(d) => {
                     kept.insert(gateway.clone());
                     sweep.protected.push((gateway, d.protected));
