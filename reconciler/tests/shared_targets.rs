@@ -189,3 +189,33 @@ async fn a_record_over_the_config_map_limit_is_an_error_and_nothing_is_written()
     assert!(matches!(error, RecordError::TooLarge { targets: 40_000, .. }), "{error}");
     assert_eq!(api.get("v1", "ConfigMap", Some(HOME), &shared_targets::name(arn)), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_of_a_shared_group_would_deregister_only_our_targets() {
+    const PLAN: &str = "/metadata/annotations/gateway.k8s.aws~1dry-run-plan";
+    let c = cluster(shared_world(&["10.0.0.10", "10.0.0.12"])).await;
+    let arn = eventually_async("svc-a's pods registered", || group_holding(&c.aws, "10.0.0.12:8080")).await;
+    let theirs = TargetDescription::builder().id("10.1.0.9").port(8080).build();
+    c.aws.elbv2.register_targets().target_group_arn(&arn).targets(theirs).send().await.unwrap();
+    settled(&c).await;
+
+    let mut gw = c.api.get(GW, "Gateway", Some("gw"), "web").unwrap();
+    gw["metadata"]["annotations"] = json!({"gateway.k8s.aws/dry-run": "true"});
+    c.api.apply(gw);
+    let plan_of = || {
+        let gw = c.api.get(GW, "Gateway", Some("gw"), "web")?;
+        serde_json::from_str::<Value>(gw.pointer(PLAN)?.as_str()?).ok()
+    };
+    eventually("the dry run's plan", plan_of).await;
+    c.api.apply(slice("svc-a", ready(&["10.0.0.10"])));
+    let plan = eventually("a deregistration planned", || {
+        plan_of().filter(|p| p["steps"].as_array().unwrap().iter().any(|s| s["operation"] == "DeregisterTargets"))
+    })
+    .await;
+    let steps: Vec<&Value> =
+        plan["steps"].as_array().unwrap().iter().filter(|s| s["operation"] == "DeregisterTargets").collect();
+    assert_eq!(steps.len(), 1, "{plan:#}");
+    assert_eq!(steps[0]["targets"], 1, "only ours, not the other cluster's: {plan:#}");
+    assert!(steps[0].to_string().contains("10.0.0.12:8080"), "{plan:#}");
+    assert_eq!(targets_of(&c.aws, &arn).await, set(&["10.0.0.10:8080", "10.0.0.12:8080", "10.1.0.9:8080"]));
+}

@@ -83,6 +83,15 @@ impl Controller {
         Ok(changes)
     }
 
+    /// The targets recorded for a shared group, read only (a dry run's view of the record).
+    pub(super) async fn recorded_targets(&self, arn: &str) -> Result<BTreeSet<Target>, Error> {
+        let held = lock(&self.shared.held).get(arn).cloned();
+        Ok(match held {
+            Some(held) => held.targets,
+            None => self.records().read(arn).await?.targets,
+        })
+    }
+
     async fn write_record(
         &self,
         records: &Records,
