@@ -219,3 +219,29 @@ async fn a_dry_run_of_a_shared_group_would_deregister_only_our_targets() {
     assert!(steps[0].to_string().contains("10.0.0.12:8080"), "{plan:#}");
     assert_eq!(targets_of(&c.aws, &arn).await, set(&["10.0.0.10:8080", "10.0.0.12:8080", "10.1.0.9:8080"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_config_map_under_the_record_name_stops_registration_loudly_and_stays() {
+    let c = cluster(shared_world(&[])).await;
+    eventually("Programmed", || programmed_address(&c.api)).await;
+    let svc_b = eventually_async("svc-b's pod registered", || group_holding(&c.aws, "10.0.1.20:8080")).await;
+    settled(&c).await;
+    let tgs = c.aws.elbv2.describe_target_groups().send().await.unwrap();
+    let arn = tgs.target_groups().iter().filter_map(|t| t.target_group_arn()).find(|a| *a != svc_b).unwrap().to_owned();
+    let name = shared_targets::name(&arn);
+    let theirs = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": HOME},
+                        "data": {"anything": "theirs"}});
+    c.api.apply(theirs);
+
+    c.api.apply(slice("svc-a", ready(&["10.0.0.10"])));
+    let event = eventually("a warning on the Gateway", || {
+        c.api.list("Event").into_iter().find(|e| e["reason"] == "TargetRecordFailed")
+    })
+    .await;
+    assert!(event["note"].as_str().unwrap().contains("is not Albatross' record"), "{event}");
+    assert_eq!(event["regarding"]["name"], "web");
+    assert_eq!(targets_of(&c.aws, &arn).await, BTreeSet::new(), "nothing registered without a record");
+    let kept = c.api.get("v1", "ConfigMap", Some(HOME), &name).unwrap();
+    assert_eq!(kept["data"], json!({"anything": "theirs"}));
+    assert_eq!(kept["metadata"].get("labels"), None);
+}

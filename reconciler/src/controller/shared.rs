@@ -8,7 +8,10 @@ use std::sync::Arc;
 use albatross_aws::targets::{Ownership, Target, TargetChanges, sync_guarded};
 use albatross_k8s::route::ObjectKey;
 
+use kube::runtime::events::EventType;
+
 use super::Controller;
+use crate::cache::Kind;
 use crate::error::Error;
 use crate::shared_targets::{Held, Records};
 
@@ -48,9 +51,16 @@ impl Controller {
         let group = lock(&self.shared.locks).entry(arn.to_owned()).or_default().clone();
         let _one_at_a_time = group.lock().await;
         let result = self.sync_shared_locked(gateway, arn, wanted).await;
-        if result.is_err() {
+        if let Err(error) = &result {
             // A conflict or a half-done sync: the next one reads the record again.
             lock(&self.shared.held).remove(arn);
+            // A refused record needs a person; a failed request is retried.
+            if let Error::Record(e) = error
+                && !e.is_transient()
+                && let Some(gw) = self.cache.get(Kind::Gateway, gateway)
+            {
+                self.event(&gw, EventType::Warning, "TargetRecordFailed", "RegisterTargets", e.to_string()).await;
+            }
         }
         result
     }
