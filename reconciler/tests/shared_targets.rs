@@ -138,6 +138,9 @@ async fn a_config_map_under_the_record_name_that_is_not_ours_is_refused_and_left
     let name = shared_targets::name(arn);
     let targets: BTreeSet<Target> = [Target { id: "10.0.0.1".into(), port: 8080 }].into();
 
+    // A failed read is an error, never an empty record.
+    api.fail_requests("GET", "/configmaps/", 500, 1);
+    assert!(matches!(records.read(arn).await, Err(e @ RecordError::Kube { .. }) if e.is_transient()));
     // Nothing there: an empty record, written by create.
     assert_eq!(records.read(arn).await.unwrap(), Held::default());
     let held = records.write(arn, &Held::default(), &targets).await.unwrap();
