@@ -119,6 +119,11 @@ const EXPECTED_GRANTS: &[(&str, &str, &str, &str, &[&str])] = &[
     ("create", "", "secrets", NAMESPACE, &[]),
     ("get", "", "secrets", NAMESPACE, &["albatross-webhook-tls"]),
     ("update", "", "secrets", NAMESPACE, &["albatross-webhook-tls"]),
+    // Own namespace: the records of shared target groups (`enableMultiCluster`), by name.
+    ("create", "", "configmaps", NAMESPACE, &[]),
+    ("get", "", "configmaps", NAMESPACE, &[]),
+    ("update", "", "configmaps", NAMESPACE, &[]),
+    ("delete", "", "configmaps", NAMESPACE, &[]),
 ];
 
 fn root() -> PathBuf {

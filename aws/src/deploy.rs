@@ -37,6 +37,8 @@ pub struct Deletion {
     /// Load balancers with deletion protection on. While there is one, nothing of the stack is
     /// deleted: its listeners, target groups and security group serve it.
     pub protected: Vec<String>,
+    /// ARNs of the target groups deleted (what the reconciler kept about them can go too).
+    pub target_groups: Vec<String>,
 }
 
 /// What an orphan sweep did: one stack's failure does not stop the others, and none is dropped.
@@ -48,6 +50,8 @@ pub struct Sweep {
     pub protected: Vec<(String, Vec<String>)>,
     /// Stacks (by Gateway) and security groups (by id) whose deletion failed.
     pub failed: Vec<(String, AwsError)>,
+    /// ARNs of the target groups deleted.
+    pub target_groups: Vec<String>,
 }
 
 /// The result of converging one stack.
@@ -64,6 +68,8 @@ pub struct Deployed {
     /// Fields the plan wants that the existing load balancer was created without (they take a
     /// new load balancer; [`lb_settings::set_at_creation`]): for the status, not applied.
     pub set_at_creation: Vec<String>,
+    /// ARNs of the target groups the diff deleted (over all attempts).
+    pub deleted_target_groups: Vec<String>,
 }
 
 /// The load balancers a successor replaces (a new name, type or scheme) and their target groups.
@@ -135,14 +141,22 @@ impl Deployer {
     pub async fn deploy_stamped(&self, stack: &Stack, fingerprint: Option<&Fingerprint>) -> Result<Deployed, AwsError> {
         let vpc = self.resolver.vpc_id().await?;
         let mut operations = Vec::new();
+        let mut deleted_target_groups = Vec::new();
         let mut wait = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.deploy_once(stack, fingerprint, &vpc, &mut operations).await;
+            let result = self.deploy_once(stack, fingerprint, &vpc, &mut operations, &mut deleted_target_groups).await;
             match result {
                 Ok((applied, retiring, fingerprint, set_at_creation)) => {
-                    return Ok(Deployed { applied, operations, retiring, fingerprint, set_at_creation });
+                    return Ok(Deployed {
+                        applied,
+                        operations,
+                        retiring,
+                        fingerprint,
+                        set_at_creation,
+                        deleted_target_groups,
+                    });
                 }
                 Err(e) if e.class == ErrorClass::Transient && attempt < ATTEMPTS => {
                     tracing::warn!(gateway = %stack.gateway, error = %e, attempt, "apply interrupted; observing again");
@@ -163,6 +177,7 @@ impl Deployer {
         fingerprint: Option<&Fingerprint>,
         vpc: &str,
         operations: &mut Vec<&'static str>,
+        deleted_target_groups: &mut Vec<String>,
     ) -> Result<(Applied, Retiring, Option<String>, Vec<String>), AwsError> {
         let mut observation = observe(&self.aws, &self.cluster, stack).await?;
         let mut stamped = None;
@@ -196,6 +211,11 @@ impl Deployer {
         }
         let ops = diff(&resolved, &observation.stack);
         operations.extend(ops.iter().map(Op::operation));
+        // Listed before they run: only a successful deploy reports them, when all ran.
+        deleted_target_groups.extend(ops.iter().filter_map(|op| match op {
+            Op::DeleteTargetGroup { arn } => Some(arn.clone()),
+            _ => None,
+        }));
         if !ops.is_empty() {
             tracing::info!(gateway = %stack.gateway, operations = ops.len(), "converging");
         }
@@ -273,6 +293,7 @@ impl Deployer {
         for (arn, _) in &tgs {
             delete_target_group(&self.aws, arn).await?;
             out.deleted += 1;
+            out.target_groups.push(arn.clone());
         }
         if self.resolver.delete_managed_security_group(gateway, alb).await? {
             out.deleted += 1;
@@ -309,7 +330,10 @@ impl Deployer {
             }
             tracing::info!(%gateway, "deleting the stack of a Gateway that no longer exists");
             match self.delete(&gateway, alb).await {
-                Ok(d) if d.protected.is_empty() => sweep.deleted.push(gateway),
+                Ok(d) if d.protected.is_empty() => {
+                    sweep.target_groups.extend(d.target_groups);
+                    sweep.deleted.push(gateway);
+                }
                 Ok(d) => {
                     kept.insert(gateway.clone());
                     sweep.protected.push((gateway, d.protected));

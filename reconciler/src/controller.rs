@@ -39,6 +39,7 @@ use restart::Stamp;
 mod dry_run;
 mod ownership;
 mod restart;
+mod shared;
 
 fn pod_resource() -> ApiResource {
     ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&())
@@ -53,6 +54,8 @@ pub const FIELD_MANAGER: &str = "albatross";
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub cluster_name: String,
+    /// The namespace the controller runs in: where the records of shared target groups live.
+    pub namespace: String,
     pub controllers: Controllers,
     pub limits: AwsLimits,
     pub resync: Duration,
@@ -86,9 +89,9 @@ pub struct Controller {
     /// Each Gateway's target groups as last deployed, with their ARNs: what a targets-only
     /// reconcile syncs.
     deployed: Mutex<HashMap<ObjectKey, Vec<(TargetGroupPlan, String)>>>,
-    /// Targets this process registered in target groups shared with other clusters, by ARN:
-    /// the only ones it may deregister there. Empty after a restart, so nothing is taken then.
-    shared_targets: Mutex<HashMap<String, BTreeSet<albatross_aws::targets::Target>>>,
+    /// Targets this cluster registered in target groups shared with other clusters, as read
+    /// from and written to their records.
+    shared: shared::Shared,
     restart: restart::Restart,
 }
 
@@ -119,7 +122,7 @@ impl Controller {
             failures: Mutex::new(HashMap::new()),
             attached: Mutex::new(HashMap::new()),
             deployed: Mutex::new(HashMap::new()),
-            shared_targets: Mutex::new(HashMap::new()),
+            shared: shared::Shared::default(),
             restart: restart::Restart::default(),
         })
     }
@@ -197,6 +200,7 @@ impl Controller {
             if !self.leadership.is_leader() {
                 self.metrics.leader.set(0);
                 self.uncount();
+                self.shared.forget();
             }
         }
     }
@@ -235,6 +239,7 @@ impl Controller {
             .collect();
         match self.deployer.delete_orphans(&live).await {
             Ok(sweep) => {
+                self.forget_target_groups(&sweep.target_groups).await;
                 for gateway in sweep.deleted {
                     tracing::info!(%gateway, "Gateway gone: its AWS stack was deleted");
                 }
@@ -407,6 +412,7 @@ impl Controller {
                         .iter()
                         .filter_map(|tg| Some((tg.clone(), deployed.applied.target_groups.get(&tg.id)?.clone())))
                         .collect();
+                    self.forget_target_groups(&deployed.deleted_target_groups).await;
                     self.sync_targets(key, &groups).await?;
                     self.deployed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), groups);
                     retiring = Some(deployed);
@@ -428,7 +434,7 @@ impl Controller {
         // Only once the status names the successor does the stack it replaced go.
         if let Some(deployed) = retiring {
             match self.deployer.retire(&deployed).await {
-                Ok(_) => {}
+                Ok(_) => self.forget_target_groups(&deployed.retiring.target_groups).await,
                 Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
                 Err(e) => failure = failure.or(Some(e)),
             }
@@ -477,23 +483,7 @@ impl Controller {
                 }
             }
             let changes = if tg.backend.multi_cluster {
-                // Recorded before the calls: a failure half-way must not forget what was registered.
-                let mut ours = {
-                    let mut shared = self.shared_targets.lock().unwrap_or_else(|p| p.into_inner());
-                    let record = shared.entry(arn.clone()).or_default();
-                    record.extend(wanted.iter().cloned());
-                    record.clone()
-                };
-                let changes = albatross_aws::targets::sync_guarded(
-                    &self.deployer.aws,
-                    arn,
-                    &wanted,
-                    Ownership::Shared(&mut ours),
-                    async || self.mark_changing(gateway).await,
-                )
-                .await?;
-                self.shared_targets.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.clone(), ours);
-                changes
+                self.sync_shared(gateway, arn, &wanted).await?
             } else {
                 let guard = async || self.mark_changing(gateway).await;
                 albatross_aws::targets::sync_guarded(&self.deployer.aws, arn, &wanted, Ownership::Exclusive, guard)

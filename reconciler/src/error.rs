@@ -12,6 +12,9 @@ pub enum Error {
     /// A Kubernetes API request failed.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// The record of a shared target group's targets (`enableMultiCluster`) failed.
+    #[error(transparent)]
+    Record(#[from] crate::shared_targets::RecordError),
     /// This replica does not (or may no longer) hold the lease: nothing was written.
     #[error("not the leader")]
     NotLeader,
@@ -66,6 +69,8 @@ impl Error {
             },
             Error::Kube(kube::Error::Api(e)) if e.code == 429 => RetryClass::Throttled,
             Error::Kube(_) | Error::Panicked(_) => RetryClass::Transient,
+            Error::Record(e) if e.is_transient() => RetryClass::Transient,
+            Error::Record(_) => RetryClass::Permanent,
             Error::NotLeader => RetryClass::Fenced,
         }
     }
@@ -75,6 +80,7 @@ impl Error {
         match self {
             Error::Aws(_) => "aws",
             Error::Kube(_) => "kubernetes",
+            Error::Record(_) => "target_record",
             Error::NotLeader => "not_leader",
             Error::Panicked(_) => "panic",
         }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod queue;
 pub mod readiness;
 pub mod secrets;
+pub mod shared_targets;
 pub mod status;
 pub mod targets;
 pub mod webhook_certs;

@@ -49,7 +49,7 @@ pub struct ServeArgs {
     /// Validating and Mutating webhook configurations whose caBundle is kept current.
     #[arg(long, env = "ALBATROSS_WEBHOOK_CONFIGURATION", default_value = "albatross")]
     pub webhook_configuration: String,
-    /// Namespace the controller runs in (Lease, certificate Secret).
+    /// Namespace the controller runs in (Lease, certificate Secret, records of shared target groups).
     #[arg(long, env = "ALBATROSS_NAMESPACE", default_value = "albatross-system")]
     pub namespace: String,
     /// This replica's name: the Lease holder identity. Default: the host name.
@@ -176,6 +176,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
     let settings = Settings {
         cluster_name: deployer.cluster.clone(),
+        namespace: args.namespace.clone(),
         controllers: controllers.clone(),
         limits: args.quotas.limits(),
         resync: Duration::from_secs(args.resync_seconds.max(10)),
@@ -269,6 +270,7 @@ mod tests {
         let (_elector, leadership) = Elector::new(client.clone(), lease, deployer.aws.fence.clone());
         let settings = Settings {
             cluster_name: "test".into(),
+            namespace: "ns".into(),
             controllers: Default::default(),
             limits: Default::default(),
             resync: Duration::from_secs(600),

@@ -114,7 +114,7 @@ impl Controller {
         };
         let outcome = match crate::secrets::resolve(&self.client, stack).await.map_err(AwsError::from) {
             Ok(stack) => self.preview(&stack).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         match outcome {
             Ok(preview) => {
@@ -129,19 +129,24 @@ impl Controller {
                 let message = format!("dry run ({ANNOTATION}): a real run would fail: {e}");
                 self.write_plan(key, gw, &error_annotation(&message)).await?;
                 self.write_kept(gw, "Programmed", Kept::DryRun, &message).await?;
-                Err(e.into())
+                Err(e)
             }
         }
     }
 
     /// The stack's steps, then the target registrations a real run would make from the caches.
-    async fn preview(&self, stack: &albatross_model::plan::types::Stack) -> Result<Preview, AwsError> {
+    async fn preview(&self, stack: &albatross_model::plan::types::Stack) -> Result<Preview, Error> {
         let mut preview = self.dry_run.converge(stack).await?;
         for tg in &stack.target_groups {
             let Some(wanted) = crate::targets::wanted(&self.cache, tg) else { continue };
             let Some(place) = preview.target_groups.get(&tg.id).cloned() else { continue };
-            let registered =
+            let mut registered =
                 if place.starts_with("arn:") { Some(self.dry_run.registered(&place).await?) } else { None };
+            if let Some(registered) = registered.as_mut().filter(|_| tg.backend.multi_cluster) {
+                // Shared with other clusters: a real run deregisters only what our record holds.
+                let ours = self.recorded_targets(&place).await?;
+                registered.retain(|t| ours.contains(t) || wanted.contains(t));
+            }
             preview.targets(&tg.id, registered.as_ref(), &wanted);
         }
         Ok(preview)

@@ -94,11 +94,13 @@ impl Controller {
         let gateway = key.to_string();
         let mut deleted = 0;
         let mut protected = Vec::new();
+        let mut target_groups = Vec::new();
         for alb in [true, false] {
             match self.deployer.delete(&gateway, alb).await {
                 Ok(d) => {
                     deleted += d.deleted;
                     protected.extend(d.protected);
+                    target_groups.extend(d.target_groups);
                 }
                 Err(e) if e.class == ErrorClass::Fenced => return Err(Error::NotLeader),
                 Err(e) => return Err(e.into()),
@@ -117,6 +119,7 @@ impl Controller {
             }
             return Err(AwsError::new("DeleteLoadBalancer", DELETION_PROTECTED, message, ErrorClass::Permanent).into());
         }
+        self.forget_target_groups(&target_groups).await;
         tracing::info!(%gateway, deleted, "AWS stack deleted");
         self.event(gw, EventType::Normal, "Deleted", "Delete", format!("{deleted} AWS resources deleted")).await;
         self.attached.lock().unwrap_or_else(|e| e.into_inner()).remove(key);

@@ -92,6 +92,7 @@ pub async fn replica(
     tokio::spawn(elector.run(stopped));
     let settings = Settings {
         cluster_name: CLUSTER.into(),
+        namespace: "albatross-system".into(),
         controllers: Controllers::default(),
         limits: AwsLimits::default(),
         resync: Duration::from_secs(600),
