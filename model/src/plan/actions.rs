@@ -3,12 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use albatross_k8s::aws::listener_rule_configuration::AuthenticateOidcActionConfig;
+use albatross_k8s::aws::ListenerRuleConfigurationSpec;
+use albatross_k8s::aws::listener_rule_configuration::{
+    Action as ActionSpec, ActionType, AuthenticateCognitoActionConfig, AuthenticateOidcActionConfig,
+    FixedResponseActionConfig, ForwardActionConfig, JwtValidationActionAdditionalClaim, JwtValidationActionConfig,
+    ListenerRuleCondition, ListenerRuleConditionField, RedirectActionConfig, SourceIpConditionConfig,
+    TargetGroupStickinessConfig,
+};
 use albatross_k8s::gateway_api::v1::httproutes::{
     HttpRouteRulesFiltersRequestRedirect, HttpRouteRulesFiltersUrlRewrite,
 };
 use albatross_k8s::route::{RouteFilter, RouteMatch, RouteRule};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::alb::enum_text;
 use super::types::{
@@ -21,7 +27,7 @@ pub struct RuleActions<'a> {
     pub rule: &'a RouteRule,
     pub match_index: usize,
     /// The ListenerRuleConfiguration's spec, if the rule names one.
-    pub config: Option<&'a Value>,
+    pub config: Option<&'a ListenerRuleConfigurationSpec>,
     /// Namespace of the route, which is the ListenerRuleConfiguration's (it is looked up
     /// there), and so of the Secret its OIDC action names.
     pub namespace: &'a str,
@@ -45,9 +51,6 @@ pub enum ActionError {
         "requestRedirect changes neither scheme, hostname, port nor path: the redirect would loop, and ALB refuses it"
     )]
     RedirectLoop,
-    /// An `authenticateOIDCConfig` that does not decode.
-    #[error("authenticateOIDCConfig: {0}")]
-    OidcConfig(serde_json::Error),
     /// More condition values than a rule takes.
     #[error(transparent)]
     Limit(#[from] super::limits::ConditionLimit),
@@ -212,78 +215,114 @@ fn rewrite_transforms(u: &HttpRouteRulesFiltersUrlRewrite, matched_prefix: &str)
 }
 
 /// `camelCase` keys of our CRDs as ELBv2's `PascalCase`.
-fn pascal(key: &str) -> String {
-    let mut chars = key.chars();
-    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+/// Sets `key` to `value` when there is one.
+fn put<T: serde::Serialize>(out: &mut Map<String, Value>, key: &str, value: Option<&T>) {
+    if let Some(v) = value {
+        out.insert(key.to_owned(), json!(v));
+    }
 }
 
-/// A Cognito or JWT action's config in ELBv2's shape: every value is copied as it is.
-fn auth_config(config: &Value) -> Value {
+/// A Cognito action's config in ELBv2's shape, every field as given.
+fn cognito_config(c: &AuthenticateCognitoActionConfig) -> Value {
+    let AuthenticateCognitoActionConfig {
+        user_pool_arn,
+        user_pool_client_id,
+        user_pool_domain,
+        scope,
+        authentication_request_extra_params,
+        on_unauthenticated_request,
+        session_cookie_name,
+        session_timeout,
+    } = c;
     let mut out = Map::new();
-    for (key, value) in config.as_object().into_iter().flatten() {
-        match key.as_str() {
-            "additionalClaims" => {
-                let claims = value.as_array().into_iter().flatten().map(|claim| {
-                    let fields = claim.as_object().into_iter().flatten().map(|(k, v)| (pascal(k), v.clone()));
-                    Value::Object(fields.collect())
-                });
-                out.insert("AdditionalClaims".into(), Value::Array(claims.collect()));
-            }
-            _ => {
-                out.insert(pascal(key), value.clone());
-            }
-        }
-    }
+    put(&mut out, "UserPoolArn", Some(user_pool_arn));
+    put(&mut out, "UserPoolClientId", Some(user_pool_client_id));
+    put(&mut out, "UserPoolDomain", Some(user_pool_domain));
+    put(&mut out, "Scope", scope.as_ref());
+    put(&mut out, "AuthenticationRequestExtraParams", authentication_request_extra_params.as_ref());
+    put(&mut out, "OnUnauthenticatedRequest", on_unauthenticated_request.as_ref());
+    put(&mut out, "SessionCookieName", session_cookie_name.as_ref());
+    put(&mut out, "SessionTimeout", session_timeout.as_ref());
+    Value::Object(out)
+}
+
+/// A JWT validation action's config in ELBv2's shape, every field as given.
+fn jwt_config(c: &JwtValidationActionConfig) -> Value {
+    let JwtValidationActionConfig { issuer, jwks_endpoint, additional_claims } = c;
+    let claims = additional_claims.as_ref().map(|claims| {
+        claims
+            .iter()
+            .map(|JwtValidationActionAdditionalClaim { format, name, values }| {
+                json!({"Format": format, "Name": name, "Values": values})
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut out = Map::new();
+    put(&mut out, "Issuer", Some(issuer));
+    put(&mut out, "JwksEndpoint", Some(jwks_endpoint));
+    put(&mut out, "AdditionalClaims", claims.as_ref());
     Value::Object(out)
 }
 
 /// An OIDC action's config. The client id and secret are references to keys of the named
 /// Secret in the configuration's own `namespace`, read when the plan is applied; every other
 /// field is copied literally.
-fn oidc_config(config: &Value, namespace: &str) -> Result<AuthenticateOidcConfig, ActionError> {
-    let c: AuthenticateOidcActionConfig = serde_json::from_value(config.clone()).map_err(ActionError::OidcConfig)?;
+fn oidc_config(c: &AuthenticateOidcActionConfig, namespace: &str) -> AuthenticateOidcConfig {
+    let AuthenticateOidcActionConfig {
+        authorization_endpoint,
+        secret,
+        issuer,
+        token_endpoint,
+        user_info_endpoint,
+        scope,
+        authentication_request_extra_params,
+        on_unauthenticated_request,
+        session_cookie_name,
+        session_timeout,
+        use_existing_client_secret,
+    } = c;
     let credential = |key: &str| {
         Credential::SecretRef(SecretKeyRef {
             namespace: namespace.to_owned(),
-            name: c.secret.name.clone(),
+            name: secret.name.clone(),
             key: key.to_owned(),
         })
     };
-    let keep_secret = c.use_existing_client_secret == Some(true);
-    Ok(AuthenticateOidcConfig {
+    let keep_secret = *use_existing_client_secret == Some(true);
+    AuthenticateOidcConfig {
         client_id: credential("clientID"),
         client_secret: (!keep_secret).then(|| credential("clientSecret")),
-        issuer: c.issuer,
-        authorization_endpoint: c.authorization_endpoint,
-        token_endpoint: c.token_endpoint,
-        user_info_endpoint: c.user_info_endpoint,
-        scope: c.scope,
-        session_cookie_name: c.session_cookie_name,
-        session_timeout: c.session_timeout,
-        authentication_request_extra_params: c.authentication_request_extra_params,
-        on_unauthenticated_request: c.on_unauthenticated_request.as_ref().map(enum_text),
-        use_existing_client_secret: c.use_existing_client_secret,
-    })
+        issuer: issuer.clone(),
+        authorization_endpoint: authorization_endpoint.clone(),
+        token_endpoint: token_endpoint.clone(),
+        user_info_endpoint: user_info_endpoint.clone(),
+        scope: scope.clone(),
+        session_cookie_name: session_cookie_name.clone(),
+        session_timeout: *session_timeout,
+        authentication_request_extra_params: authentication_request_extra_params.clone(),
+        on_unauthenticated_request: on_unauthenticated_request.as_ref().map(enum_text),
+        use_existing_client_secret: *use_existing_client_secret,
+    }
 }
 
-fn source_ip(config: &Value, match_index: usize) -> Vec<Condition> {
+/// The configuration's source-IP conditions that apply to the route match `match_index`.
+fn source_ip(conditions: &[ListenerRuleCondition], match_index: usize) -> Vec<Condition> {
     let mut out = Vec::new();
-    for c in config.get("conditions").and_then(Value::as_array).into_iter().flatten() {
-        let applies = c
-            .get("matchIndexes")
-            .and_then(Value::as_array)
-            .is_none_or(|ix| ix.iter().any(|i| i.as_u64() == Some(match_index as u64)));
-        if c.get("field").and_then(Value::as_str) == Some("source-ip") && applies {
-            let values = c
-                .pointer("/sourceIPConfig/values")
-                .and_then(Value::as_array)
-                .map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default();
-            out.push(Condition {
-                field: "source-ip".into(),
-                source_ip_config: Some(Values { values, regex_values: Vec::new() }),
-                ..Condition::default()
-            });
+    for ListenerRuleCondition { field, source_ip_config, match_indexes } in conditions {
+        let applies = match_indexes.as_ref().is_none_or(|ix| ix.iter().any(|i| usize::try_from(*i) == Ok(match_index)));
+        match field {
+            ListenerRuleConditionField::SourceIp if applies => {
+                let values = source_ip_config
+                    .as_ref()
+                    .map(|SourceIpConditionConfig { values }| values.clone())
+                    .unwrap_or_default();
+                out.push(Condition {
+                    field: "source-ip".into(),
+                    source_ip_config: Some(Values { values, regex_values: Vec::new() }),
+                    ..Condition::default()
+                });
+            }
+            ListenerRuleConditionField::SourceIp => {}
         }
     }
     out
@@ -298,61 +337,72 @@ pub fn actions(input: &RuleActions) -> Result<RuleParts, ActionError> {
     let mut redirect_query = None;
     let mut needs_tls = false;
     if let Some(config) = input.config {
-        for a in config.get("actions").and_then(Value::as_array).into_iter().flatten() {
-            let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
-            let auth = |key: &str| a.get(key).map(auth_config);
-            match kind {
+        let ListenerRuleConfigurationSpec { actions, conditions, tags: _ } = config;
+        for a in actions.iter().flatten() {
+            let ActionSpec {
+                r#type,
+                forward_config,
+                redirect_config,
+                fixed_response_config,
+                authenticate_cognito_config,
+                authenticate_oidc_config,
+                jwt_validation_config,
+            } = a;
+            let authenticates = matches!(
+                r#type,
+                ActionType::AuthenticateOidc | ActionType::AuthenticateCognito | ActionType::JwtValidation
+            );
+            match r#type {
                 // ALB authenticates on HTTPS listeners only; plain HTTP must not serve the route
                 // unauthenticated, so there the rule answers 403 instead.
-                "authenticate-oidc" | "authenticate-cognito" | "jwt-validation"
-                    if input.listener_protocol != "HTTPS" =>
-                {
-                    needs_tls = true;
-                }
-                "authenticate-oidc" | "authenticate-cognito" | "jwt-validation" => {
-                    let oidc = match a.get("authenticateOIDCConfig") {
-                        Some(c) if kind == "authenticate-oidc" => Some(oidc_config(c, input.namespace)?),
-                        _ => None,
-                    };
+                _ if authenticates && input.listener_protocol != "HTTPS" => needs_tls = true,
+                ActionType::AuthenticateOidc | ActionType::AuthenticateCognito | ActionType::JwtValidation => {
                     pre.push(Action {
-                        r#type: kind.into(),
-                        authenticate_oidc_config: oidc,
-                        authenticate_cognito_config: (kind == "authenticate-cognito")
-                            .then(|| auth("authenticateCognitoConfig"))
-                            .flatten(),
-                        jwt_validation_config: (kind == "jwt-validation")
-                            .then(|| auth("jwtValidationConfig"))
-                            .flatten(),
+                        r#type: enum_text(r#type),
+                        authenticate_oidc_config: authenticate_oidc_config
+                            .as_ref()
+                            .filter(|_| *r#type == ActionType::AuthenticateOidc)
+                            .map(|c| oidc_config(c, input.namespace)),
+                        authenticate_cognito_config: authenticate_cognito_config
+                            .as_ref()
+                            .filter(|_| *r#type == ActionType::AuthenticateCognito)
+                            .map(cognito_config),
+                        jwt_validation_config: jwt_validation_config
+                            .as_ref()
+                            .filter(|_| *r#type == ActionType::JwtValidation)
+                            .map(jwt_config),
                         ..Action::default()
                     });
                 }
-                "fixed-response" => {
-                    let c = a.get("fixedResponseConfig").cloned().unwrap_or(Value::Null);
-                    let code = c
-                        .get("statusCode")
-                        .map(|v| v.as_i64().map_or_else(|| v.as_str().unwrap_or("").to_owned(), |n| n.to_string()))
-                        .unwrap_or_default();
-                    last = Some(fixed_response(
-                        &code,
-                        c.get("contentType").and_then(Value::as_str).unwrap_or("text/plain"),
-                        c.get("messageBody").and_then(Value::as_str),
-                    ));
+                ActionType::FixedResponse => {
+                    let (code, content_type, body) = match fixed_response_config {
+                        Some(FixedResponseActionConfig { status_code, content_type, message_body }) => (
+                            status_code.to_string(),
+                            content_type.as_ref().map_or_else(|| "text/plain".to_owned(), enum_text),
+                            message_body.as_deref(),
+                        ),
+                        None => (String::new(), "text/plain".to_owned(), None),
+                    };
+                    last = Some(fixed_response(&code, &content_type, body));
                 }
-                "forward" => {
-                    if let Some(s) = a.pointer("/forwardConfig/targetGroupStickinessConfig") {
+                ActionType::Forward => {
+                    let sticky =
+                        forward_config.as_ref().and_then(|ForwardActionConfig { target_group_stickiness_config }| {
+                            target_group_stickiness_config.as_ref()
+                        });
+                    if let Some(TargetGroupStickinessConfig { duration_seconds, enabled }) = sticky {
                         stickiness = Some(StickinessConfig {
-                            enabled: s.get("enabled").and_then(Value::as_bool).unwrap_or(false),
-                            duration_seconds: s.get("durationSeconds").and_then(Value::as_i64).map(|n| n as i32),
+                            enabled: enabled.unwrap_or(false),
+                            duration_seconds: *duration_seconds,
                         });
                     }
                 }
-                "redirect" => {
-                    redirect_query = a.pointer("/redirectConfig/query").and_then(Value::as_str).map(str::to_owned)
+                ActionType::Redirect => {
+                    redirect_query = redirect_config.as_ref().and_then(|RedirectActionConfig { query }| query.clone());
                 }
-                _ => {}
             }
         }
-        parts.conditions = source_ip(config, input.match_index);
+        parts.conditions = source_ip(conditions.as_deref().unwrap_or_default(), input.match_index);
     }
     let matched_prefix = match input.rule.matches.get(input.match_index) {
         Some(RouteMatch::Http(m)) => m.path.as_ref().and_then(|p| p.value.clone()),
@@ -475,11 +525,11 @@ mod tests {
         );
     }
 
-    fn oidc(extra: Value) -> Value {
+    fn oidc(extra: Value) -> AuthenticateOidcActionConfig {
         let mut c = json!({"issuer": "https://i", "authorizationEndpoint": "https://i/a", "tokenEndpoint": "https://i/t",
                            "userInfoEndpoint": "https://i/u", "secret": {"name": "s"}});
         c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        c
+        serde_json::from_value(c).expect("a valid OIDC config")
     }
 
     fn secret_ref(key: &str) -> Credential {
@@ -488,21 +538,15 @@ mod tests {
 
     #[test]
     fn oidc_client_credentials_are_typed_references_to_the_configurations_own_namespace() {
-        let config = oidc_config(&oidc(json!({"authenticationRequestExtraParams": {"a_b": "1"}})), "ns").unwrap();
+        let config = oidc_config(&oidc(json!({"authenticationRequestExtraParams": {"a_b": "1"}})), "ns");
         assert_eq!(config.client_id, secret_ref("clientID"));
         assert_eq!(config.client_secret, Some(secret_ref("clientSecret")));
         assert_eq!(config.issuer, "https://i");
         let plan = serde_json::to_value(&config).unwrap();
         assert_eq!(plan["ClientId"], json!({"SecretRef": {"namespace": "ns", "name": "s", "key": "clientID"}}));
         assert_eq!(plan["AuthenticationRequestExtraParams"], json!({"a_b": "1"}));
-        let existing = oidc_config(&oidc(json!({"useExistingClientSecret": true})), "ns").unwrap();
+        let existing = oidc_config(&oidc(json!({"useExistingClientSecret": true})), "ns");
         assert_eq!(existing.client_secret, None);
-        assert!(
-            oidc_config(&json!({"issuer": "https://i"}), "ns")
-                .unwrap_err()
-                .to_string()
-                .contains("authenticateOIDCConfig")
-        );
     }
 
     #[test]
@@ -511,8 +555,7 @@ mod tests {
         let config = oidc_config(
             &oidc(json!({"scope": lure, "sessionCookieName": lure, "authenticationRequestExtraParams": {"p": lure}})),
             "ns",
-        )
-        .unwrap();
+        );
         assert_eq!(config.scope.as_deref(), Some(lure));
         assert_eq!(config.session_cookie_name.as_deref(), Some(lure));
         assert_eq!(config.authentication_request_extra_params.unwrap()["p"], lure);
@@ -525,14 +568,21 @@ mod tests {
 
     #[test]
     fn auth_configs_take_elbv2_names() {
-        let cognito = auth_config(&json!({"userPoolArn": "arn", "authenticationRequestExtraParams": {"a_b": "1"}}));
-        assert_eq!(cognito, json!({"UserPoolArn": "arn", "AuthenticationRequestExtraParams": {"a_b": "1"}}));
-        let jwt = auth_config(
-            &json!({"jwksEndpoint": "https://j", "additionalClaims": [{"format": "single-string", "name": "n", "values": ["v"]}]}),
-        );
+        let cognito: AuthenticateCognitoActionConfig = serde_json::from_value(json!({"userPoolArn": "arn",
+            "userPoolClientId": "id", "userPoolDomain": "d", "authenticationRequestExtraParams": {"a_b": "1"}}))
+        .unwrap();
         assert_eq!(
-            jwt,
-            json!({"JwksEndpoint": "https://j", "AdditionalClaims": [{"Format": "single-string", "Name": "n", "Values": ["v"]}]})
+            cognito_config(&cognito),
+            json!({"UserPoolArn": "arn", "UserPoolClientId": "id", "UserPoolDomain": "d",
+                   "AuthenticationRequestExtraParams": {"a_b": "1"}})
+        );
+        let jwt: JwtValidationActionConfig = serde_json::from_value(json!({"issuer": "https://i",
+            "jwksEndpoint": "https://j", "additionalClaims": [{"format": "single-string", "name": "n", "values": ["v"]}]}))
+        .unwrap();
+        assert_eq!(
+            jwt_config(&jwt),
+            json!({"Issuer": "https://i", "JwksEndpoint": "https://j",
+                   "AdditionalClaims": [{"Format": "single-string", "Name": "n", "Values": ["v"]}]})
         );
     }
 }

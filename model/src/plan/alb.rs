@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use albatross_k8s::aws::ListenerRuleConfigurationSpec;
 use albatross_k8s::aws::load_balancer_configuration::LoadBalancerConfigurationSpec;
 use albatross_k8s::gateway_api::v1::grpcroutes::GrpcRouteRulesMatches;
 use albatross_k8s::gateway_api::v1::httproutes::HttpRouteRulesMatches;
 use albatross_k8s::route::{AnyRoute, ObjectKey, RouteMatch, RouteRule};
-use serde_json::Value;
 
 use super::actions::{self, RuleActions};
 use super::attach::{self, Attachment, Failure};
@@ -235,7 +235,11 @@ struct RouteRules {
 }
 
 /// The ListenerRuleConfiguration a rule names, if any; `Err` when it cannot be used.
-fn rule_config<'a>(snapshot: &'a Snapshot, namespace: &str, rule: &RouteRule) -> Result<Option<&'a Value>, String> {
+fn rule_config<'a>(
+    snapshot: &'a Snapshot,
+    namespace: &str,
+    rule: &RouteRule,
+) -> Result<Option<&'a ListenerRuleConfigurationSpec>, String> {
     let names: Vec<String> = rule
         .filters
         .iter()
@@ -252,7 +256,7 @@ fn rule_config<'a>(snapshot: &'a Snapshot, namespace: &str, rule: &RouteRule) ->
         .rule_configs
         .get(&ObjectKey::new(namespace, name.clone()))
         .ok_or_else(|| format!("ListenerRuleConfiguration {namespace}/{name} not found"))?;
-    Ok(config.raw.get("spec"))
+    Ok(Some(&config.spec))
 }
 
 fn route_rules(
@@ -328,7 +332,7 @@ fn route_rules(
                         }
                     };
                     let id = rule_id(&route.spec, ri, rule, mi, host);
-                    let tags = config::string_map(config.and_then(|c| c.get("tags")));
+                    let tags = config.and_then(|c| c.tags.clone()).unwrap_or_default();
                     if let Some(problem) = naming::reserved_tag(tags.keys()) {
                         out.refused = Some(("UnsupportedValue", format!("ListenerRuleConfiguration {problem}")));
                         return out;

@@ -10,8 +10,6 @@ use albatross_k8s::gateway_api::v1::gatewayclasses::GatewayClassSpec;
 use albatross_k8s::gateway_api::v1::gateways::GatewaySpec;
 use albatross_k8s::route::ObjectKey;
 
-use serde_json::Value;
-
 use super::attach::Failure;
 use super::env::Env;
 use super::hostname;
@@ -156,12 +154,6 @@ fn merge_by<T>(low: Option<Vec<T>>, high: Option<Vec<T>>, key: impl Fn(&T) -> St
         }
         (old, new) => new.or(old),
     }
-}
-
-pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
-        .unwrap_or_default()
 }
 
 /// The LoadBalancerConfiguration's listener configuration for `PROTOCOL:port`.
