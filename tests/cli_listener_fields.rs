@@ -166,3 +166,39 @@ spec:
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
 }
+
+/// As LBC takes it: `trustStore` by name is looked up (DescribeTrustStores), and the listener gets
+/// the store's ARN; a name no store has leaves the Gateway not programmed, saying so.
+#[tokio::test]
+async fn a_trust_store_named_instead_of_given_by_arn_is_looked_up() {
+    let world = world().await;
+    let aws = through_proxy(&world).await;
+    let store = aws
+        .elbv2
+        .create_trust_store()
+        .name("clients")
+        .ca_certificates_bundle_s3_bucket("certs")
+        .ca_certificates_bundle_s3_key("clients.pem")
+        .send()
+        .await
+        .unwrap();
+    let arn = store.trust_stores()[0].trust_store_arn().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    configured(dir.path());
+    let gateway = dir.path().join("gateway.yaml");
+    let by_name = std::fs::read_to_string(&gateway).unwrap().replace(TRUST_STORE, "clients");
+    std::fs::write(&gateway, &by_name).unwrap();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lb = load_balancer_arn(&aws, "my-example-gateway-alb").await;
+    let https = listener_on(&aws, &lb, 443).await;
+    assert_eq!(https.mutual_authentication().and_then(|m| m.trust_store_arn()), Some(arn.as_str()));
+    world.proxy.clear_calls();
+    let out = reconcile(&world, dir.path(), &[]).await;
+    assert_eq!(mutations(&world), Vec::<String>::new(), "{}", text(&out));
+
+    std::fs::write(&gateway, by_name.replace("trustStore: clients", "trustStore: nobody")).unwrap();
+    let out = reconcile(&world, dir.path(), &["--full-check"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no trust store is named nobody"), "{}", text(&out));
+}

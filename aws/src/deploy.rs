@@ -88,6 +88,7 @@ impl Deployer {
     pub async fn resolve(&self, stack: &Stack, existing: bool) -> Result<Stack, AwsError> {
         let mut stack = stack.clone();
         self.resolve_subnets(&mut stack.load_balancer, existing).await?;
+        self.resolver.trust_store_arns(&mut stack).await?;
         let lb = &mut stack.load_balancer;
         if lb.settings.disable_security_group {
             // An NLB without security groups: none managed, none given.

@@ -30,6 +30,7 @@ const READ: &[&str] = &[
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTrustStores",
     "shield:DescribeProtection",
     "tag:GetResources",
     "wafv2:GetWebACLForResource",

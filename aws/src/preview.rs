@@ -273,6 +273,7 @@ impl DryRun {
         let existing = observation.stack.load_balancer.is_some();
         let mut resolved = stack.clone();
         self.deployer.resolve_subnets(&mut resolved.load_balancer, existing).await?;
+        self.resolver.trust_store_arns(&mut resolved).await?;
         let lb = &resolved.load_balancer;
         if !lb.settings.disable_security_group && lb.security_groups.is_empty() {
             let (groups, steps) = self.resolver.preview_managed_security_groups(&resolved).await?;

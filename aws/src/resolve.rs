@@ -9,6 +9,7 @@
 mod certificates;
 mod security_groups;
 mod subnets;
+mod trust_stores;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -61,6 +61,9 @@
 //! Fields moto drops are emulated on its answers: `TargetControlPort` and listener
 //! `MutualAuthentication` (see [`emulate`]).
 //!
+//! Emulated with state (always): ELBv2 trust stores (CreateTrustStore, DescribeTrustStores,
+//! DeleteTrustStore), answered by the proxy; see `proxy/trust_stores.rs`.
+//!
 //! Emulated with state (always; its refusals with the rules on): NLB `QUIC` and `TCP_QUIC`
 //! listeners and target groups, which moto refuses, carried as UDP; see `proxy/quic.rs`.
 //!
@@ -123,6 +126,7 @@ mod limits;
 mod protocol;
 mod quic;
 mod rules;
+mod trust_stores;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -461,6 +465,8 @@ struct State {
     modified: association::Modified,
     /// Listeners and target groups moto holds as UDP that are QUIC (`quic`).
     quic: quic::Quic,
+    /// ELBv2 trust stores (`trust_stores`).
+    trust_stores: trust_stores::TrustStores,
 }
 
 struct Shared {
@@ -488,6 +494,7 @@ impl Shared {
                 extras: std::collections::BTreeMap::new(),
                 modified: association::Modified::default(),
                 quic: quic::Quic::default(),
+                trust_stores: trust_stores::TrustStores::default(),
             }),
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
@@ -658,9 +665,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         (state.aws_rules, state.quotas)
     };
     let elbv2_form = form.as_ref().filter(|_| identity.service == service::ELBV2);
-    let emulated = elbv2_form.and_then(|f| lb_settings::respond(&mut shared.state().extras, &identity.action, f));
+    let region = identity.region.as_deref().unwrap_or("us-east-1");
+    let emulated = elbv2_form.and_then(|f| {
+        let mut state = shared.state();
+        let lb = lb_settings::respond(&mut state.extras, &identity.action, f).map(Ok);
+        lb.or_else(|| trust_stores::respond(&mut state.trust_stores, &identity.action, f, region))
+    });
     let verdict = match (&form, aws_rules && identity.service == service::ELBV2, emulated) {
-        (_, _, Some(body)) => rules::Verdict::Respond { body },
+        (_, _, Some(Ok(body))) => rules::Verdict::Respond { body },
+        (_, _, Some(Err(r))) => rules::Verdict::Refuse { code: r.code, message: r.message },
         (Some(form), true, None) => match emulate::check(&identity.action, form) {
             Err(r) => rules::Verdict::Refuse { code: r.code, message: r.message },
             Ok(()) => {

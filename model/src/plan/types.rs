@@ -156,6 +156,7 @@ pub struct ListenerPlan {
 pub struct MutualAuthenticationPlan {
     /// `off`, `passthrough` or `verify`.
     pub mode: String,
+    /// The trust store's ARN, or its name until apply looks it up (DescribeTrustStores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_store_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
