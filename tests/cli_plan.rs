@@ -106,3 +106,29 @@ fn a_field_the_controller_would_refuse_makes_exit_code_1_and_names_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_default_ssl_policy_can_be_lbcs_and_must_be_a_policy_name() {
+    let certs = certificates();
+    let path = certs.path().to_str().unwrap();
+    let policy = |out: &Output| {
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        plan["stacks"][0]["Listeners"][1]["SslPolicy"].as_str().unwrap().to_owned()
+    };
+    let ours = albatross(&["plan", "examples/blue-orange", "-o", "json", "--certificates", path]);
+    assert_eq!(policy(&ours), "ELBSecurityPolicy-TLS13-1-2-2021-06");
+    let lbc = albatross(&[
+        "plan",
+        "examples/blue-orange",
+        "-o",
+        "json",
+        "--certificates",
+        path,
+        "--default-ssl-policy",
+        "ELBSecurityPolicy-2016-08",
+    ]);
+    assert_eq!(policy(&lbc), "ELBSecurityPolicy-2016-08");
+    let bad = albatross(&["plan", "examples/blue-orange", "--default-ssl-policy", "TLS13; rm -rf /"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an ELBv2 SSL policy name"));
+}

@@ -58,6 +58,8 @@ pub struct Settings {
     pub namespace: String,
     pub controllers: Controllers,
     pub limits: AwsLimits,
+    /// SSL policy of listeners whose configuration names none.
+    pub default_ssl_policy: String,
     pub resync: Duration,
     pub concurrency: usize,
     /// This replica's name, for Events.
@@ -293,6 +295,7 @@ impl Controller {
             limits: self.settings.limits.clone(),
             certificates,
             now: k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            default_ssl_policy: self.settings.default_ssl_policy.clone(),
             ..Env::default()
         }
     }

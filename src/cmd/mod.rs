@@ -148,6 +148,26 @@ impl AwsArgs {
     }
 }
 
+/// The SSL policy of an HTTPS or TLS listener whose configuration names none.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SslPolicyArgs {
+    /// SSL policy for HTTPS and TLS listeners whose LoadBalancerConfiguration sets no `sslPolicy`.
+    /// LBC's default is ELBSecurityPolicy-2016-08 (TLS 1.0 and up): give it to keep the policy of
+    /// listeners LBC made when switching.
+    #[arg(long, env = "ALBATROSS_DEFAULT_SSL_POLICY", default_value = albatross_model::plan::DEFAULT_SSL_POLICY, value_parser = ssl_policy)]
+    pub default_ssl_policy: String,
+}
+
+/// An ELBv2 SSL policy name, as the CRD's `sslPolicy` takes it.
+fn ssl_policy(s: &str) -> Result<String, String> {
+    let name = s.strip_prefix("ELBSecurityPolicy-").unwrap_or_default();
+    if s.len() <= 128 && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not an ELBv2 SSL policy name (ELBSecurityPolicy-...)"))
+    }
+}
+
 /// AWS quotas that accounts can raise; the defaults are AWS's.
 #[derive(clap::Args, Debug, Clone)]
 pub struct QuotaArgs {

@@ -34,6 +34,8 @@ pub struct PlanArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub quotas: super::QuotaArgs,
+    #[command(flatten)]
+    pub ssl: super::SslPolicyArgs,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             None => Vec::new(),
         },
         now: args.now.clone().unwrap_or_else(now_rfc3339),
+        default_ssl_policy: args.ssl.default_ssl_policy.clone(),
         ..Env::default()
     };
     let build = plan::build(&snapshot, &env);

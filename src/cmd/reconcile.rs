@@ -55,6 +55,8 @@ pub struct ReconcileArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub quotas: super::QuotaArgs,
+    #[command(flatten)]
+    pub ssl: super::SslPolicyArgs,
 }
 
 pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
@@ -127,6 +129,7 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
         limits: args.quotas.limits(),
         certificates,
         now: chrono_now(),
+        default_ssl_policy: args.ssl.default_ssl_policy.clone(),
         ..Env::default()
     };
     let mut build = plan::build(&snapshot, &env);

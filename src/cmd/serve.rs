@@ -23,7 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-use super::{AwsArgs, QuotaArgs, RuleArgs};
+use super::{AwsArgs, QuotaArgs, RuleArgs, SslPolicyArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -83,6 +83,8 @@ pub struct ServeArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub quotas: QuotaArgs,
+    #[command(flatten)]
+    pub ssl: SslPolicyArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -179,6 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         namespace: args.namespace.clone(),
         controllers: controllers.clone(),
         limits: args.quotas.limits(),
+        default_ssl_policy: args.ssl.default_ssl_policy.clone(),
         resync: Duration::from_secs(args.resync_seconds.max(10)),
         concurrency: args.concurrency,
         instance: Some(identity),
@@ -273,6 +276,7 @@ mod tests {
             namespace: "ns".into(),
             controllers: Default::default(),
             limits: Default::default(),
+            default_ssl_policy: albatross_model::plan::DEFAULT_SSL_POLICY.into(),
             resync: Duration::from_secs(600),
             concurrency: 1,
             instance: None,

@@ -44,6 +44,9 @@ pub struct Env {
     pub default_ssl_policy: String,
 }
 
+/// The SSL policy of a listener whose configuration names none: TLS 1.2 and 1.3 only.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
 impl Default for Env {
     fn default() -> Self {
         Self {
@@ -57,7 +60,7 @@ impl Default for Env {
             now: "1970-01-01T00:00:00Z".into(),
             default_scheme: super::wire::Scheme::Internal,
             default_target_type: super::wire::TargetType::Ip,
-            default_ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
+            default_ssl_policy: DEFAULT_SSL_POLICY.into(),
         }
     }
 }

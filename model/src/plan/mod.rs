@@ -24,7 +24,7 @@ mod target_group;
 pub mod types;
 pub mod wire;
 
-pub use env::{AcmCertificate, Env, ExistingLoadBalancer};
+pub use env::{AcmCertificate, DEFAULT_SSL_POLICY, Env, ExistingLoadBalancer};
 pub use listeners::selector_matches;
 pub use load_balancer::{CAPACITY_TAG, IPAM_TAG, MANAGED, RESERVED_TAG_PREFIX, SHIELD_TAG, WEB_ACL_TAG};
 pub use precedence::{RuleKey, compare};

@@ -95,6 +95,7 @@ pub async fn replica(
         namespace: "albatross-system".into(),
         controllers: Controllers::default(),
         limits: AwsLimits::default(),
+        default_ssl_policy: albatross_model::plan::DEFAULT_SSL_POLICY.into(),
         resync: Duration::from_secs(600),
         concurrency: 2,
         instance: Some(identity.into()),
