@@ -54,6 +54,12 @@ impl Form {
     pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
         form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
     }
+
+    /// A form of these pairs, in order (for tests of what reads forms).
+    #[cfg(test)]
+    pub(crate) fn of(pairs: &[(&str, &str)]) -> Form {
+        Form(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
 }
 
 /// `(region, service)` of a SigV4 `Authorization` header's credential scope.
