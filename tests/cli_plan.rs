@@ -132,3 +132,30 @@ fn the_default_ssl_policy_can_be_lbcs_and_must_be_a_policy_name() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not an ELBv2 SSL policy name"));
 }
+
+#[test]
+fn the_default_target_type_can_be_lbcs() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["gateway.yaml", "routes.yaml", "services.yaml"] {
+        let text = std::fs::read_to_string(std::path::Path::new("examples/blue-orange").join(file)).unwrap();
+        // The API server would have given the NodePort Service its port.
+        let text = text.replace(
+            "    targetPort: 8080\n    protocol: TCP\n  type: NodePort",
+            "    targetPort: 8080\n    nodePort: 30080\n    protocol: TCP\n  type: NodePort",
+        );
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let certs = certificates();
+    let orange = |extra: &[&str]| {
+        let mut args = vec!["plan", dir.path().to_str().unwrap(), "-o", "json", "--certificates"];
+        args.push(certs.path().to_str().unwrap());
+        args.extend_from_slice(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_albatross")).args(&args).output().unwrap();
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let groups = plan["stacks"][0]["TargetGroups"].as_array().unwrap().clone();
+        let tg = groups.into_iter().find(|g| g["Id"].as_str().unwrap().contains("service-orange")).unwrap();
+        (tg["TargetType"].as_str().unwrap().to_owned(), tg["Port"].as_i64().unwrap())
+    };
+    assert_eq!(orange(&[]), ("ip".to_owned(), 8080));
+    assert_eq!(orange(&["--default-target-type", "instance"]), ("instance".to_owned(), 30080));
+}

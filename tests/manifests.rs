@@ -871,6 +871,7 @@ fn the_chart_deployment_matches_the_plain_one_in_what_matters() {
         ("ALBATROSS_QUOTA_TARGET_GROUPS_PER_ALB", &values["quotas"]["targetGroupsPerAlb"]),
         ("ALBATROSS_QUOTA_CERTIFICATES_PER_LB", &values["quotas"]["certificatesPerLb"]),
         ("ALBATROSS_DEFAULT_SSL_POLICY", &values["listeners"]["defaultSslPolicy"]),
+        ("ALBATROSS_DEFAULT_TARGET_TYPE", &values["targetGroups"]["defaultTargetType"]),
         ("ALBATROSS_LOG_LEVEL", &values["logging"]["level"]),
         ("ALBATROSS_LOG_FORMAT", &values["logging"]["format"]),
     ];

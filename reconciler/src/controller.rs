@@ -60,6 +60,8 @@ pub struct Settings {
     pub limits: AwsLimits,
     /// SSL policy of listeners whose configuration names none.
     pub default_ssl_policy: String,
+    /// Target type of target groups whose configuration sets none.
+    pub default_target_type: plan::wire::TargetType,
     pub resync: Duration,
     pub concurrency: usize,
     /// This replica's name, for Events.
@@ -296,6 +298,7 @@ impl Controller {
             certificates,
             now: k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             default_ssl_policy: self.settings.default_ssl_policy.clone(),
+            default_target_type: self.settings.default_target_type,
             ..Env::default()
         }
     }

@@ -47,6 +47,8 @@ pub fn injected(cache: &Cache, namespace: &str) -> bool {
 /// Chooses the gates of new pods from the watch caches, for the webhook.
 pub struct Injector {
     controllers: Controllers,
+    /// The controller's default target type: which backends get target groups depends on it.
+    default_target_type: plan::wire::TargetType,
     /// Services our Gateways' target groups serve, and the generation of the kinds that decide
     /// it.
     backends: Mutex<Option<(u64, Arc<HashSet<ObjectKey>>)>>,
@@ -56,10 +58,14 @@ pub struct Injector {
 /// The build is the controller's own (`model::build`): a target group exists only for a backend
 /// of an accepted route that resolved, across namespaces only with a ReferenceGrant. Every
 /// replica answers pod admissions but only the leader reconciles, so each builds for itself.
-pub fn resolved_backends(cache: &Cache, controllers: &Controllers) -> HashSet<ObjectKey> {
+pub fn resolved_backends(
+    cache: &Cache,
+    controllers: &Controllers,
+    default_target_type: plan::wire::TargetType,
+) -> HashSet<ObjectKey> {
     let objects: Vec<Value> = Kind::BUILD_INPUTS.iter().flat_map(|k| cache.list(*k)).map(|v| (*v).clone()).collect();
     let (snapshot, _) = Snapshot::from_objects(objects);
-    let env = Env { controllers: controllers.clone(), ..Env::default() };
+    let env = Env { controllers: controllers.clone(), default_target_type, ..Env::default() };
     let build = plan::build(&snapshot, &env);
     // A Gateway in dry run registers no target: its pods would wait on a gate nobody opens.
     let dry_run: HashSet<String> = cache
@@ -74,7 +80,13 @@ pub fn resolved_backends(cache: &Cache, controllers: &Controllers) -> HashSet<Ob
 
 impl Injector {
     pub fn new(controllers: Controllers) -> Self {
-        Self { controllers, backends: Mutex::new(None) }
+        Self { controllers, default_target_type: plan::wire::TargetType::Ip, backends: Mutex::new(None) }
+    }
+
+    /// The same default target type as the controller's (`--default-target-type`).
+    pub fn with_default_target_type(mut self, target_type: plan::wire::TargetType) -> Self {
+        self.default_target_type = target_type;
+        self
     }
 
     /// The gates a new pod in `namespace` gets: one per Service of its namespace that selects it
@@ -118,7 +130,7 @@ impl Injector {
         {
             return set.clone();
         }
-        let set = resolved_backends(cache, &self.controllers);
+        let set = resolved_backends(cache, &self.controllers, self.default_target_type);
         let set = Arc::new(set);
         *held = Some((generation, set.clone()));
         set
@@ -256,6 +268,14 @@ mod tests {
         let mut gated = pod("web");
         gated["spec"]["readinessGates"] = json!([{"conditionType": gate("web")}]);
         assert!(injector.gates(&cache(Some("enabled")), "apps", &gated).is_empty(), "already there");
+    }
+
+    /// With instance targets by default, a Service without a NodePort gets no target group, so its
+    /// pods must get no gate either: nobody would ever open it.
+    #[test]
+    fn the_gates_follow_the_controllers_default_target_type() {
+        let injector = Injector::new(Controllers::default()).with_default_target_type(plan::wire::TargetType::Instance);
+        assert!(injector.gates(&cache(Some("enabled")), "apps", &pod("web")).is_empty());
     }
 
     #[test]

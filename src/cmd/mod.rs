@@ -148,14 +148,34 @@ impl AwsArgs {
     }
 }
 
-/// The SSL policy of an HTTPS or TLS listener whose configuration names none.
+/// Defaults for what a configuration leaves out. LBC's differ; its flags of the same names set
+/// them, so a team switching can keep what LBC made.
 #[derive(clap::Args, Debug, Clone)]
-pub struct SslPolicyArgs {
+pub struct DefaultsArgs {
+    /// Target type of target groups whose TargetGroupConfiguration sets no `targetType`. LBC's
+    /// default is instance: give it to keep the target groups LBC made when switching.
+    #[arg(long, env = "ALBATROSS_DEFAULT_TARGET_TYPE", value_enum, default_value = "ip")]
+    pub default_target_type: TargetTypeArg,
     /// SSL policy for HTTPS and TLS listeners whose LoadBalancerConfiguration sets no `sslPolicy`.
     /// LBC's default is ELBSecurityPolicy-2016-08 (TLS 1.0 and up): give it to keep the policy of
     /// listeners LBC made when switching.
     #[arg(long, env = "ALBATROSS_DEFAULT_SSL_POLICY", default_value = albatross_model::plan::DEFAULT_SSL_POLICY, value_parser = ssl_policy)]
     pub default_ssl_policy: String,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetTypeArg {
+    Ip,
+    Instance,
+}
+
+impl DefaultsArgs {
+    pub fn target_type(&self) -> albatross_model::plan::wire::TargetType {
+        match self.default_target_type {
+            TargetTypeArg::Ip => albatross_model::plan::wire::TargetType::Ip,
+            TargetTypeArg::Instance => albatross_model::plan::wire::TargetType::Instance,
+        }
+    }
 }
 
 /// An ELBv2 SSL policy name, as the CRD's `sslPolicy` takes it.

@@ -35,7 +35,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub quotas: super::QuotaArgs,
     #[command(flatten)]
-    pub ssl: super::SslPolicyArgs,
+    pub defaults: super::DefaultsArgs,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             None => Vec::new(),
         },
         now: args.now.clone().unwrap_or_else(now_rfc3339),
-        default_ssl_policy: args.ssl.default_ssl_policy.clone(),
+        default_ssl_policy: args.defaults.default_ssl_policy.clone(),
+        default_target_type: args.defaults.target_type(),
         ..Env::default()
     };
     let build = plan::build(&snapshot, &env);

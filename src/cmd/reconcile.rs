@@ -56,7 +56,7 @@ pub struct ReconcileArgs {
     #[command(flatten)]
     pub quotas: super::QuotaArgs,
     #[command(flatten)]
-    pub ssl: super::SslPolicyArgs,
+    pub defaults: super::DefaultsArgs,
 }
 
 pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
@@ -129,7 +129,8 @@ async fn once(args: &ReconcileArgs, deployer: &Deployer) -> anyhow::Result<ExitC
         limits: args.quotas.limits(),
         certificates,
         now: chrono_now(),
-        default_ssl_policy: args.ssl.default_ssl_policy.clone(),
+        default_ssl_policy: args.defaults.default_ssl_policy.clone(),
+        default_target_type: args.defaults.target_type(),
         ..Env::default()
     };
     let mut build = plan::build(&snapshot, &env);

@@ -23,7 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-use super::{AwsArgs, QuotaArgs, RuleArgs, SslPolicyArgs};
+use super::{AwsArgs, DefaultsArgs, QuotaArgs, RuleArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -84,7 +84,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub quotas: QuotaArgs,
     #[command(flatten)]
-    pub ssl: SslPolicyArgs,
+    pub defaults: DefaultsArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -181,7 +181,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         namespace: args.namespace.clone(),
         controllers: controllers.clone(),
         limits: args.quotas.limits(),
-        default_ssl_policy: args.ssl.default_ssl_policy.clone(),
+        default_ssl_policy: args.defaults.default_ssl_policy.clone(),
+        default_target_type: args.defaults.target_type(),
         resync: Duration::from_secs(args.resync_seconds.max(10)),
         concurrency: args.concurrency,
         instance: Some(identity),
@@ -199,7 +200,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tokio::spawn(controller.clone().run());
     liveness.spawn("catalog", refresh_catalog(webhook.clone(), controller.clone(), controllers));
-    let injector = Injector::new(controller.settings.controllers.clone());
+    let injector =
+        Injector::new(controller.settings.controllers.clone()).with_default_target_type(args.defaults.target_type());
     let cached = controller.clone();
     let _ = webhook.pod_gates.set(Box::new(move |namespace, pod| injector.gates(&cached.cache, namespace, pod)));
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -277,6 +279,7 @@ mod tests {
             controllers: Default::default(),
             limits: Default::default(),
             default_ssl_policy: albatross_model::plan::DEFAULT_SSL_POLICY.into(),
+            default_target_type: albatross_model::plan::wire::TargetType::Ip,
             resync: Duration::from_secs(600),
             concurrency: 1,
             instance: None,

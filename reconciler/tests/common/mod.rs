@@ -96,6 +96,7 @@ pub async fn replica(
         controllers: Controllers::default(),
         limits: AwsLimits::default(),
         default_ssl_policy: albatross_model::plan::DEFAULT_SSL_POLICY.into(),
+        default_target_type: albatross_model::plan::wire::TargetType::Ip,
         resync: Duration::from_secs(600),
         concurrency: 2,
         instance: Some(identity.into()),
