@@ -65,6 +65,10 @@
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.
 //!
+//! Tag-filtered EC2 DescribeSecurityGroups (always, rules on or off) go to moto narrowed to the
+//! groups that can match, read from moto's tag store, so moto does not scan every tag for every
+//! group; the answer is moto's own. How and when: `proxy/security_groups.rs`.
+//!
 //! Emulated with state (always, rules on or off): the load balancer settings moto drops or lacks
 //! (customer-owned IPv4 pool, IPAM pools and ModifyIpPools, subnet mapping addresses, PrivateLink
 //! enforcement, capacity reservations); see `proxy/lb_settings.rs` for exactly what and how.
@@ -119,6 +123,7 @@ mod lb_settings;
 mod limits;
 mod protocol;
 mod rules;
+mod security_groups;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -347,6 +352,12 @@ impl Proxy {
         self.shared.state().buckets.as_ref().map(|b| *b.limits())
     }
 
+    /// Tag-filtered `DescribeSecurityGroups` answered from the narrowed query or as empty
+    /// (`proxy/security_groups.rs`) since the start.
+    pub fn narrowed_security_group_describes(&self) -> usize {
+        self.shared.state().narrowed_describes
+    }
+
     /// Calls answered `Throttling` by the [`AwsLimits`] buckets since the start (not reset by
     /// [`Proxy::clear_calls`]).
     pub fn rate_limited(&self) -> usize {
@@ -450,6 +461,8 @@ struct State {
     /// AWS's token buckets ([`ProxyOptions::limits`]).
     buckets: Option<limits::Buckets>,
     rate_limited: usize,
+    /// DescribeSecurityGroups narrowed by `security_groups`.
+    narrowed_describes: usize,
     emulated: emulate::Emulated,
     /// Load balancer settings moto does not keep, by ARN (`lb_settings`).
     extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
@@ -463,6 +476,7 @@ struct Shared {
     hold: watch::Sender<HoldState>,
     held: watch::Sender<usize>,
     request_ids: AtomicU64,
+    security_groups: security_groups::Narrower,
 }
 
 impl Shared {
@@ -478,6 +492,7 @@ impl Shared {
                 mutations: 0,
                 buckets: options.limits.map(|l| limits::Buckets::new(l, Instant::now())),
                 rate_limited: 0,
+                narrowed_describes: 0,
                 emulated: emulate::Emulated::default(),
                 extras: std::collections::BTreeMap::new(),
                 modified: association::Modified::default(),
@@ -485,6 +500,7 @@ impl Shared {
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
             request_ids: AtomicU64::new(1),
+            security_groups: security_groups::Narrower::default(),
         }
     }
 
@@ -668,6 +684,27 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         _ => rules::Verdict::Forward,
     };
 
+    // EC2 writes wait for a security group lookup's two reads, and it for them.
+    let _ec2 = if identity.service == service::EC2 && (mutating || identity.action == security_groups::ACTION) {
+        Some(shared.security_groups.lock().await)
+    } else {
+        None
+    };
+    let describe_sgs = identity.service == service::EC2 && identity.action == security_groups::ACTION;
+    let lookup = match (&form, parts.headers.get(AUTHORIZATION)) {
+        (Some(form), Some(auth)) if describe_sgs && matches!(verdict, rules::Verdict::Forward) => {
+            security_groups::lookup(&shared.upstream, form, auth, &shared.request_id()).await
+        }
+        _ => None,
+    };
+    if lookup.is_some() {
+        shared.state().narrowed_describes += 1;
+    }
+    let (verdict, body) = match lookup {
+        Some(security_groups::Lookup::Empty(answer)) => (rules::Verdict::Respond { body: answer }, Bytes::new()),
+        Some(security_groups::Lookup::Narrowed(narrowed)) => (verdict, Bytes::from(narrowed)),
+        None => (verdict, body),
+    };
     let (response, mutated) = match verdict {
         rules::Verdict::Refuse { code, message } => {
             (Upstreamed::from_error(error_response(&identity, 400, code, &message, &shared.request_id())), false)
