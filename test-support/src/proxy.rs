@@ -693,7 +693,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     let describe_sgs = identity.service == service::EC2 && identity.action == security_groups::ACTION;
     let lookup = match (&form, parts.headers.get(AUTHORIZATION)) {
         (Some(form), Some(auth)) if describe_sgs && matches!(verdict, rules::Verdict::Forward) => {
-            security_groups::lookup(&shared.upstream, form, auth, &shared.request_id()).await
+            security_groups::lookup(&shared.upstream, &shared.security_groups, form, auth, &shared.request_id()).await
         }
         _ => None,
     };

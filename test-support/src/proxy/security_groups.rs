@@ -7,17 +7,21 @@
 //! makes one or two per Gateway, grows with the cube of the fleet (86 to 98 % of moto's time at
 //! 766 Gateways, BENCHMARKS.md).
 //!
-//! The index is moto's own tag store, read once per request: the proxy asks moto
-//! `DescribeTags` (unrecorded, the request's own `Authorization`) for the security-group tags
-//! (`resource-id` `sg-*`) whose key is one of the filters' keys, one scan of the tags. From
-//! those rows it computes, per narrowing filter, the groups that can match it:
+//! The index is moto's own tag store, read once per request: for one of the request's narrowing
+//! filters the proxy asks moto `DescribeTags` (unrecorded, the request's own `Authorization`)
+//! for the security-group tags (`resource-id` `sg-*`) with the filter's key (and values, when
+//! plain), one scan of the tags, and takes the groups that can match that filter:
 //! - `tag:KEY`: groups with a tag whose key is exactly `KEY` and, when no value holds a
 //!   wildcard (`*`, `?`, `[`, `\`), whose value is one of the values (moto compares a plain
 //!   value by equality); with a wildcard, any value.
 //! - `tag-key` whose values hold no wildcard: groups with one of those keys.
 //!
-//! (A key holding `[` or `\` is not passed to `DescribeTags`, whose key filter is a glob.) The
-//! candidates are the intersection: a superset of the groups matching every filter. The request
+//! (A key holding `[` or `\` is not passed to `DescribeTags`, whose key filter is a glob.) Which
+//! filter: the one that admitted the fewest groups when it was last read (never read counts as
+//! none; ties go to the first): moto serializes every tag row it answers, so asking for the
+//! cluster tag shared by the whole fleet would cost as much as the scan it replaces. That
+//! choice, the only state kept, affects the cost, never the answer. The candidates are a
+//! superset of the groups matching every filter. The request
 //! then goes to moto with one more filter, `group-id` = the candidates, placed first (moto checks
 //! filters in order and stops at the first that fails, so every other group costs one regex),
 //! and **all the original filters and parameters**: moto applies them all to the candidates, so
@@ -31,7 +35,8 @@
 //! (moto narrows by them first), a `group-id` filter of their own, two filters of one name (moto
 //! keeps the last), `DryRun`, no narrowing filter,
 //! more than [`MAX_CANDIDATES`] candidates (the answer is then large and moto checks each
-//! candidate's tags anyway), or a `DescribeTags` moto did not answer 200.
+//! candidate's tags anyway; also without asking, when every filter admitted more when last read),
+//! or a `DescribeTags` moto did not answer 200.
 //!
 //! The two reads and every EC2 mutating call through the proxy are serialized
 //! ([`Narrower::lock`]), so a group tagged between them by a caller of the proxy cannot be missed.
@@ -53,16 +58,29 @@ const EC2_VERSION: &str = "2016-11-15";
 /// Above this many candidates the request goes to moto unchanged.
 pub(crate) const MAX_CANDIDATES: usize = 20;
 
-/// Serializes the two reads of a lookup with the EC2 mutations passing through the proxy.
+/// Serializes the two reads of a lookup with the EC2 mutations passing through the proxy, and
+/// remembers how many groups each narrowing admitted when last read.
 #[derive(Debug, Default)]
 pub(crate) struct Narrower {
     lock: tokio::sync::Mutex<()>,
+    admitted: std::sync::Mutex<BTreeMap<String, usize>>,
 }
 
 impl Narrower {
     /// Held while a lookup reads moto or an EC2 mutating call is forwarded.
     pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.lock.lock().await
+    }
+
+    fn admitted(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, usize>> {
+        self.admitted.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The narrowing to read: the one that admitted the fewest groups last time (0 if never read).
+    fn choose<'a>(&self, narrowings: &'a [Narrowing]) -> Option<(&'a Narrowing, usize)> {
+        let admitted = self.admitted();
+        let last = |n: &Narrowing| admitted.get(&n.id()).copied().unwrap_or(0);
+        narrowings.iter().map(|n| (n, last(n))).min_by_key(|(_, size)| *size)
     }
 }
 
@@ -136,6 +154,11 @@ struct Narrowing {
 }
 
 impl Narrowing {
+    /// Names the narrowing in [`Narrower`]'s memory.
+    fn id(&self) -> String {
+        format!("{:?} {:?}", self.keys, self.values)
+    }
+
     fn of(filter: &Filter) -> Option<Narrowing> {
         if let Some(key) = filter.name.strip_prefix("tag:") {
             let values = filter.values.iter().all(|v| plain(v)).then(|| filter.values.iter().cloned().collect());
@@ -158,19 +181,21 @@ struct TagRow {
     value: String,
 }
 
-/// The `DescribeTags` request body for these keys' security-group tags.
-fn describe_tags_body(narrowings: &[Narrowing]) -> String {
-    let keys: BTreeSet<&str> = narrowings.iter().flat_map(|n| n.keys.iter().map(String::as_str)).collect();
-    let keys: Vec<(String, &str)> =
-        keys.into_iter().enumerate().map(|(i, k)| (format!("Filter.2.Value.{}", i + 1), k)).collect();
-    let head = [
-        ("Action", "DescribeTags"),
-        ("Version", EC2_VERSION),
-        ("Filter.1.Name", "resource-id"),
-        ("Filter.1.Value.1", "sg-*"),
-        ("Filter.2.Name", "key"),
+/// The `DescribeTags` request body for the security-group tags the narrowing may admit.
+fn describe_tags_body(narrowing: &Narrowing) -> String {
+    let mut pairs: Vec<(String, &str)> = vec![
+        ("Action".into(), "DescribeTags"),
+        ("Version".into(), EC2_VERSION),
+        ("Filter.1.Name".into(), "resource-id"),
+        ("Filter.1.Value.1".into(), "sg-*"),
+        ("Filter.2.Name".into(), "key"),
     ];
-    Form::encode(head.into_iter().chain(keys.iter().map(|(k, v)| (k.as_str(), *v))))
+    pairs.extend(narrowing.keys.iter().enumerate().map(|(i, k)| (format!("Filter.2.Value.{}", i + 1), k.as_str())));
+    if let Some(values) = &narrowing.values {
+        pairs.push(("Filter.3.Name".into(), "value"));
+        pairs.extend(values.iter().enumerate().map(|(i, v)| (format!("Filter.3.Value.{}", i + 1), v.as_str())));
+    }
+    Form::encode(pairs.iter().map(|(k, v)| (k.as_str(), *v)))
 }
 
 fn tag_rows(xml: &str) -> Option<Vec<TagRow>> {
@@ -192,13 +217,9 @@ fn tag_rows(xml: &str) -> Option<Vec<TagRow>> {
     Some(rows)
 }
 
-/// The groups every narrowing admits, from the tag rows.
-fn candidates(narrowings: &[Narrowing], rows: &[TagRow]) -> BTreeSet<String> {
-    let mut sets = narrowings
-        .iter()
-        .map(|n| rows.iter().filter(|r| n.admits(r)).map(|r| r.resource.clone()).collect::<BTreeSet<_>>());
-    let first = sets.next().unwrap_or_default();
-    sets.fold(first, |acc, set| acc.intersection(&set).cloned().collect())
+/// The groups the narrowing admits, from the tag rows.
+fn candidates(narrowing: &Narrowing, rows: &[TagRow]) -> BTreeSet<String> {
+    rows.iter().filter(|r| narrowing.admits(r)).map(|r| r.resource.clone()).collect()
 }
 
 /// The request with `group-id` = `groups` as its first filter, everything else as sent.
@@ -224,7 +245,13 @@ pub(crate) fn empty_answer(request_id: &str) -> String {
 
 /// How to answer `form`; `None`: forward it unchanged. Call with [`Narrower::lock`] held until
 /// the narrowed request is answered.
-pub(crate) async fn lookup(upstream: &Upstream, form: &Form, auth: &HeaderValue, request_id: &str) -> Option<Lookup> {
+pub(crate) async fn lookup(
+    upstream: &Upstream,
+    narrower: &Narrower,
+    form: &Form,
+    auth: &HeaderValue,
+    request_id: &str,
+) -> Option<Lookup> {
     let (rest, filters) = parse(form)?;
     // moto keeps the last of filters sharing a name; a filter of our own would be one more.
     let names: BTreeSet<&str> = filters.iter().map(|f| f.name.as_str()).collect();
@@ -232,19 +259,21 @@ pub(crate) async fn lookup(upstream: &Upstream, form: &Form, auth: &HeaderValue,
         return None;
     }
     let narrowings: Vec<Narrowing> = filters.iter().filter_map(Narrowing::of).collect();
-    if narrowings.is_empty() {
+    let (narrowing, last) = narrower.choose(&narrowings)?;
+    if last > MAX_CANDIDATES {
         return None;
     }
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
     headers.insert(AUTHORIZATION, auth.clone());
-    let body = Bytes::from(describe_tags_body(&narrowings));
+    let body = Bytes::from(describe_tags_body(narrowing));
     let answer = upstream.forward(&Method::POST, &hyper::Uri::from_static("/"), &headers, body).await.ok()?;
     if answer.status != StatusCode::OK {
         return None;
     }
     let rows = tag_rows(&String::from_utf8_lossy(&answer.body))?;
-    let groups = candidates(&narrowings, &rows);
+    let groups = candidates(narrowing, &rows);
+    narrower.admitted().insert(narrowing.id(), groups.len());
     match groups.len() {
         0 => Some(Lookup::Empty(empty_answer(request_id))),
         n if n > MAX_CANDIDATES => None,
@@ -310,11 +339,23 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_the_intersection_of_every_narrowing() {
+    fn reads_the_narrowing_that_admitted_fewest_groups_last_time() {
         let a = Narrowing { keys: BTreeSet::from(["a".to_owned()]), values: Some(BTreeSet::from(["1".to_owned()])) };
         let b = Narrowing { keys: BTreeSet::from(["b".to_owned()]), values: None };
-        let rows = [row("sg-1", "a", "1"), row("sg-1", "b", "x"), row("sg-2", "a", "1"), row("sg-3", "b", "y")];
-        assert_eq!(candidates(&[a, b], &rows), BTreeSet::from(["sg-1".to_owned()]));
+        let rows = [row("sg-1", "a", "1"), row("sg-1", "b", "x"), row("sg-2", "a", "1"), row("sg-3", "a", "2")];
+        assert_eq!(candidates(&a, &rows), BTreeSet::from(["sg-1".to_owned(), "sg-2".to_owned()]));
+        assert_eq!(
+            describe_tags_body(&a),
+            "Action=DescribeTags&Version=2016-11-15&Filter.1.Name=resource-id&Filter.1.Value.1=sg-*\
+             &Filter.2.Name=key&Filter.2.Value.1=a&Filter.3.Name=value&Filter.3.Value.1=1"
+        );
+        let narrower = Narrower::default();
+        let both = [a, b];
+        assert_eq!(narrower.choose(&both).map(|(n, size)| (n.id(), size)), Some((both[0].id(), 0)));
+        narrower.admitted().insert(both[0].id(), 30);
+        narrower.admitted().insert(both[1].id(), 2);
+        assert_eq!(narrower.choose(&both).map(|(n, size)| (n.id(), size)), Some((both[1].id(), 2)));
+        assert!(narrower.choose(&[]).is_none());
     }
 
     #[test]
