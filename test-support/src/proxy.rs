@@ -684,27 +684,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         _ => rules::Verdict::Forward,
     };
 
-    // EC2 writes wait for a security group lookup's two reads, and it for them.
-    let _ec2 = if identity.service == service::EC2 && (mutating || identity.action == security_groups::ACTION) {
-        Some(shared.security_groups.lock().await)
-    } else {
-        None
-    };
-    let describe_sgs = identity.service == service::EC2 && identity.action == security_groups::ACTION;
-    let lookup = match (&form, parts.headers.get(AUTHORIZATION)) {
-        (Some(form), Some(auth)) if describe_sgs && matches!(verdict, rules::Verdict::Forward) => {
-            security_groups::lookup(&shared.upstream, &shared.security_groups, form, auth, &shared.request_id()).await
-        }
-        _ => None,
-    };
-    if lookup.is_some() {
-        shared.state().narrowed_describes += 1;
-    }
-    let (verdict, body) = match lookup {
-        Some(security_groups::Lookup::Empty(answer)) => (rules::Verdict::Respond { body: answer }, Bytes::new()),
-        Some(security_groups::Lookup::Narrowed(narrowed)) => (verdict, Bytes::from(narrowed)),
-        None => (verdict, body),
-    };
+    // EC2: writes and security-group lookups one at a time; a tag-filtered
+    // DescribeSecurityGroups goes to moto narrowed (`security_groups`).
+    let (_ec2, verdict, body) =
+        security_groups::narrow(&shared, &identity, form.as_ref(), &parts.headers, mutating, verdict, body).await;
     let (response, mutated) = match verdict {
         rules::Verdict::Refuse { code, message } => {
             (Upstreamed::from_error(error_response(&identity, 400, code, &message, &shared.request_id())), false)

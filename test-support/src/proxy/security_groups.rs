@@ -20,21 +20,21 @@
 //! filter: the one that admitted the fewest groups when it was last read (never read counts as
 //! none; ties go to the first): moto serializes every tag row it answers, so asking for the
 //! cluster tag shared by the whole fleet would cost as much as the scan it replaces. That
-//! choice, the only state kept, affects the cost, never the answer. The candidates are a
-//! superset of the groups matching every filter. The request
-//! then goes to moto with one more filter, `group-id` = the candidates, placed first (moto checks
+//! choice affects the cost, never the answer. The candidates are a superset of the groups the
+//! request matches. The request then goes to moto with one more filter, `group-id` = the
+//! candidates, placed first (moto checks
 //! filters in order and stops at the first that fails, so every other group costs one regex),
 //! and **all the original filters and parameters**: moto applies them all to the candidates, so
 //! the answer is moto's own (same groups, same order, same members), only cheaper. No candidate:
 //! the proxy answers an empty `securityGroupInfo` itself (moto's empty answer, its shape).
 //!
 //! Always correct for groups and tags that did not pass through the proxy (tests that seed moto
-//! directly): nothing is remembered between requests. moto keeps the tags of a deleted group, so
+//! directly): the groups are read from moto for every request; only the counts that choose the
+//! filter are remembered. moto keeps the tags of a deleted group, so
 //! candidates may name deleted groups; a `group-id` filter (unlike `GroupId.N`) does not fail on
 //! them. Forwarded unchanged (moto scans as before): requests with `GroupId.N` or `GroupName.N`
 //! (moto narrows by them first), a `group-id` filter of their own, two filters of one name (moto
-//! keeps the last), `DryRun`, no narrowing filter,
-//! more than [`MAX_CANDIDATES`] candidates (the answer is then large and moto checks each
+//! keeps the last), `DryRun`, no narrowing filter, more than [`MAX_CANDIDATES`] candidates (the answer is then large and moto checks each
 //! candidate's tags anyway; also without asking, when every filter admitted more when last read),
 //! or a `DescribeTags` moto did not answer 200.
 //!
@@ -47,8 +47,9 @@ use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::{HeaderMap, Method, StatusCode};
 
-use super::Upstream;
-use super::protocol::{Form, xml_escape};
+use super::protocol::{Form, Identity, service, xml_escape};
+use super::rules::Verdict;
+use super::{Shared, Upstream};
 
 /// The action this module narrows.
 pub(crate) const ACTION: &str = "DescribeSecurityGroups";
@@ -233,6 +234,37 @@ fn narrowed_body(rest: &[(String, String)], filters: &[Filter], groups: &BTreeSe
         }
     }
     Form::encode(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// For the proxy's `handle`: the lock for an EC2 write or a `DescribeSecurityGroups` (held until
+/// answered), and the verdict and body to go on with: a tag-filtered describe narrowed, or
+/// answered empty; anything else as it came.
+pub(crate) async fn narrow<'a>(
+    shared: &'a Shared,
+    identity: &Identity,
+    form: Option<&Form>,
+    headers: &HeaderMap,
+    mutating: bool,
+    verdict: Verdict,
+    body: Bytes,
+) -> (Option<tokio::sync::MutexGuard<'a, ()>>, Verdict, Bytes) {
+    let ec2 = identity.service == service::EC2;
+    let describe = ec2 && identity.action == ACTION;
+    let guard = if (mutating && ec2) || describe { Some(shared.security_groups.lock().await) } else { None };
+    let lookup = match (form, headers.get(AUTHORIZATION)) {
+        (Some(form), Some(auth)) if describe && matches!(verdict, Verdict::Forward) => {
+            lookup(&shared.upstream, &shared.security_groups, form, auth, &shared.request_id()).await
+        }
+        _ => None,
+    };
+    if lookup.is_some() {
+        shared.state().narrowed_describes += 1;
+    }
+    match lookup {
+        Some(Lookup::Empty(answer)) => (guard, Verdict::Respond { body: answer }, Bytes::new()),
+        Some(Lookup::Narrowed(narrowed)) => (guard, verdict, Bytes::from(narrowed)),
+        None => (guard, verdict, body),
+    }
 }
 
 /// moto's answer to a `DescribeSecurityGroups` that matches nothing.
