@@ -30,9 +30,9 @@
 //! `ALBATROSS_CONCURRENCY` reach the serve processes from the environment.
 //!
 //! ```sh
-//! cargo build && cargo bench --profile dev --bench serve          # 1,000 in caches, 10 ours
+//! cargo bench --workspace --profile dev --locked --bench serve    # 1,000 in caches, 10 ours
 //! ALBATROSS_BENCH_GATEWAYS=1000 ALBATROSS_BENCH_OURS=1000 ALBATROSS_BENCH_TIME_SCALE=20 \
-//!   cargo bench --profile dev --bench serve                       # the fleet
+//!   cargo bench --workspace --profile dev --locked --bench serve  # the fleet
 //! ```
 
 #[path = "serve/calls.rs"]

@@ -71,6 +71,10 @@
 //! exists answers the existing load balancer (moto would create a second one), built from
 //! moto's DescribeLoadBalancers response with its element names rewritten.
 //!
+//! Tag-filtered EC2 DescribeSecurityGroups (always, rules on or off) go to moto narrowed to the
+//! groups that can match, read from moto's tag store, so moto does not scan every tag for every
+//! group; the answer is moto's own. How and when: `proxy/security_groups.rs`.
+//!
 //! Emulated with state (always, rules on or off): the load balancer settings moto drops or lacks
 //! (customer-owned IPv4 pool, IPAM pools and ModifyIpPools, subnet mapping addresses, PrivateLink
 //! enforcement, capacity reservations); see `proxy/lb_settings.rs` for exactly what and how.
@@ -126,6 +130,7 @@ mod limits;
 mod protocol;
 mod quic;
 mod rules;
+mod security_groups;
 mod trust_stores;
 
 use std::fmt;
@@ -355,6 +360,12 @@ impl Proxy {
         self.shared.state().buckets.as_ref().map(|b| *b.limits())
     }
 
+    /// Tag-filtered `DescribeSecurityGroups` answered from the narrowed query or as empty
+    /// (`proxy/security_groups.rs`) since the start.
+    pub fn narrowed_security_group_describes(&self) -> usize {
+        self.shared.state().narrowed_describes
+    }
+
     /// Calls answered `Throttling` by the [`AwsLimits`] buckets since the start (not reset by
     /// [`Proxy::clear_calls`]).
     pub fn rate_limited(&self) -> usize {
@@ -458,6 +469,8 @@ struct State {
     /// AWS's token buckets ([`ProxyOptions::limits`]).
     buckets: Option<limits::Buckets>,
     rate_limited: usize,
+    /// DescribeSecurityGroups narrowed by `security_groups`.
+    narrowed_describes: usize,
     emulated: emulate::Emulated,
     /// Load balancer settings moto does not keep, by ARN (`lb_settings`).
     extras: std::collections::BTreeMap<String, lb_settings::LoadBalancerExtras>,
@@ -475,6 +488,7 @@ struct Shared {
     hold: watch::Sender<HoldState>,
     held: watch::Sender<usize>,
     request_ids: AtomicU64,
+    security_groups: security_groups::Narrower,
 }
 
 impl Shared {
@@ -490,6 +504,7 @@ impl Shared {
                 mutations: 0,
                 buckets: options.limits.map(|l| limits::Buckets::new(l, Instant::now())),
                 rate_limited: 0,
+                narrowed_describes: 0,
                 emulated: emulate::Emulated::default(),
                 extras: std::collections::BTreeMap::new(),
                 modified: association::Modified::default(),
@@ -499,6 +514,7 @@ impl Shared {
             hold: watch::Sender::new(HoldState::default()),
             held: watch::Sender::new(0),
             request_ids: AtomicU64::new(1),
+            security_groups: security_groups::Narrower::default(),
         }
     }
 
@@ -695,6 +711,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         _ => rules::Verdict::Forward,
     };
 
+    // EC2: writes and security-group lookups one at a time; a tag-filtered
+    // DescribeSecurityGroups goes to moto narrowed (`security_groups`).
+    let (_ec2, verdict, body) =
+        security_groups::narrow(&shared, &identity, form.as_ref(), &parts.headers, mutating, verdict, body).await;
     let (response, mutated) = match verdict {
         rules::Verdict::Refuse { code, message } => {
             (Upstreamed::from_error(error_response(&identity, 400, code, &message, &shared.request_id())), false)
