@@ -24,7 +24,7 @@ use hyper::header::HeaderValue;
 
 use super::Upstream;
 use super::protocol::{Form, xml_escape};
-use super::rules::{Refusal, load_balancer_arn};
+use super::rules::{Refusal, child_text, fetch_listeners, load_balancer_arn, members, parse_listeners};
 
 /// The real protocols of what moto holds as UDP.
 #[derive(Clone, Debug, Default)]
@@ -121,23 +121,25 @@ pub(crate) async fn check(
     else {
         return Ok(()); // Unknown load balancer: moto answers.
     };
-    if texts(&described, "Type").first().map(String::as_str) != Some("network") {
+    let Ok(doc) = roxmltree::Document::parse(&described) else { return Ok(()) };
+    let Some(balancer) = members(&doc, "LoadBalancers").and_then(|(m, _)| m.into_iter().next()) else {
+        return Ok(());
+    };
+    if child_text(balancer, "Type") != Some("network") {
         return Err(configuration(format!("{protocol} listeners are supported only on network load balancers")));
     }
-    if described.contains("<SecurityGroups><member>") {
+    let groups = balancer.children().filter(|c| c.has_tag_name("SecurityGroups"));
+    if groups.flat_map(|g| g.children()).any(|c| c.has_tag_name("member")) {
         return Err(configuration(format!(
             "{protocol} listeners are not allowed on load balancers with associated security groups"
         )));
     }
-    if texts(&described, "IpAddressType").first().is_some_and(|t| t.starts_with("dualstack")) {
+    if child_text(balancer, "IpAddressType").is_some_and(|t| t.starts_with("dualstack")) {
         return Err(configuration(format!("{protocol} listeners are not allowed on dualstack load balancers")));
     }
-    let listeners =
-        upstream.elbv2(auth, &[("Action", "DescribeListeners"), ("LoadBalancerArn", &lb)]).await.unwrap_or_default();
-    for member in members(&listeners) {
-        let arn = texts(member, "ListenerArn").into_iter().next().unwrap_or_default();
-        let udp = own_protocol(member).is_some_and(is_udp);
-        if udp && Some(arn.as_str()) != this && !state.listeners.contains_key(&arn) {
+    for listener in fetch_listeners(upstream, auth, &lb).await.unwrap_or_default() {
+        let arn = listener.arn;
+        if is_udp(&listener.protocol) && Some(arn.as_str()) != this && !state.listeners.contains_key(&arn) {
             return Err(configuration(format!(
                 "{protocol} listeners are not allowed on a load balancer that has UDP or TCP_UDP listeners"
             )));
@@ -148,7 +150,14 @@ pub(crate) async fn check(
 
 async fn protocol_of(upstream: &Upstream, auth: &HeaderValue, listener: &str) -> Option<String> {
     let body = upstream.elbv2(auth, &[("Action", "DescribeListeners"), ("ListenerArns.member.1", listener)]).await?;
-    members(&body).first().and_then(|m| own_protocol(m)).map(str::to_owned)
+    parse_listeners(&body)?.0.into_iter().next().map(|l| l.protocol)
+}
+
+/// The ARN (`element`) of the first member of the answer's `list`.
+fn first_arn(body: &str, list: &str, element: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(body).ok()?;
+    let (members, _) = members(&doc, list)?;
+    child_text(*members.first()?, element).map(str::to_owned)
 }
 
 /// Remembers what a 200 answer to `action` made QUIC, and rewrites it (and every describe) to
@@ -158,13 +167,13 @@ pub(crate) fn answer(state: &mut Quic, action: &str, form: &Form, body: &str) ->
     match action {
         "CreateTargetGroup" => {
             if let Some(p) = wanted {
-                let arn = members(body).first().and_then(|m| texts(m, "TargetGroupArn").into_iter().next())?;
+                let arn = first_arn(body, "TargetGroups", "TargetGroupArn")?;
                 state.target_groups.insert(arn, p.to_owned());
             }
         }
         "CreateListener" => {
             if let (Some(p), Some(lb)) = (wanted, form.get("LoadBalancerArn")) {
-                let arn = members(body).first().and_then(|m| texts(m, "ListenerArn").into_iter().next())?;
+                let arn = first_arn(body, "Listeners", "ListenerArn")?;
                 state.listeners.insert(arn, (lb.to_owned(), p.to_owned()));
             }
         }
@@ -196,86 +205,31 @@ pub(crate) fn answer(state: &mut Quic, action: &str, form: &Form, body: &str) ->
         "DescribeListeners" | "DescribeTargetGroups" | "ModifyTargetGroup" => {}
         _ => return None,
     }
-    let (element, known): (&str, BTreeMap<&str, &str>) = match action {
-        "CreateTargetGroup" | "DescribeTargetGroups" | "ModifyTargetGroup" => {
-            ("TargetGroupArn", state.target_groups.iter().map(|(a, p)| (a.as_str(), p.as_str())).collect())
-        }
-        _ => ("ListenerArn", state.listeners.iter().map(|(a, (_, p))| (a.as_str(), p.as_str())).collect()),
+    let (list, element, known): (&str, &str, BTreeMap<&str, &str>) = match action {
+        "CreateTargetGroup" | "DescribeTargetGroups" | "ModifyTargetGroup" => (
+            "TargetGroups",
+            "TargetGroupArn",
+            state.target_groups.iter().map(|(a, p)| (a.as_str(), p.as_str())).collect(),
+        ),
+        _ => ("Listeners", "ListenerArn", state.listeners.iter().map(|(a, (_, p))| (a.as_str(), p.as_str())).collect()),
     };
-    Some(rewrite(body, element, &known))
+    Some(rewrite(body, list, element, &known))
 }
 
-/// The answer's outermost `<member>` elements (one per listener or target group).
-fn members(body: &str) -> Vec<&str> {
-    member_spans(body).into_iter().map(|(start, end)| &body[start..end]).collect()
-}
-
-/// Byte ranges of the outermost `<member>...</member>` elements, tags included.
-fn member_spans(body: &str) -> Vec<(usize, usize)> {
-    const OPEN: &str = "<member>";
-    const CLOSE: &str = "</member>";
-    let mut spans = Vec::new();
-    let (mut depth, mut start, mut at) = (0usize, 0usize, 0usize);
-    while let Some(offset) = body[at..].find('<') {
-        let i = at + offset;
-        if body[i..].starts_with(OPEN) {
-            if depth == 0 {
-                start = i;
-            }
-            depth += 1;
-            at = i + OPEN.len();
-        } else if body[i..].starts_with(CLOSE) {
-            at = i + CLOSE.len();
-            // A close without its open (the caller's own member's end) is not a member.
-            if depth == 1 {
-                spans.push((start, at));
-            }
-            depth = depth.saturating_sub(1);
-        } else {
-            at = i + 1;
+/// Writes each known ARN's QUIC protocol over the UDP moto shows as its member's own
+/// `Protocol` (not one in a nested action).
+fn rewrite(body: &str, list: &str, element: &str, known: &BTreeMap<&str, &str>) -> String {
+    let Ok(doc) = roxmltree::Document::parse(body) else { return body.to_owned() };
+    let Some((members, _)) = members(&doc, list) else { return body.to_owned() };
+    let mut out = body.to_owned();
+    // From the end, so earlier ranges stay valid.
+    for member in members.into_iter().rev() {
+        let Some(protocol) = child_text(member, element).and_then(|arn| known.get(arn)) else { continue };
+        let own = member.children().find(|c| c.has_tag_name("Protocol")).and_then(|p| p.first_child());
+        if let Some(text) = own.filter(|t| t.text().is_some_and(is_udp)) {
+            out.replace_range(text.range(), &xml_escape(protocol));
         }
     }
-    spans
-}
-
-/// The member's own `<Protocol>` (not one inside a nested member, such as a redirect's).
-fn own_protocol(member: &str) -> Option<&str> {
-    let inner = member.strip_prefix("<member>")?;
-    let nested = member_spans(inner);
-    let mut from = 0;
-    while let Some(offset) = inner[from..].find("<Protocol>") {
-        let start = from + offset;
-        if !nested.iter().any(|(a, b)| (*a..*b).contains(&start)) {
-            let value = start + "<Protocol>".len();
-            let end = inner[value..].find('<')? + value;
-            return Some(&inner[value..end]);
-        }
-        from = start + 1;
-    }
-    None
-}
-
-fn texts(xml: &str, name: &str) -> Vec<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    xml.split(&open).skip(1).filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.trim().to_owned())).collect()
-}
-
-/// Writes each known ARN's QUIC protocol over the UDP moto shows in its member.
-fn rewrite(body: &str, element: &str, known: &BTreeMap<&str, &str>) -> String {
-    let mut out = String::with_capacity(body.len());
-    let mut last = 0;
-    for (start, end) in member_spans(body) {
-        let member = &body[start..end];
-        let arn = texts(member, element).into_iter().next();
-        let Some(protocol) = arn.as_deref().and_then(|a| known.get(a)) else { continue };
-        let Some(current) = own_protocol(member).filter(|p| is_udp(p)) else { continue };
-        let from = format!("<Protocol>{current}</Protocol>");
-        let to = format!("<Protocol>{}</Protocol>", xml_escape(protocol));
-        out.push_str(&body[last..start]);
-        out.push_str(&member.replacen(&from, &to, 1));
-        last = end;
-    }
-    out.push_str(&body[last..]);
     out
 }
 
@@ -309,13 +263,17 @@ mod tests {
         let shown = answer(&mut state, "CreateListener", &create, &created).unwrap();
         assert!(shown.contains("<Protocol>QUIC</Protocol>") && !shown.contains("UDP"), "{shown}");
         let other = "<member><Protocol>UDP</Protocol><ListenerArn>arn:other</ListenerArn></member>";
-        let described =
-            answer(&mut state, "DescribeListeners", &form(&[]), &format!("<R>{other}{created}</R>")).unwrap();
+        let both = created.replace("<Listeners>", &format!("<Listeners>{other}"));
+        let described = answer(&mut state, "DescribeListeners", &form(&[]), &both).unwrap();
         assert_eq!(described.matches("<Protocol>UDP</Protocol>").count(), 1, "{described}");
         assert_eq!(described.matches("<Protocol>QUIC</Protocol>").count(), 1, "{described}");
-        // A redirect's protocol inside a nested member is never the listener's.
-        let nested = "<member><DefaultActions><member><Protocol>UDP</Protocol></member></DefaultActions></member>";
-        assert_eq!(own_protocol(nested), None);
+        // A protocol inside a nested action (a redirect's) is never the listener's.
+        let nested = created.replace(
+            "<Protocol>UDP</Protocol><DefaultActions><member>",
+            "<DefaultActions><member><Protocol>UDP</Protocol>",
+        );
+        let shown = answer(&mut state, "DescribeListeners", &form(&[]), &nested).unwrap();
+        assert_eq!(shown, nested);
         assert_eq!(answer(&mut state, "DeleteLoadBalancer", &form(&[("LoadBalancerArn", lb)]), ""), None);
         assert!(state.listeners.is_empty());
     }

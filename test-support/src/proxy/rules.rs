@@ -324,6 +324,7 @@ fn check_target_groups(
 pub(crate) struct ListenerInfo {
     pub arn: String,
     pub port: String,
+    pub protocol: String,
     pub target_groups: Vec<String>,
 }
 
@@ -371,7 +372,7 @@ impl Inventory {
     }
 }
 
-async fn fetch_listeners(upstream: &Upstream, auth: &HeaderValue, lb: &str) -> Option<Vec<ListenerInfo>> {
+pub(crate) async fn fetch_listeners(upstream: &Upstream, auth: &HeaderValue, lb: &str) -> Option<Vec<ListenerInfo>> {
     let mut listeners = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -389,7 +390,7 @@ async fn fetch_listeners(upstream: &Upstream, auth: &HeaderValue, lb: &str) -> O
     }
 }
 
-fn child_text<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
+pub(crate) fn child_text<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
     node.children().find(|c| c.has_tag_name(name)).and_then(|c| c.text())
 }
 
@@ -398,7 +399,7 @@ fn descendant_texts(node: roxmltree::Node<'_, '_>, name: &str) -> Vec<String> {
 }
 
 /// The `member` elements of the first `list` element, and the `NextMarker`.
-fn members<'a, 'i>(
+pub(crate) fn members<'a, 'i>(
     doc: &'a roxmltree::Document<'i>,
     list: &str,
 ) -> Option<(Vec<roxmltree::Node<'a, 'i>>, Option<String>)> {
@@ -416,6 +417,7 @@ pub(crate) fn parse_listeners(xml: &str) -> Option<(Vec<ListenerInfo>, Option<St
         .map(|m| ListenerInfo {
             arn: child_text(m, "ListenerArn").unwrap_or_default().to_owned(),
             port: child_text(m, "Port").unwrap_or_default().to_owned(),
+            protocol: child_text(m, "Protocol").unwrap_or_default().to_owned(),
             target_groups: m
                 .children()
                 .find(|c| c.has_tag_name("DefaultActions"))
@@ -602,7 +604,10 @@ mod tests {
         let listeners = r#"<DescribeListenersResponse><DescribeListenersResult><Listeners><member><ListenerArn>l1</ListenerArn><Port>443</Port><DefaultActions><member><Type>redirect</Type><RedirectConfig><Port>80</Port></RedirectConfig></member></DefaultActions></member><member><ListenerArn>l2</ListenerArn><Port>80</Port><DefaultActions><member><TargetGroupArn>tg3</TargetGroupArn></member></DefaultActions></member></Listeners></DescribeListenersResult></DescribeListenersResponse>"#;
         let (parsed, next) = parse_listeners(listeners).unwrap();
         assert_eq!(next, None);
-        assert_eq!(parsed[0], ListenerInfo { arn: "l1".into(), port: "443".into(), target_groups: vec![] });
+        assert_eq!(
+            parsed[0],
+            ListenerInfo { arn: "l1".into(), port: "443".into(), protocol: String::new(), target_groups: vec![] }
+        );
         assert_eq!(parsed[1].target_groups, vec!["tg3".to_owned()]);
     }
 
