@@ -60,6 +60,15 @@ pub async fn reconcile(world: &World, manifests: &Path, extra: &[&str]) -> Outpu
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
 }
 
+/// `reconcile` again over what the last run converged: it succeeds and writes nothing.
+pub async fn reconcile_again_writes_nothing(world: &World, manifests: &Path, extra: &[&str]) -> Output {
+    world.proxy.clear_calls();
+    let out = reconcile(world, manifests, extra).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mutations(world), Vec::<String>::new(), "{}", text(&out));
+    out
+}
+
 pub fn text(out: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
