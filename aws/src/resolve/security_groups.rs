@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use albatross_model::plan::naming::{CLUSTER_TAG, stack_tag_prefix};
+use albatross_model::plan::naming::{self, CLUSTER_TAG, stack_tag_prefix};
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup, Tag, TagSpecification,
     UserIdGroupPair,
@@ -380,18 +380,14 @@ impl Resolver {
         lb_name: &str,
         user_tags: &BTreeMap<String, String>,
     ) -> Result<Option<SecurityGroup>, AwsError> {
-        let prefix = stack_tag_prefix(alb);
         let same_name =
             self.describe_security_groups(vec![filter("vpc-id", vpc), filter("group-name", lb_name)]).await?;
         if let Some(group) = same_name.first() {
             return Err(name_taken(lb_name, vpc, Some(group)));
         }
-        // Tracking tags win over user tags of the same key.
-        let mut all = user_tags.clone();
-        all.insert(CLUSTER_TAG.into(), self.cluster().into());
-        all.insert(format!("{prefix}/stack"), stack.into());
-        all.insert(format!("{prefix}/resource"), MANAGED_SG_RESOURCE.into());
-        let tags: Vec<Tag> = all.iter().map(|(k, v)| tag(k, v)).collect();
+        // The stack's ownership tags and the user's, as every resource of the stack has them.
+        let all = naming::tags(self.cluster(), alb, stack, MANAGED_SG_RESOURCE, user_tags);
+        let tags: Vec<Tag> = all.iter().map(|t| tag(&t.key, &t.value)).collect();
         let description = format!("[k8s] Managed SecurityGroup for Gateway {stack}");
         match self.create_group(vpc, lb_name, &description, &tags).await {
             Ok(group) => Ok(Some(group)),
