@@ -110,6 +110,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
 /// build refuses: what the cluster would show as Accepted=False, so CI fails on it.
 fn refusals(build: &Build) -> Vec<String> {
     let mut out = Vec::new();
+    // A route refused by several parents the same way is one line.
+    let mut seen = std::collections::HashSet::new();
     for s in &build.statuses {
         let parents = s.status["parents"].as_array().into_iter().flatten().map(|p| &p["conditions"]);
         for c in std::iter::once(&s.status["conditions"]).chain(parents).filter_map(Value::as_array).flatten() {
@@ -120,7 +122,7 @@ fn refusals(build: &Build) -> Vec<String> {
                 };
                 let (reason, message) = (c["reason"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""));
                 let line = format!("{} {name}: not accepted ({reason}): {message}", s.kind);
-                if !out.contains(&line) {
+                if seen.insert(line.clone()) {
                     out.push(line);
                 }
             }
